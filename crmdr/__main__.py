@@ -1,0 +1,3 @@
+from crmdr.cli import main
+
+main()

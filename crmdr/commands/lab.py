@@ -1,0 +1,86 @@
+"""`crmdr lab up | status | down`: the local DR lab."""
+
+from pathlib import Path
+
+import typer
+
+from crmdr.commands.options import JsonOption, LabDirOption
+from crmdr.output import emit_json, say
+
+app = typer.Typer(help="The local DR lab: PostgreSQL primary + standby over SSH, moto for AWS.",
+                  no_args_is_help=True)
+
+
+@app.command("up")
+def up(
+    directory: Path = LabDirOption,
+    rows: int = typer.Option(200, "--rows", help="CRM accounts to generate (x12 rows in all)."),
+    seed: int = typer.Option(42, "--seed", help="Seed of the deterministic data generator."),
+    synchronous: bool = typer.Option(False, "--sync/--async", help="Synchronous replication."),
+    tier: str = typer.Option("gold", "--tier", help="SLA tier written into the inventory."),
+    primary_ip: str = typer.Option("127.0.0.11", "--primary-ip"),
+    standby_ip: str = typer.Option("127.0.0.12", "--standby-ip"),
+    aws_ip: str = typer.Option("127.0.0.10", "--aws-ip"),
+    ssh_port: int = typer.Option(2222, "--ssh-port"),
+    pg_port: int = typer.Option(5433, "--pg-port"),
+    aws_port: int = typer.Option(4566, "--aws-port"),
+    json_out: bool = JsonOption,
+) -> None:
+    """Start the lab (idempotent) and write DIR/inventory.json."""
+    from drills.lab.lab import up as lab_up
+    from drills.lab.settings import LabSettings
+    from policies.documents import settings_from_flags
+
+    settings = settings_from_flags(
+        LabSettings,
+        {"rows": rows, "seed": seed, "synchronous": synchronous, "sla_tier": tier,
+         "primary_ip": primary_ip, "standby_ip": standby_ip, "aws_ip": aws_ip,
+         "ssh_port": ssh_port, "pg_port": pg_port, "aws_port": aws_port},
+    )
+    report = (lambda step: None) if json_out else (lambda step: say(f"[dim]…[/dim] {step}"))
+    inventory = lab_up(directory, settings, report)
+    path = directory / "inventory.json"
+    if json_out:
+        emit_json({"dir": str(directory), "inventory": str(path), "stack": inventory.stack,
+                   "dns_name": inventory.dns.record_name})
+    else:
+        say(f"lab up in {directory}; inventory: {path}; database name {inventory.dns.record_name}")
+
+
+@app.command("status")
+def status(directory: Path = LabDirOption, json_out: bool = JsonOption) -> None:
+    """Health of each part and the standby's replication lag (exit 1 when unhealthy)."""
+    from drills.lab.lab import status as lab_status
+
+    result = lab_status(directory)
+    if json_out:
+        emit_json(result)
+    elif not result["up"]:
+        say(f"no lab in {directory} (run `crmdr lab up`)")
+    else:
+        for part in result["parts"]:
+            mark = "[green]ok[/green]" if part["healthy"] else "[red]DOWN[/red]"
+            role = f" ({part['role']})" if "role" in part else ""
+            say(f"{mark:>22}  {part['part']}{role}  {part.get('address', '')}")
+        rep = result["replication"]
+        if rep.get("state"):
+            say(f"replication: {rep.get('state')} {rep.get('sync_state', '')}, "
+                f"lag {rep.get('lag_bytes', '?')} bytes / {rep.get('lag_seconds', 0):.3f}s")
+    if not result["healthy"]:
+        raise typer.Exit(1)
+
+
+@app.command("down")
+def down(
+    directory: Path = LabDirOption,
+    purge: bool = typer.Option(False, "--purge", help="Also remove the lab directory."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Stop every process the lab started (by PID); no listening port left behind."""
+    from drills.lab.lab import down as lab_down
+
+    stopped = lab_down(directory, purge=purge)
+    if json_out:
+        emit_json({"dir": str(directory), "stopped": stopped, "purged": purge})
+    else:
+        say(f"lab down in {directory}: stopped {', '.join(stopped) or 'nothing (not running)'}")

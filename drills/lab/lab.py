@@ -1,0 +1,266 @@
+"""`crmdr lab up | status | down`: bring the parts up in order, report health, stop by PID.
+
+`up` is idempotent: every part is "ensured" (created when missing, started when stopped).
+A second `up` with other settings is refused rather than silently rebuilding a lab.
+"""
+
+import logging
+import secrets
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from drills.lab import aws, postgres, sshd
+from drills.lab.settings import LabPaths, LabSettings
+from drills.lab.system import (
+    check_traversable, ensure_os_user, os_user, pg_bin_dir, pid_alive, port_open, sshd_binary,
+    wait_port,
+)
+from drills.lab.topology import lab_inventory
+from policies.errors import ConfigError, DrError
+from recovery.adapters.postgres import connect
+from recovery.inventory import Inventory, load_inventory
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+NODES = ("primary", "standby")
+
+
+class LabState(BaseModel):
+    """What `up` started, so `down` stops exactly that (by PID) and `up` can compare settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    settings: LabSettings
+    moto_pid: int | None = None
+    created_at: str
+
+
+def read_state(paths: LabPaths) -> LabState | None:
+    if not paths.state.exists():
+        return None
+    try:
+        return LabState.model_validate_json(paths.state.read_text())
+    except (ValidationError, ValueError):
+        raise ConfigError(f"{paths.state}: not a lab state file; remove the directory or use another --dir") from None
+
+
+def _write_state(paths: LabPaths, state: LabState) -> None:
+    paths.state.write_text(state.model_dump_json(indent=2))
+
+
+def _ip(settings: LabSettings, node: str) -> str:
+    return str(settings.primary_ip if node == "primary" else settings.standby_ip)
+
+
+def _listeners(settings: LabSettings) -> list[tuple[str, str, int]]:
+    """(what, ip, port) of every listening socket a lab owns."""
+    found = [("moto server", str(settings.aws_ip), settings.aws_port)]
+    for node in NODES:
+        found.append((f"PostgreSQL of {node}", _ip(settings, node), settings.pg_port))
+        found.append((f"sshd of {node}", _ip(settings, node), settings.ssh_port))
+    return found
+
+
+def _owned_pids(paths: LabPaths, state: LabState | None) -> dict[str, int | None]:
+    pids: dict[str, int | None] = {"moto server": state.moto_pid if state else None}
+    for node in NODES:
+        pids[f"PostgreSQL of {node}"] = postgres.postmaster_pid(paths, node)
+        pids[f"sshd of {node}"] = sshd.pid(paths, node)
+    return pids
+
+
+def _refuse_foreign_ports(paths: LabPaths, settings: LabSettings, state: LabState | None) -> None:
+    pids = _owned_pids(paths, state)
+    for what, ip, port in _listeners(settings):
+        if not pid_alive(pids[what]) and port_open(ip, port):
+            raise ConfigError(
+                f"{ip}:{port} (for the {what}) is already in use by another process; "
+                "expected a free port (choose another with the lab's port options)"
+            )
+
+
+def _ensure_secrets(paths: LabPaths) -> dict[str, str]:
+    paths.secrets.mkdir(parents=True, exist_ok=True)
+    paths.secrets.chmod(0o700)
+    values = {}
+    for name in ("db_password", "replication_password"):
+        file = paths.secrets / name
+        if not file.exists():
+            file.write_text(secrets.token_urlsafe(24))
+            file.chmod(0o600)
+        values[name] = file.read_text().strip()
+    return values
+
+
+def up(root: Path, settings: LabSettings, progress: Progress) -> Inventory:
+    """Bring every part up; return the inventory written to DIR/inventory.json."""
+    paths = LabPaths(root)
+    state = read_state(paths)
+    if state and state.settings != settings:
+        raise ConfigError(
+            f"{paths.root}: a lab with other settings is already here ({'; '.join(settings.differences(state.settings))}); "
+            f"expected the same settings, or `crmdr lab down --purge --dir {root}` first"
+        )
+    bin_dir = pg_bin_dir()
+    sshd_binary()
+    _refuse_foreign_ports(paths, settings, state)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.root.chmod(0o755)
+    check_traversable(paths.root)
+    ensure_os_user()
+    state = state or LabState(settings=settings, created_at=datetime.now(UTC).isoformat())
+    _write_state(paths, state)
+    passwords = _ensure_secrets(paths)
+    sshd.keygen(paths.client_key, "crmdr-lab-client")
+
+    progress("PostgreSQL primary")
+    if not paths.data_dir("primary").exists():
+        postgres.init_primary(paths, settings, bin_dir, {"db": passwords["db_password"]})
+    postgres.start(paths, "primary", _ip(settings, "primary"), settings.pg_port, bin_dir)
+    postgres.set_replication_password(settings, passwords["db_password"], passwords["replication_password"])
+    progress(f"CRM data ({settings.rows} accounts, seed {settings.seed})")
+    postgres.load_crm(settings, passwords["db_password"])
+
+    progress("PostgreSQL standby")
+    postgres.write_passfile(paths, settings, passwords["replication_password"])
+    if not paths.data_dir("standby").exists():
+        postgres.clone_standby(paths, settings, bin_dir)
+    postgres.start(paths, "standby", _ip(settings, "standby"), settings.pg_port, bin_dir)
+
+    progress("sshd on both hosts")
+    for node in NODES:
+        sshd.start(paths, node, _ip(settings, node), settings.ssh_port)
+
+    progress("AWS stand-in (moto) for both regions")
+    moto_pid = aws.start_moto(paths, settings, state.moto_pid)
+    state = state.model_copy(update={"moto_pid": moto_pid})
+    _write_state(paths, state)
+    inventory = _provision(paths, settings, bin_dir)
+    paths.inventory.write_text(inventory.to_json() + "\n")
+    paths.inventory.chmod(0o644)
+    wait_streaming(settings, passwords["db_password"])
+    return inventory
+
+
+def _provision(paths: LabPaths, settings: LabSettings, bin_dir: Path) -> Inventory:
+    """Reuse the written inventory while the stand-in still holds it; otherwise create it."""
+    if paths.inventory.exists():
+        written = load_inventory(paths.inventory)
+        if aws.provisioned(written):
+            return written
+    from policies.sla import load_policy
+
+    retention = load_policy().tier(settings.sla_tier).retention.days
+    known = {node: sshd.known_hosts_line(paths, node, _ip(settings, node), settings.ssh_port) for node in NODES}
+    draft = lab_inventory(
+        settings, paths, user=os_user(), bin_dir=str(bin_dir), known_hosts=known, account=aws.MOTO_ACCOUNT
+    )
+    return aws.provision(draft, retention_days=retention)
+
+
+def wait_streaming(settings: LabSettings, password: str, timeout: float = 30) -> None:
+    """The primary sees its standby streaming (any direction, after a failover too)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _replication(settings, password).get("state") == "streaming":
+            return
+        time.sleep(0.1)
+    raise DrError(f"the standby did not start streaming within {timeout:g}s")
+
+
+def _replication(settings: LabSettings, password: str) -> dict[str, Any]:
+    """pg_stat_replication as the current primary (whichever node) reports it."""
+    for node in NODES:
+        try:
+            with connect(_ip(settings, node), settings.pg_port, user=postgres.DB_USER, password=password,
+                         dbname="postgres", timeout=2) as conn:
+                if conn.execute("SELECT pg_is_in_recovery()").fetchone() != (False,):
+                    continue
+                row = conn.execute(
+                    "SELECT application_name, state, sync_state, "
+                    "pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint, "
+                    "extract(epoch FROM coalesce(replay_lag, '0'))::float "
+                    "FROM pg_stat_replication LIMIT 1"
+                ).fetchone()
+        except DrError:
+            continue
+        if row:
+            return {"primary": node, "standby": row[0], "state": row[1], "sync_state": row[2],
+                    "lag_bytes": row[3], "lag_seconds": row[4]}
+        return {"primary": node, "state": "none"}
+    return {"state": "no primary"}
+
+
+def status(root: Path) -> dict[str, Any]:
+    """Health of every part and the replication lag; `healthy` only when all parts are."""
+    paths = LabPaths(root)
+    state = read_state(paths)
+    if state is None:
+        return {"dir": str(paths.root), "up": False, "healthy": False, "parts": [], "replication": {}}
+    settings = state.settings
+    password = (paths.secrets / "db_password").read_text().strip()
+    pids = _owned_pids(paths, state)
+    parts = []
+    for what, ip, port in _listeners(settings):
+        alive = pid_alive(pids[what])
+        listening = port_open(ip, port)
+        part: dict[str, Any] = {"part": what, "address": f"{ip}:{port}", "pid": pids[what],
+                                "healthy": alive and listening}
+        if what.startswith("PostgreSQL") and part["healthy"]:
+            part["role"] = _role(ip, settings.pg_port, password)
+        parts.append(part)
+    if parts[0]["healthy"] and paths.inventory.exists():
+        try:
+            parts.append({"part": "AWS resources", **aws.describe(load_inventory(paths.inventory)), "healthy": True})
+        except Exception as err:  # a stand-in that lost its state is unhealthy, not a crash
+            parts.append({"part": "AWS resources", "healthy": False, "error": type(err).__name__})
+    replication = _replication(settings, password) if any(p["healthy"] for p in parts[1:]) else {}
+    healthy = all(p["healthy"] for p in parts) and replication.get("state") == "streaming"
+    return {"dir": str(paths.root), "up": True, "healthy": healthy, "parts": parts,
+            "replication": replication, "settings": settings.model_dump(mode="json")}
+
+
+def _role(ip: str, port: int, password: str) -> str:
+    try:
+        with connect(ip, port, user=postgres.DB_USER, password=password, dbname="postgres", timeout=2) as conn:
+            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    except DrError:
+        return "unreachable"
+    return "standby" if row == (True,) else "primary"
+
+
+def down(root: Path, *, purge: bool) -> list[str]:
+    """Stop what `up` started, by PID; leave no listening port. Returns what was stopped."""
+    paths = LabPaths(root)
+    state = read_state(paths)
+    if state is None:
+        if purge and paths.root.exists():
+            raise ConfigError(f"{paths.root}: not a lab directory (no lab.json); refusing to remove it")
+        return []
+    stopped = []
+    bin_dir = pg_bin_dir()
+    for node in reversed(NODES):
+        if pid_alive(postgres.postmaster_pid(paths, node)):
+            postgres.stop(paths, node, bin_dir)
+            stopped.append(f"PostgreSQL of {node}")
+        if pid_alive(sshd.pid(paths, node)):
+            sshd.stop(paths, node)
+            stopped.append(f"sshd of {node}")
+    if pid_alive(state.moto_pid):
+        aws.stop_moto(state.moto_pid)
+        stopped.append("moto server")
+    for what, ip, port in _listeners(state.settings):
+        wait_port(ip, port, open_=False, timeout=15, what=what)
+    if purge:
+        shutil.rmtree(paths.root)
+    else:
+        _write_state(paths, state.model_copy(update={"moto_pid": None}))
+    return stopped

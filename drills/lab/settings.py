@@ -1,0 +1,68 @@
+"""What a lab is made of: addresses, ports, data size. Pure; compared on a second `up`."""
+
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Port = Annotated[int, Field(ge=1024, le=65535)]
+
+OS_USER_WHEN_ROOT = "crmdr-lab"
+
+
+class LabSettings(BaseModel):
+    """Defaults avoid well-known ports: a system sshd on 0.0.0.0:22 would collide."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    primary_ip: IPv4Address = IPv4Address("127.0.0.11")
+    standby_ip: IPv4Address = IPv4Address("127.0.0.12")
+    aws_ip: IPv4Address = IPv4Address("127.0.0.10")
+    ssh_port: Port = 2222
+    pg_port: Port = 5433
+    aws_port: Port = 4566
+    rows: int = Field(default=200, ge=1, le=10_000_000)
+    seed: int = 42
+    synchronous: bool = False
+    primary_region: str = "us-east-1"
+    dr_region: str = "us-west-2"
+    stack: str = "lab"
+    sla_tier: str = "gold"
+
+    @model_validator(mode="after")
+    def _loopback_and_distinct(self) -> "LabSettings":
+        addresses = [self.primary_ip, self.standby_ip, self.aws_ip]
+        if not all(address.is_loopback for address in addresses):
+            raise ValueError("expected loopback addresses (127.x.y.z) for the lab hosts")
+        if self.primary_ip == self.standby_ip:
+            raise ValueError("expected distinct addresses for the primary and the standby")
+        if self.primary_region == self.dr_region:
+            raise ValueError("expected the DR region to differ from the primary region")
+        return self
+
+    def differences(self, other: "LabSettings") -> list[str]:
+        """Fields whose values differ, for the 'already up with other settings' refusal."""
+        mine, theirs = self.model_dump(), other.model_dump()
+        return [f"{key}={theirs[key]} (running) vs {mine[key]}" for key in mine if mine[key] != theirs[key]]
+
+
+class LabPaths:
+    """Where each part of a lab lives under its directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.absolute()
+        self.state = self.root / "lab.json"
+        self.inventory = self.root / "inventory.json"
+        self.secrets = self.root / "secrets"
+        self.client_key = self.root / "ssh" / "id_ed25519"
+        self.aws_log = self.root / "aws" / "moto.log"
+
+    def host(self, name: str) -> Path:
+        return self.root / "hosts" / name
+
+    def data_dir(self, name: str) -> Path:
+        return self.host(name) / "pgdata"
+
+    def ssh_dir(self, name: str) -> Path:
+        return self.host(name) / "ssh"

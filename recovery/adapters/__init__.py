@@ -1,0 +1,1 @@
+"""Adapters named by technology; they translate inputs, outputs and errors, nothing more."""

@@ -1,0 +1,29 @@
+"""boto3 sessions as the inventory and the user's environment say: profile, region, endpoint.
+
+For the lab's stand-in (an `endpoint_url`), fixed dummy credentials are used when none are
+configured, so the lab needs no AWS account.
+"""
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from recovery.inventory import Aws
+
+RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
+
+
+@cache
+def _session(profile: str | None, lab: bool) -> boto3.session.Session:
+    session = boto3.session.Session(profile_name=profile)
+    if lab and session.get_credentials() is None:
+        session = boto3.session.Session(aws_access_key_id="lab", aws_secret_access_key="lab")  # noqa: S106
+    return session
+
+
+def client(aws: Aws, service: str, region: str) -> Any:
+    """A client for `service` in `region`, honouring profile and the lab endpoint."""
+    session = _session(aws.profile, aws.endpoint_url is not None)
+    return session.client(service, region_name=region, endpoint_url=aws.endpoint_url, config=RETRIES)

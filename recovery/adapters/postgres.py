@@ -1,0 +1,31 @@
+"""psycopg connections to a database node, with errors translated to HostError."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+from policies.errors import HostError
+
+
+@contextmanager
+def connect(
+    host: str, port: int, *, user: str, password: str | None, dbname: str, timeout: float = 5.0,
+    autocommit: bool = True,
+) -> Iterator[psycopg.Connection]:
+    """A short-lived connection; the password never appears in an error message."""
+    try:
+        conn = psycopg.connect(
+            host=host, port=port, user=user, password=password, dbname=dbname,
+            connect_timeout=max(1, int(timeout)), autocommit=autocommit,
+            application_name="crmdr",
+        )
+    except psycopg.OperationalError as err:
+        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        if password:
+            reason = reason.replace(password, "***")
+        raise HostError(f"cannot connect to PostgreSQL on {host}:{port}: {reason}") from None
+    try:
+        yield conn
+    finally:
+        conn.close()

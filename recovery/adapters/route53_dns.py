@@ -1,0 +1,54 @@
+"""Route 53 as an application sees it: the database name resolves to one address.
+
+Failover routing answers with the PRIMARY record while its health check is healthy, else
+with the SECONDARY one; resolution here follows the same rule from the record sets.
+"""
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from policies.errors import CloudError
+from recovery.adapters.aws_session import client
+from recovery.inventory import Inventory
+
+
+class Route53Dns:
+    """Reads (and, for failover, moves) the database name's failover records."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self._inventory = inventory
+        self._dns = inventory.dns
+        self._client = client(inventory.aws, "route53", inventory.regions.primary)
+
+    def records(self) -> dict[str, dict[str, Any]]:
+        """The failover record sets of the name, keyed PRIMARY / SECONDARY."""
+        try:
+            answer = self._client.list_resource_record_sets(
+                HostedZoneId=self._dns.zone_id, StartRecordName=self._dns.record_name, StartRecordType="A"
+            )
+        except (ClientError, BotoCoreError) as err:
+            raise CloudError(f"Route 53: cannot read {self._dns.record_name} ({err})") from None
+        return {
+            record["Failover"]: record
+            for record in answer["ResourceRecordSets"]
+            if record["Name"] == self._dns.record_name and "Failover" in record
+        }
+
+    def _healthy(self, check_id: str | None) -> bool:
+        if not check_id:
+            return True
+        status = self._client.get_health_check_status(HealthCheckId=check_id)
+        observations = status.get("HealthCheckObservations", [])
+        return not observations or any(
+            o.get("StatusReport", {}).get("Status", "").startswith("Success") for o in observations
+        )
+
+    def resolve(self) -> str:
+        """The address a client would connect to now."""
+        records = self.records()
+        for role in ("PRIMARY", "SECONDARY"):
+            record = records.get(role)
+            if record and self._healthy(record.get("HealthCheckId")):
+                return str(record["ResourceRecords"][0]["Value"])
+        raise CloudError(f"Route 53: {self._dns.record_name} has no healthy failover record")

@@ -1,0 +1,226 @@
+"""The DR topology: the one contract between the Pulumi program, the lab and recovery.
+
+Produced as the stack output `dr_inventory` and as the lab's `inventory.json`; a copy lives
+in the DR-region bucket so recovery needs nothing from the failed region. Secrets appear
+only as references (env var, file, SSM parameter, Secrets Manager name), never as values.
+"""
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from policies.documents import load_document
+
+INVENTORY_VERSION = 1
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Name = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SecretRef(_Model):
+    """Where a secret is found; exactly one source. The value itself never enters a file."""
+
+    env: str | None = None
+    file: str | None = None
+    ssm: str | None = None
+    secretsmanager: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "SecretRef":
+        given = [name for name in ("env", "file", "ssm", "secretsmanager") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError("expected exactly one of env, file, ssm or secretsmanager")
+        return self
+
+    def describe(self) -> str:
+        """A printable name for the reference (never the value)."""
+        for name in ("env", "file", "ssm", "secretsmanager"):
+            value = getattr(self, name)
+            if value:
+                return f"{name}:{value}"
+        return "none"
+
+
+class Regions(_Model):
+    primary: Name
+    dr: Name
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "Regions":
+        if self.primary == self.dr:
+            raise ValueError("expected the DR region to differ from the primary region")
+        return self
+
+
+class Aws(_Model):
+    """How to reach AWS; `endpoint_url` is set only for the lab's stand-in."""
+
+    endpoint_url: str | None = None
+    profile: str | None = None
+
+
+class HostNode(_Model):
+    """A self-managed PostgreSQL host reached over SSH with a pinned host key."""
+
+    name: Name
+    host: Name
+    region: Name
+    ssh_port: Port = 22
+    user: Name
+    known_hosts: Annotated[str, Field(min_length=1)]
+    pg_port: Port = 5432
+    data_dir: Name
+    bin_dir: Name = "/usr/lib/postgresql/15/bin"
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def known_hosts_name(self) -> str:
+        """The host as a known_hosts line names it (`[host]:port` off port 22)."""
+        return self.host if self.ssh_port == 22 else f"[{self.host}]:{self.ssh_port}"
+
+
+class RdsNode(_Model):
+    """An RDS instance (primary or cross-region read replica)."""
+
+    name: Name
+    instance_id: Name
+    region: Name
+    endpoint: str | None = None
+    pg_port: Port = 5432
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class Database(_Model):
+    engine: Literal["hosts", "rds"]
+    name: Name = "crm"
+    user: Name = "crmdr"
+    password: SecretRef | None = None
+    replication_user: Name = "replicator"
+    replication_password: SecretRef | None = None
+    synchronous: bool = False
+    primary: HostNode | RdsNode
+    standby: HostNode | RdsNode
+
+    @model_validator(mode="after")
+    def _nodes_match_engine(self) -> "Database":
+        wanted = HostNode if self.engine == "hosts" else RdsNode
+        for role in ("primary", "standby"):
+            if not isinstance(getattr(self, role), wanted):
+                raise ValueError(
+                    f"expected database.{role} to describe "
+                    f"{'an SSH host' if wanted is HostNode else 'an RDS instance'} "
+                    f"for engine '{self.engine}'"
+                )
+        if self.primary.name == self.standby.name:
+            raise ValueError("expected database.primary and database.standby to have distinct names")
+        return self
+
+    def nodes(self) -> list[HostNode | RdsNode]:
+        return [self.primary, self.standby]
+
+    def node(self, name: str) -> HostNode | RdsNode:
+        for node in self.nodes():
+            if node.name == name:
+                return node
+        known = ", ".join(node.name for node in self.nodes())
+        raise KeyError(f"no database node named '{name}' (known: {known})")
+
+
+class Ssh(_Model):
+    """The client identity used for every host; a file reference, not key material."""
+
+    identity_file: str | None = None
+    connect_timeout: float = Field(default=5.0, gt=0)
+
+
+class Backup(_Model):
+    bucket: Name
+    prefix: str = "crm/"
+    region: Name
+    kms_key_id: Name
+    object_lock: bool = True
+
+
+class HealthChecks(_Model):
+    primary: str | None = None
+    secondary: str | None = None
+
+
+class Dns(_Model):
+    zone_id: Name
+    zone: Name
+    record_name: Name
+    ttl: int = Field(default=30, ge=1, le=60)
+    primary_set_id: Name = "primary"
+    secondary_set_id: Name = "secondary"
+    health_checks: HealthChecks = Field(default_factory=HealthChecks)
+
+
+class Lock(_Model):
+    table: Name
+    region: Name
+    lease_seconds: int = Field(default=60, ge=5)
+
+
+class Notify(_Model):
+    topic_arn: Name
+
+
+class AppHost(_Model):
+    """An application host whose database endpoint recovery re-points over SSH."""
+
+    name: Name
+    host: Name
+    ssh_port: Port = 22
+    user: Name
+    known_hosts: Annotated[str, Field(min_length=1)]
+    config_file: Name
+
+
+class Inventory(_Model):
+    """The whole DR topology."""
+
+    version: Literal[1] = INVENTORY_VERSION
+    stack: Name
+    environment: Literal["lab", "staging", "production"] = "production"
+    sla_tier: Name
+    regions: Regions
+    aws: Aws = Field(default_factory=Aws)
+    database: Database
+    ssh: Ssh = Field(default_factory=Ssh)
+    backup: Backup
+    dns: Dns
+    lock: Lock
+    notify: Notify
+    app_hosts: list[AppHost] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _dr_side_in_dr_region(self) -> "Inventory":
+        for what, region in (("backup.region", self.backup.region), ("lock.region", self.lock.region)):
+            if region != self.regions.dr:
+                raise ValueError(
+                    f"expected {what} to be the DR region '{self.regions.dr}', got '{region}'"
+                )
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json", exclude_none=True), indent=2, sort_keys=True)
+
+
+def load_inventory(path: Path) -> Inventory:
+    """Load an inventory file; ConfigError names the file, line and field."""
+    return load_document(path, Inventory, what="inventory")
+
+
+def inventory_schema() -> dict[str, Any]:
+    """The JSON Schema users validate their own generators against."""
+    schema = Inventory.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://github.com/crm-dr/crm-dr/schemas/inventory-v1.json"
+    return schema
