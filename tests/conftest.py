@@ -1,0 +1,58 @@
+"""Shared builders. Lab fixtures live in tests/lab/conftest.py."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from recovery.inventory import Inventory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_inventory(**overrides: Any) -> Inventory:
+    """A valid hosts-engine inventory; nested overrides with dotted keys ('database.synchronous')."""
+    data: dict[str, Any] = {
+        "stack": "test",
+        "environment": "staging",
+        "sla_tier": "gold",
+        "regions": {"primary": "us-east-1", "dr": "us-west-2"},
+        "database": {
+            "engine": "hosts",
+            "password": {"env": "CRMDR_TEST_DB_PASSWORD"},
+            "primary": {"name": "primary", "host": "10.0.0.1", "region": "us-east-1", "user": "postgres",
+                        "known_hosts": "10.0.0.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMLqSYavo/dnJZREfO6DUjt+H7VqA+LZ9SyW7Z+A87Wf",
+                        "data_dir": "/var/lib/postgresql/15/main"},
+            "standby": {"name": "standby", "host": "10.1.0.1", "region": "us-west-2", "user": "postgres",
+                        "known_hosts": "10.1.0.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIILYWhGXcmb2ZqHsGWBqz7GBhgZVGnDQpD+WZ+00+S/",
+                        "data_dir": "/var/lib/postgresql/15/main"},
+        },
+        "backup": {"bucket": "crm-backups", "region": "us-west-2", "kms_key_id": "alias/crm"},
+        "dns": {"zone_id": "Z123", "zone": "crm.example.", "record_name": "db.crm.example."},
+        "lock": {"table": "crmdr-locks", "region": "us-west-2"},
+        "notify": {"topic_arn": "arn:aws:sns:us-west-2:123456789012:crmdr"},
+    }
+    for dotted, value in overrides.items():
+        target = data
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            target = target.setdefault(key, {})
+        target[leaf] = value
+    return Inventory.model_validate(data)
+
+
+def crmdr(*args: str, env: dict[str, str] | None = None, timeout: float = 600,
+          cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real console entry point, as a user would; exit codes are the contract."""
+    return subprocess.run(
+        [sys.executable, "-m", "crmdr", *args], capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})}, cwd=cwd or ROOT,
+    )
+
+
+@pytest.fixture
+def run_crmdr():
+    return crmdr
