@@ -84,9 +84,9 @@ def describe_error(path: Path, root: yaml.Node | None, error: Any) -> str:
         message = message[len("Value error, ") :]
     given = error.get("input")
     secret = any(word in field.lower() for word in _SECRET_WORDS)
-    if not secret and isinstance(given, str | int | float) and len(str(given)) <= 60:
-        if repr(given) not in message:
-            message = f"{message} (got {given!r})"
+    short = isinstance(given, str | int | float) and len(str(given)) <= 60
+    if short and not secret and repr(given) not in message:
+        message = f"{message} (got {given!r})"
     return f"{where}field '{field}': {_lowercase_first(message)}"
 
 

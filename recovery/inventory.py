@@ -13,8 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from policies.documents import load_document
 
-INVENTORY_VERSION = 1
-
 Port = Annotated[int, Field(ge=1, le=65535)]
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 
@@ -186,7 +184,7 @@ class AppHost(_Model):
 class Inventory(_Model):
     """The whole DR topology."""
 
-    version: Literal[1] = INVENTORY_VERSION
+    version: Literal[1] = 1
     stack: Name
     environment: Literal["lab", "staging", "production"] = "production"
     sla_tier: Name

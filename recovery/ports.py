@@ -1,7 +1,11 @@
 """The side effects recovery needs, as small Protocols; adapters implement them by technology."""
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
+
+from policies.errors import CloudError
 
 
 @dataclass(frozen=True)
@@ -27,3 +31,50 @@ class HostRunner(Protocol):
     def run(self, command: str, *, timeout: float | None = None, check: bool = True) -> CommandResult: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One object in the backup store; `key` is relative to the store's prefix."""
+
+    key: str
+    size: int
+    sha256: str | None = None
+    last_modified: datetime | None = None
+    retain_until: datetime | None = None
+    lock_mode: str | None = None
+    kms_key_id: str | None = None
+
+
+class ObjectNotFound(CloudError):
+    """The object a caller named is not in the store."""
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class ObjectStore(Protocol):
+    """An off-site object store (the DR-region bucket); keys are relative to its prefix.
+
+    Writes are encrypted and, given `retain_until`, locked until then (WORM).
+    """
+
+    def put_bytes(self, key: str, data: bytes, *, retain_until: datetime | None = None) -> StoredObject: ...
+
+    def get_bytes(self, key: str) -> bytes: ...
+
+    def iter_chunks(self, key: str, chunk_size: int = ...) -> Iterator[bytes]: ...
+
+    def open_stream(self, key: str) -> Readable: ...
+
+    def upload_stream(
+        self, key: str, readable: Readable, *, retain_until: datetime | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> StoredObject: ...
+
+    def list(self, prefix: str = "") -> list[StoredObject]: ...
+
+    def head(self, key: str) -> StoredObject | None: ...
+
+    def delete(self, key: str) -> None: ...

@@ -17,7 +17,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from drills.lab import aws, postgres, sshd
 from drills.lab.settings import LabPaths, LabSettings
 from drills.lab.system import (
-    check_traversable, ensure_os_user, os_user, pg_bin_dir, pid_alive, port_open, sshd_binary,
+    check_traversable,
+    ensure_os_user,
+    os_user,
+    pg_bin_dir,
+    pid_alive,
+    port_open,
+    sshd_binary,
     wait_port,
 )
 from drills.lab.topology import lab_inventory
@@ -104,7 +110,8 @@ def up(root: Path, settings: LabSettings, progress: Progress) -> Inventory:
     state = read_state(paths)
     if state and state.settings != settings:
         raise ConfigError(
-            f"{paths.root}: a lab with other settings is already here ({'; '.join(settings.differences(state.settings))}); "
+            f"{paths.root}: a lab with other settings is already here "
+            f"({'; '.join(settings.differences(state.settings))}); "
             f"expected the same settings, or `crmdr lab down --purge --dir {root}` first"
         )
     bin_dir = pg_bin_dir()

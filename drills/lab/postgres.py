@@ -44,7 +44,9 @@ host replication {replication}  127.0.0.0/8 scram-sha-256
 """
 
 
-def host_conf(ip: str, port: int, *, primary_ip: str | None = None, node: str = "", passfile: Path | None = None) -> str:
+def host_conf(
+    ip: str, port: int, *, primary_ip: str | None = None, node: str = "", passfile: Path | None = None
+) -> str:
     """Listen address and port; for a standby, where to stream from."""
     lines = [f"listen_addresses = '{ip}'", f"port = {port}", f"cluster_name = '{node}'"]
     if primary_ip:
@@ -143,7 +145,8 @@ def load_crm(settings: LabSettings, password: str) -> None:
     ip, port = str(settings.primary_ip), settings.pg_port
     with connect(ip, port, user=DB_USER, password=password, dbname="postgres") as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(DB_NAME), sql.Identifier(DB_USER)))
+            create = sql.SQL("CREATE DATABASE {} OWNER {}")
+            conn.execute(create.format(sql.Identifier(DB_NAME), sql.Identifier(DB_USER)))
     with connect(ip, port, user=DB_USER, password=password, dbname=DB_NAME, autocommit=False) as conn:
         conn.execute((Path(__file__).parent / "crm_schema.sql").read_text())
         conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck")

@@ -26,4 +26,6 @@ def _session(profile: str | None, lab: bool) -> boto3.session.Session:
 def client(aws: Aws, service: str, region: str) -> Any:
     """A client for `service` in `region`, honouring profile and the lab endpoint."""
     session = _session(aws.profile, aws.endpoint_url is not None)
-    return session.client(service, region_name=region, endpoint_url=aws.endpoint_url, config=RETRIES)
+    return session.client(  # type: ignore[call-overload]  # service names are checked by botocore
+        service, region_name=region, endpoint_url=aws.endpoint_url, config=RETRIES
+    )

@@ -5,14 +5,13 @@ is `RejectPolicy` and the only known key is the one the inventory pins.
 """
 
 import logging
-import socket
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import paramiko
-from paramiko.hostkeys import HostKeyEntry
 from fabric import Connection
 from invoke.exceptions import CommandTimedOut, UnexpectedExit
+from paramiko.hostkeys import HostKeyEntry
 
 from policies.errors import ConfigError, DrError, HostError, HostKeyMismatch
 from recovery.inventory import AppHost, HostNode, Ssh
@@ -38,7 +37,8 @@ def pinned_connection(node: HostNode | AppHost, ssh: Ssh) -> Connection:
                       connect_timeout=ssh.connect_timeout, connect_kwargs=connect_kwargs)
     conn.client.set_missing_host_key_policy(paramiko.RejectPolicy())
     keys = conn.client.get_host_keys()
-    for name in {*entry.hostnames, node.known_hosts_name}:
+    pinned_name = node.host if node.ssh_port == 22 else f"[{node.host}]:{node.ssh_port}"
+    for name in {*entry.hostnames, pinned_name}:
         keys.add(name, entry.key.get_name(), entry.key)
     return conn
 
@@ -71,7 +71,7 @@ class FabricHostRunner:
             if "not found in known_hosts" in str(err):
                 raise HostKeyMismatch(f"host {self.name} ({where}) has no pinned host key; refusing") from None
             raise HostError(f"host {self.name} ({where}): SSH failed ({err})") from None
-        except (OSError, socket.timeout, EOFError) as err:
+        except (TimeoutError, OSError, EOFError) as err:
             raise HostError(f"host {self.name} ({where}) is unreachable over SSH ({err})") from None
 
     def run(self, command: str, *, timeout: float | None = None, check: bool = True) -> CommandResult:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from policies.errors import ConfigError, CloudError
+from policies.errors import CloudError, ConfigError
 from recovery.adapters.aws_session import client
 from recovery.inventory import Inventory, SecretRef
 

@@ -1,0 +1,178 @@
+"""The DR-region backup bucket as an ObjectStore: SSE-KMS on every write, Object Lock on request.
+
+Keys are relative to `inventory.backup.prefix`. Streams go up as multipart uploads through
+s3transfer with a non-seekable reader, so memory stays bounded (about `part_size` x
+`max_in_memory_parts`) whatever the size, and the SHA-256 is computed on the way.
+S3 allows 10,000 parts: the largest object is 10,000 x `part_size` (156 GiB at 16 MiB).
+"""
+
+import builtins
+import hashlib
+import logging
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from policies.errors import CloudError
+from policies.sla import load_policy
+from recovery.adapters.aws_session import client
+from recovery.inventory import Inventory
+from recovery.ports import ObjectNotFound, Readable, StoredObject
+
+log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+CHUNK = 8 * MiB
+_MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
+
+
+class _HashingReader:
+    """Counts and hashes what s3transfer reads; not seekable, so it reads strictly in order."""
+
+    def __init__(self, source: Readable) -> None:
+        self._source = source
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size)
+        self.digest.update(data)
+        self.size += len(data)
+        return data
+
+    def seekable(self) -> bool:
+        return False
+
+    def readable(self) -> bool:
+        return True
+
+
+class S3ObjectStore:
+    """ObjectStore over the inventory's backup bucket; boto3 errors become CloudError."""
+
+    def __init__(
+        self, inventory: Inventory, *, lock_mode: str | None = None, part_size: int = 16 * MiB,
+        concurrency: int = 4, max_in_memory_parts: int = 6,
+    ) -> None:
+        backup = inventory.backup
+        self.bucket = backup.bucket
+        self.prefix = backup.prefix
+        self.kms_key_id = backup.kms_key_id
+        self.object_lock = backup.object_lock
+        self.lock_mode = lock_mode or load_policy(None).tier(inventory.sla_tier).object_lock_mode
+        self._s3: Any = client(inventory.aws, "s3", backup.region)
+        self._transfer = TransferConfig(
+            multipart_threshold=part_size, multipart_chunksize=part_size, max_concurrency=concurrency,
+            use_threads=True,
+        )
+        self._transfer.max_in_memory_upload_chunks = max_in_memory_parts
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    def _write_args(self, retain_until: datetime | None) -> dict[str, Any]:
+        args: dict[str, Any] = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
+        if retain_until is not None and self.object_lock:
+            args.update(ObjectLockMode=self.lock_mode, ObjectLockRetainUntilDate=retain_until)
+        return args
+
+    def _error(self, action: str, key: str, err: Exception) -> CloudError:
+        where = f"s3://{self.bucket}/{self._key(key)}"
+        if isinstance(err, ClientError):
+            code = str(err.response.get("Error", {}).get("Code", ""))
+            if code in _MISSING:
+                return ObjectNotFound(f"{where} does not exist")
+            message = err.response.get("Error", {}).get("Message") or code
+            return CloudError(f"cannot {action} {where}: {code} {message}".rstrip())
+        return CloudError(f"cannot {action} {where}: {err}")
+
+    def put_bytes(self, key: str, data: bytes, *, retain_until: datetime | None = None) -> StoredObject:
+        try:
+            self._s3.put_object(Bucket=self.bucket, Key=self._key(key), Body=data,
+                                **self._write_args(retain_until))
+        except (ClientError, BotoCoreError) as err:
+            raise self._error("write", key, err) from None
+        return StoredObject(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                            retain_until=retain_until, kms_key_id=self.kms_key_id)
+
+    def get_bytes(self, key: str) -> bytes:
+        return b"".join(self.iter_chunks(key))
+
+    def open_stream(self, key: str) -> Readable:
+        """The object's body as a file-like stream (read it to the end, then drop it)."""
+        try:
+            body: Readable = self._s3.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+        except (ClientError, BotoCoreError) as err:
+            raise self._error("read", key, err) from None
+        return body
+
+    def iter_chunks(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        body = self.open_stream(key)
+        try:
+            while chunk := body.read(chunk_size):
+                yield chunk
+        except (ClientError, BotoCoreError) as err:
+            raise self._error("read", key, err) from None
+
+    def upload_stream(
+        self, key: str, readable: Readable, *, retain_until: datetime | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> StoredObject:
+        """Multipart upload of a stream of unknown length, hashed on the way."""
+        reader = _HashingReader(readable)
+        try:
+            self._s3.upload_fileobj(reader, self.bucket, self._key(key),
+                                    ExtraArgs=self._write_args(retain_until),
+                                    Callback=on_progress, Config=self._transfer)
+        except (ClientError, BotoCoreError) as err:
+            raise self._error("upload", key, err) from None
+        log.debug("uploaded %s (%d bytes)", key, reader.size)
+        return StoredObject(key=key, size=reader.size, sha256=reader.digest.hexdigest(),
+                            retain_until=retain_until, kms_key_id=self.kms_key_id)
+
+    def head(self, key: str) -> StoredObject | None:
+        """The object's size, lock and encryption, or None when it does not exist."""
+        try:
+            meta = self._s3.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as err:
+            failure = self._error("inspect", key, err)
+            if isinstance(failure, ObjectNotFound):
+                return None
+            raise failure from None
+        except BotoCoreError as err:
+            raise self._error("inspect", key, err) from None
+        return StoredObject(
+            key=key, size=int(meta["ContentLength"]), last_modified=meta.get("LastModified"),
+            retain_until=meta.get("ObjectLockRetainUntilDate"), lock_mode=meta.get("ObjectLockMode"),
+            kms_key_id=meta.get("SSEKMSKeyId"),
+        )
+
+    def delete(self, key: str) -> None:
+        """Delete every version of the object; Object Lock refuses locked versions (CloudError)."""
+        try:
+            pages = self._s3.get_paginator("list_object_versions").paginate(
+                Bucket=self.bucket, Prefix=self._key(key))
+            for page in pages:
+                for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                    if entry["Key"] == self._key(key):
+                        self._s3.delete_object(Bucket=self.bucket, Key=entry["Key"],
+                                               VersionId=entry["VersionId"])
+        except (ClientError, BotoCoreError) as err:
+            raise self._error("delete", key, err) from None
+
+    def list(self, prefix: str = "") -> builtins.list[StoredObject]:
+        """Current objects under `prefix` (relative keys), in key order."""
+        found: builtins.list[StoredObject] = []
+        try:
+            pages = self._s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self._key(prefix))
+            for page in pages:
+                for entry in page.get("Contents", []):
+                    found.append(StoredObject(key=entry["Key"][len(self.prefix):], size=int(entry["Size"]),
+                                              last_modified=entry.get("LastModified")))
+        except (ClientError, BotoCoreError) as err:
+            raise self._error("list", prefix, err) from None
+        return sorted(found, key=lambda obj: obj.key)
