@@ -26,7 +26,7 @@ def test_same_region_twice_is_rejected() -> None:
 
 
 def test_backup_bucket_must_live_in_the_dr_region() -> None:
-    with pytest.raises(ValidationError, match="backup.region to be the DR region"):
+    with pytest.raises(ValidationError, match=r"backup\.region to be the DR region"):
         make_inventory(**{"backup.region": "us-east-1"})
 
 

@@ -39,7 +39,7 @@ def test_shipped_policy_is_valid_and_has_three_tiers() -> None:
 
 
 def test_unknown_tier_names_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match="unknown SLA tier 'platinum'.*bronze, gold, silver"):
+    with pytest.raises(ConfigError, match=r"unknown SLA tier 'platinum'.*bronze, gold, silver"):
         load_policy().tier("platinum")
 
 
