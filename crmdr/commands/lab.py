@@ -59,9 +59,9 @@ def status(directory: Path = LabDirOption, json_out: bool = JsonOption) -> None:
         say(f"no lab in {directory} (run `crmdr lab up`)")
     else:
         for part in result["parts"]:
-            mark = "[green]ok[/green]" if part["healthy"] else "[red]DOWN[/red]"
+            mark = "[green]  ok[/green]" if part["healthy"] else "[red]DOWN[/red]"
             role = f" ({part['role']})" if "role" in part else ""
-            say(f"{mark:>22}  {part['part']}{role}  {part.get('address', '')}")
+            say(f"{mark}  {part['part']}{role}  {part.get('address', '')}")
         rep = result["replication"]
         if rep.get("state"):
             say(f"replication: {rep.get('state')} {rep.get('sync_state', '')}, "

@@ -1,7 +1,11 @@
 """The lab is real: streaming replication, SSH with pinned keys, moto in two regions."""
 
 import json
+import os
+import shutil
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -12,7 +16,7 @@ from recovery.adapters.aws_session import client
 from recovery.adapters.fabric_host import FabricHostRunner, run_on_all
 from recovery.adapters.postgres import connect
 from recovery.adapters.route53_dns import Route53Dns
-from tests.conftest import crmdr
+from tests.conftest import ROOT, crmdr
 from tests.lab.conftest import Lab, lab_dir, lab_settings, stop_lab
 
 pytestmark = pytest.mark.lab
@@ -158,5 +162,32 @@ def test_down_leaves_no_process_and_no_port() -> None:
                          (settings.primary_ip, settings.ssh_port), (settings.standby_ip, settings.pg_port),
                          (settings.standby_ip, settings.ssh_port)):
             assert not port_open(str(ip), port), f"{ip}:{port} still listening"
+    finally:
+        stop_lab(directory)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create the normal user it runs as")
+def test_lab_works_as_a_normal_user() -> None:
+    """As a normal user, PostgreSQL, sshd and the SSH login all run as that user."""
+    user = "crmdr-test-user"
+    if subprocess.run(["id", user], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", user], check=True)
+    settings = lab_settings(5, rows=10)
+    directory = lab_dir()
+    shutil.chown(directory, user=user)
+    script = (
+        f"{sys.executable} -m crmdr lab up --dir {directory} --rows 10 --primary-ip {settings.primary_ip} "
+        f"--standby-ip {settings.standby_ip} --aws-ip {settings.aws_ip} && "
+        f"{sys.executable} -m crmdr lab status --dir {directory} --json; "
+        f"rc=$?; {sys.executable} -m crmdr lab down --dir {directory}; exit $rc"
+    )
+    try:
+        done = subprocess.run(["runuser", "-u", user, "--", "sh", "-c", script], capture_output=True, text=True,
+                              cwd=ROOT, timeout=300)
+        assert done.returncode == 0, done.stderr
+        status, _ = json.JSONDecoder().raw_decode(done.stdout[done.stdout.index("{"):])
+        assert status["healthy"] and status["replication"]["state"] == "streaming"
+        owner = (directory / "hosts" / "primary" / "pgdata").owner()
+        assert owner == user
     finally:
         stop_lab(directory)
