@@ -1,0 +1,82 @@
+"""Runs recovery/validation.py's SQL over a psycopg connection; returns digests and reasons."""
+
+import psycopg
+
+from recovery.validation import (
+    AMCHECK_SQL,
+    INVARIANTS,
+    LIST_TABLES_SQL,
+    SESSION_SETTINGS,
+    TableDigest,
+    compare_digests,
+    digest_sql,
+    digest_tables,
+    invariant_reasons,
+)
+
+
+def prepare(conn: psycopg.Connection) -> None:
+    """Session settings that make row text (and so checksums) independent of the server's."""
+    for statement in SESSION_SETTINGS:
+        conn.execute(statement)
+
+
+def digests(conn: psycopg.Connection) -> dict[str, TableDigest]:
+    """Count and checksum of every non-volatile public table, all in one snapshot.
+
+    Inside a caller's transaction (e.g. one that exported its snapshot to pg_dump) that
+    transaction's snapshot is used; otherwise a read-only repeatable-read one is opened.
+    """
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return _digests(conn)
+    return _digests(conn)
+
+
+def _digests(conn: psycopg.Connection) -> dict[str, TableDigest]:
+    prepare(conn)
+    names = [row[0] for row in conn.execute(LIST_TABLES_SQL).fetchall()]
+    found: dict[str, TableDigest] = {}
+    for table in digest_tables(names):
+        row = conn.execute(digest_sql(table)).fetchone()
+        assert row is not None
+        found[table] = TableDigest(rows=int(row[0]), checksum=str(row[1]))
+    return found
+
+
+def invariant_violations(conn: psycopg.Connection) -> tuple[dict[str, int], list[str]]:
+    """Violations per invariant, and reasons for invariants that could not be checked."""
+    counts: dict[str, int] = {}
+    unchecked: list[str] = []
+    for name, sql in INVARIANTS.items():
+        try:
+            with conn.transaction():
+                row = conn.execute(sql).fetchone()
+        except psycopg.Error as err:
+            unchecked.append(f"CRM invariant '{name}' could not be checked: {err.diag.message_primary}")
+            continue
+        counts[name] = int(row[0]) if row else 0
+    return counts, unchecked
+
+
+def amcheck(conn: psycopg.Connection) -> list[str]:
+    """Reasons from amcheck's bt_index_check over the public btree indexes (empty: all sound)."""
+    try:
+        with conn.transaction():
+            if not conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'amcheck'").fetchone():
+                conn.execute("CREATE EXTENSION amcheck")
+            conn.execute(AMCHECK_SQL).fetchall()
+    except psycopg.Error as err:
+        return [f"amcheck failed: {err.diag.message_primary}"]
+    return []
+
+
+def validate(conn: psycopg.Connection, expected: dict[str, TableDigest] | None = None) -> list[str]:
+    """Everything a restored or promoted CRM database must pass; the reasons it does not."""
+    reasons: list[str] = []
+    if expected is not None:
+        reasons += compare_digests(expected, digests(conn))
+    counts, unchecked = invariant_violations(conn)
+    reasons += unchecked + invariant_reasons(counts) + amcheck(conn)
+    return reasons
