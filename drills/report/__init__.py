@@ -1,0 +1,1 @@
+"""Drill reports: the canonical JSON, its renderings, signatures and the hash chain."""
