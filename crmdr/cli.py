@@ -11,7 +11,7 @@ import sys
 import typer
 
 from crmdr import __version__
-from crmdr.commands import demo, inventory, lab, policy
+from crmdr.commands import backup, demo, inventory, lab, policy
 from crmdr.output import fail
 from policies.errors import DrError
 
@@ -25,6 +25,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(lab.app, name="lab")
+app.add_typer(backup.app, name="backup")
 app.add_typer(policy.app, name="policy")
 app.add_typer(inventory.app, name="inventory")
 app.command("demo")(demo.demo)
