@@ -78,3 +78,27 @@ class ObjectStore(Protocol):
     def head(self, key: str) -> StoredObject | None: ...
 
     def delete(self, key: str) -> None: ...
+
+
+class Clock(Protocol):
+    """Wall clock (UTC) for records, monotonic seconds for durations."""
+
+    def now(self) -> datetime: ...
+
+    def monotonic(self) -> float: ...
+
+
+class Lock(Protocol):
+    """A lease lock so only one recovery runs at a time; `acquire` raises Refused naming the holder."""
+
+    def acquire(self, run: str) -> None: ...
+
+    def renew(self) -> None: ...
+
+    def release(self) -> None: ...
+
+
+class Notifier(Protocol):
+    """Status notices to people (SNS topic in the DR region)."""
+
+    def publish(self, subject: str, message: str) -> None: ...

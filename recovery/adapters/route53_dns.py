@@ -52,3 +52,25 @@ class Route53Dns:
             if record and self._healthy(record.get("HealthCheckId")):
                 return str(record["ResourceRecords"][0]["Value"])
         raise CloudError(f"Route 53: {self._dns.record_name} has no healthy failover record")
+
+    def point_to(self, primary: tuple[str, str | None], secondary: tuple[str, str | None]) -> None:
+        """UPSERT the PRIMARY and SECONDARY records as (address, health check id).
+
+        Editing records is the lab's honest mechanism (moto's health checks are always
+        healthy); production moves traffic by health-check or ARC routing-control state.
+        """
+        changes = []
+        for failover, set_id, (address, check) in (
+            ("PRIMARY", self._dns.primary_set_id, primary), ("SECONDARY", self._dns.secondary_set_id, secondary),
+        ):
+            record: dict[str, Any] = {"Name": self._dns.record_name, "Type": "A", "TTL": self._dns.ttl,
+                                      "SetIdentifier": set_id, "Failover": failover,
+                                      "ResourceRecords": [{"Value": address}]}
+            if check:
+                record["HealthCheckId"] = check
+            changes.append({"Action": "UPSERT", "ResourceRecordSet": record})
+        try:
+            self._client.change_resource_record_sets(HostedZoneId=self._dns.zone_id,
+                                                     ChangeBatch={"Changes": changes})
+        except (ClientError, BotoCoreError) as err:
+            raise CloudError(f"Route 53: cannot update {self._dns.record_name} ({err})") from None

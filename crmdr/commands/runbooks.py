@@ -1,0 +1,92 @@
+"""`crmdr failover | switchover | failback`: the recovery runbooks (recovery/runbooks/)."""
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from crmdr.commands.options import InventoryOption, JsonOption, inventory_path
+from crmdr.output import emit_json, say
+
+if TYPE_CHECKING:
+    from recovery.runbooks.run import Options, RunResult
+
+DryRun = typer.Option(False, "--dry-run", help="Print the plan with each check's current truth; change nothing.")
+Resume = typer.Option(None, "--resume", metavar="RUN", help="Continue a crashed or failed run.")
+Yes = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+JournalDir = typer.Option(None, "--journal-dir", help="Local journal directory (default: $CRMDR_JOURNAL_DIR "
+                          "or .crmdr/runs); always mirrored to the DR bucket.")
+Policy = typer.Option(None, "--policy", help="SLA policy file (default: the shipped tiers).")
+Drill = typer.Option(False, "--drill", help="Mark notices and the journal as a drill.")
+Target = typer.Option(None, "--to", help="Node to promote (default: the inventory's standby).")
+
+
+def _confirm(yes: bool, dry_run: bool, json_out: bool) -> Any:
+    """None when no question is needed; refuses (exit 3) when a question cannot be asked."""
+    if yes or dry_run:
+        return None
+    if not sys.stdin.isatty():
+        from policies.errors import Refused
+
+        raise Refused("no terminal to confirm on: pass --yes to run unattended (or --dry-run to plan)")
+
+    def ask(plan: list[str]) -> bool:
+        for line in plan:
+            say(line)
+        return typer.confirm("proceed?", default=False, err=json_out)
+
+    return ask
+
+
+def _options(**given: Any) -> "Options":
+    from recovery.runbooks.journal import default_journal_dir
+    from recovery.runbooks.run import Options
+
+    json_out = given.pop("json_out")
+    confirm = _confirm(given.pop("yes"), given["dry_run"], json_out)
+    journal_dir = given.pop("journal_dir") or default_journal_dir()
+    report = (lambda line: None) if json_out else (lambda line: say(f"[dim]…[/dim] {line}"))
+    return Options(confirm=confirm, journal_dir=journal_dir, report=report, **given)
+
+
+def _show(result: "RunResult", json_out: bool) -> None:
+    if json_out:
+        emit_json(result.to_dict())
+        return
+    if result.status != "succeeded":
+        for line in result.plan:
+            say(line)
+    say(result.message)
+    if result.journal:
+        say(f"journal: {result.journal} (run {result.run_id})")
+
+
+def failover(
+    inventory: Path | None = InventoryOption,
+    dry_run: bool = DryRun,
+    resume: str | None = Resume,
+    accept_data_loss: bool = typer.Option(False, "--accept-data-loss",
+                                          help="Promote even when the standby lags beyond the tier's limit."),
+    force_unfenced: bool = typer.Option(False, "--force-unfenced",
+                                        help="Continue when the old primary cannot be fenced (split-brain risk)."),
+    yes: bool = Yes,
+    target: str | None = Target,
+    journal_dir: Path | None = JournalDir,
+    policy: Path | None = Policy,
+    drill: bool = Drill,
+    json_out: bool = JsonOption,
+) -> None:
+    """Unplanned failover: fence the old primary, promote the standby, move the DNS name, validate."""
+    from recovery.inventory import load_inventory
+    from recovery.runbooks.failover import run_failover
+
+    options = _options(dry_run=dry_run, resume=resume, accept_data_loss=accept_data_loss,
+                       force_unfenced=force_unfenced, yes=yes, target=target, journal_dir=journal_dir,
+                       policy=policy, drill=drill, json_out=json_out)
+    _show(run_failover(load_inventory(inventory_path(inventory)), options), json_out)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the runbook commands at the top level (`crmdr failover`, ...)."""
+    app.command("failover")(failover)

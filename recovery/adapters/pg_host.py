@@ -1,0 +1,159 @@
+"""A self-managed PostgreSQL host: pg_ctl, pg_controldata, pg_rewind over SSH, role over SQL.
+
+Host-specific settings follow the lab's convention, which is also the production one here:
+`DATA_DIR/crmdr_host.conf` holds listen address, port, cluster_name and, on a standby,
+primary_conninfo; `standby.signal` marks a standby; the passfile sits next to the data
+directory (`DATA_DIR/../pgpass`) so base backups and rewinds never copy it.
+"""
+
+import shlex
+from typing import Any
+
+import psycopg
+
+from policies.errors import HostError
+from recovery.adapters.postgres import connect
+from recovery.inventory import HostNode
+from recovery.ports import HostRunner
+from recovery.runbooks.plan import Identity
+
+HOST_CONF = "crmdr_host.conf"
+PG_CTL_NOT_RUNNING = 3
+
+
+class PgHost:
+    """Operations on one database host; every command runs through the pinned-key runner."""
+
+    def __init__(self, node: HostNode, runner: HostRunner, *, user: str, password: str | None,
+                 replication_user: str, replication_password: str | None, dbname: str) -> None:
+        self.node = node
+        self.runner = runner
+        self._user, self._password, self._dbname = user, password, dbname
+        self._repl_user, self._repl_password = replication_user, replication_password
+        self.data = shlex.quote(node.data_dir)
+        self.bin = node.bin_dir.rstrip("/")
+        parent = node.data_dir.rstrip("/").rsplit("/", 1)[0]
+        self.passfile = f"{parent}/pgpass"
+        self.logfile = f"{parent}/postgres.log"
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    def sh(self, command: str, *, timeout: float = 60, check: bool = True) -> str:
+        return self.runner.run(command, timeout=timeout, check=check).stdout
+
+    def query(self, sql: str, params: tuple[Any, ...] = (), dbname: str = "postgres") -> tuple[Any, ...] | None:
+        with connect(self.node.host, self.node.pg_port, user=self._user, password=self._password,
+                     dbname=dbname, timeout=3) as conn:
+            try:
+                return conn.execute(sql, params).fetchone()
+            except psycopg.Error as err:
+                message = err.diag.message_primary or type(err).__name__
+                raise HostError(f"PostgreSQL on {self.name}: {message}") from None
+
+    def running(self) -> bool:
+        result = self.runner.run(f"{self.bin}/pg_ctl status -D {self.data}", timeout=30, check=False)
+        if result.exit_code not in (0, PG_CTL_NOT_RUNNING):
+            raise HostError(f"host {self.name}: pg_ctl status exited {result.exit_code}: {result.stderr.strip()}")
+        return result.exit_code == 0
+
+    def in_recovery(self) -> bool | None:
+        """pg_is_in_recovery() over SQL; None when the server does not answer."""
+        try:
+            row = self.query("SELECT pg_is_in_recovery()")
+        except HostError:
+            return None
+        return bool(row[0]) if row else None
+
+    def controldata(self) -> dict[str, str]:
+        out = self.sh(f"{self.bin}/pg_controldata -D {self.data}", timeout=30)
+        pairs = (line.split(":", 1) for line in out.splitlines() if ":" in line)
+        return {key.strip(): value.strip() for key, value in pairs}
+
+    def configured_name(self) -> str:
+        out = self.sh(f"cat {self.data}/{HOST_CONF} 2>/dev/null || true", timeout=30)
+        for line in out.splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "cluster_name":
+                return value.strip().strip("'")
+        return ""
+
+    def identity(self) -> Identity:
+        """Live identity for the blast-radius guard: configured name, running, role, system id."""
+        running = self.running()
+        return Identity(name=self.configured_name(), running=running,
+                        in_recovery=self.in_recovery() if running else None,
+                        system_id=self.controldata().get("Database system identifier"))
+
+    def has_standby_signal(self) -> bool:
+        return self.runner.run(f"test -f {self.data}/standby.signal", timeout=30, check=False).ok
+
+    def upstream(self) -> str:
+        """The host named in primary_conninfo, or '' when the host streams from nobody."""
+        out = self.sh(f"grep -h '^primary_conninfo' {self.data}/{HOST_CONF} || true", timeout=30)
+        for word in out.replace("'", " ").split():
+            if word.startswith("host="):
+                return word.removeprefix("host=")
+        return ""
+
+    def stop(self, mode: str) -> str:
+        if not self.running():
+            return "already stopped"
+        self.sh(f"{self.bin}/pg_ctl stop -D {self.data} -m {shlex.quote(mode)} -w -t 60", timeout=90)
+        return f"pg_ctl stop -m {mode}"
+
+    def start(self) -> str:
+        if self.running():
+            return "already running"
+        self.sh(f"{self.bin}/pg_ctl start -D {self.data} -l {shlex.quote(self.logfile)} -w -t 60", timeout=90)
+        return "pg_ctl start"
+
+    def promote(self) -> str:
+        self.sh(f"{self.bin}/pg_ctl promote -D {self.data} -w -t 60", timeout=90)
+        return "pg_ctl promote"
+
+    def set_standby_signal(self, present: bool) -> None:
+        command = f"touch {self.data}/standby.signal" if present else f"rm -f {self.data}/standby.signal"
+        self.sh(command, timeout=30)
+
+    def write_passfile(self) -> None:
+        """Replication and superuser passwords for primary_conninfo and pg_rewind (mode 0600)."""
+        lines = [f"*:*:*:{self._repl_user}:{self._repl_password or ''}", f"*:*:*:{self._user}:{self._password or ''}"]
+        quoted = " ".join(shlex.quote(line) for line in lines)
+        self.sh(f"umask 077 && printf '%s\\n' {quoted} > {shlex.quote(self.passfile)}", timeout=30)
+
+    def write_host_conf(self, upstream: HostNode | None) -> None:
+        """This host's own settings; with `upstream`, stream from it."""
+        lines = [f"listen_addresses = '{self.node.host}'", f"port = {self.node.pg_port}",
+                 f"cluster_name = '{self.node.name}'"]
+        if upstream is not None:
+            lines.append(f"primary_conninfo = 'host={upstream.host} port={upstream.pg_port} "
+                         f"user={self._repl_user} passfile={self.passfile} application_name={self.node.name}'")
+        quoted = " ".join(shlex.quote(line) for line in lines)
+        self.sh(f"printf '%s\\n' {quoted} > {self.data}/{HOST_CONF}", timeout=30)
+
+    def rewind(self, source: HostNode) -> str:
+        """pg_rewind from `source` (the node must be stopped); returns its last output line."""
+        conninfo = (f"host={source.host} port={source.pg_port} user={self._user} dbname=postgres "
+                    f"passfile={self.passfile}")
+        out = self.sh(f"{self.bin}/pg_rewind -D {self.data} --source-server={shlex.quote(conninfo)} 2>&1",
+                      timeout=1800)
+        return out.strip().splitlines()[-1] if out.strip() else "pg_rewind done"
+
+    def reclone(self, source: HostNode, stamp: str) -> str:
+        """Fresh base backup from `source`; the old data directory is kept aside, not deleted."""
+        aside = shlex.quote(f"{self.node.data_dir.rstrip('/')}.before-{stamp}")
+        self.sh(f"mv {self.data} {aside}", timeout=60)
+        conninfo = f"passfile={self.passfile}"
+        self.sh(f"{self.bin}/pg_basebackup -h {source.host} -p {source.pg_port} -U {self._repl_user} "
+                f"-D {self.data} -X stream -c fast --no-password -d {shlex.quote(conninfo)}", timeout=3600)
+        return f"pg_basebackup from {source.name}; previous data kept in {aside}"
+
+    def replication(self) -> list[tuple[str, str, str]]:
+        """(application_name, state, sync_state) of each standby this primary streams to."""
+        with connect(self.node.host, self.node.pg_port, user=self._user, password=self._password,
+                     dbname="postgres", timeout=3) as conn:
+            rows = conn.execute("SELECT application_name, state, coalesce(sync_state, '') "
+                                "FROM pg_stat_replication").fetchall()
+        return [(str(a), str(b), str(c)) for a, b, c in rows]

@@ -1,0 +1,150 @@
+"""The step engine: check (already done?) -> guard -> act with bounded retries -> verify -> journal.
+
+Because every step first asks its `check`, a re-run or a `--resume` skips what is already in
+place and never repeats a side effect. Retries (tenacity) cover transient host and cloud
+errors only; a refusal or a failed verification stops the run.
+
+Test hooks (environment): `CRMDR_TEST_CRASH_AT=STEP` exits the process hard right after
+STEP's action, before its success is journaled (the worst moment for a resume);
+`CRMDR_TEST_HOLD_AT=STEP:FILE` waits before STEP until FILE exists.
+"""
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential,
+    wait_fixed,
+)
+
+from policies.errors import CloudError, DrError, HostError, Refused, VerificationFailed
+from recovery.runbooks.journal import Journal
+from recovery.runbooks.plan import Status, Truth
+
+log = logging.getLogger(__name__)
+
+CRASH_EXIT = 137
+HOLD_LIMIT_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class Step:
+    """One idempotent unit of a runbook."""
+
+    name: str
+    describe: str
+    phase: str
+    check: Callable[[], Truth]
+    act: Callable[[], str]
+    verify: Callable[[], Truth] | None = None
+    guard: Callable[[], str | None] | None = None
+    timeout: float = 60.0
+    attempts: int = 3
+
+
+def safe_check(step: Step) -> Truth:
+    """A check that cannot reach its host answers 'not done', with the reason."""
+    try:
+        return step.check()
+    except DrError as err:
+        return Truth(False, f"unknown ({err})")
+
+
+def survey(steps: Sequence[Step]) -> list[tuple[str, str, Truth]]:
+    """Each step with its check's current truth; reads only (the dry run)."""
+    return [(step.name, step.describe, safe_check(step)) for step in steps]
+
+
+def wait_until(check: Callable[[], Truth], seconds: float, what: str) -> str:
+    """Poll a check every 0.1 s until it holds, or fail naming what did not happen."""
+    retrying = Retrying(stop=stop_after_delay(seconds), wait=wait_fixed(0.1),
+                        retry=retry_if_result(lambda truth: not truth.done),
+                        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None)
+    last: Truth | None = retrying(check)
+    if last is None or not last.done:
+        raise VerificationFailed(f"{what} did not happen within {seconds:g}s: {last.detail if last else ''}")
+    return last.detail
+
+
+def _hold(step: str) -> None:
+    spec = os.environ.get("CRMDR_TEST_HOLD_AT", "")
+    name, _, file = spec.partition(":")
+    if name != step or not file:
+        return
+    waiter = threading.Event()
+    for _ in range(HOLD_LIMIT_SECONDS * 20):
+        if Path(file).exists():
+            return
+        waiter.wait(0.05)
+
+
+def _crash(step: str) -> None:
+    if os.environ.get("CRMDR_TEST_CRASH_AT") == step:
+        log.warning("test hook: crashing after the action of step %s", step)
+        os._exit(CRASH_EXIT)
+
+
+class Engine:
+    """Runs steps in order against one journal; `on_done` hears of every finished step."""
+
+    def __init__(self, journal: Journal, on_done: Callable[[Step, str], None] | None = None) -> None:
+        self.journal = journal
+        self._on_done = on_done or (lambda step, status: None)
+        self.current: str = ""
+
+    def run(self, steps: Sequence[Step]) -> None:
+        for step in steps:
+            self.run_step(step)
+
+    def run_step(self, step: Step) -> None:
+        self.current = step.name
+        _hold(step.name)
+        truth = safe_check(step)
+        if truth.done:
+            self.journal.record(step.name, "skipped", reason=f"already done: {truth.detail}", phase=step.phase)
+            self._on_done(step, "skipped")
+            return
+        if step.guard is not None:
+            refusal = step.guard()
+            if refusal:
+                self.journal.record(step.name, "aborted", reason=refusal, phase=step.phase)
+                raise Refused(refusal)
+        evidence = self._act(step)
+        _crash(step.name)
+        verified = (step.verify or step.check)()
+        if not verified.done:
+            reason = f"step {step.name}: action ran but verification failed: {verified.detail}"
+            self.journal.record(step.name, "failed", reason=reason, evidence=evidence, phase=step.phase)
+            raise VerificationFailed(reason)
+        self.journal.record(step.name, "succeeded", evidence=f"{evidence}; {verified.detail}".strip("; "),
+                            phase=step.phase)
+        self._on_done(step, "succeeded")
+
+    def _act(self, step: Step) -> str:
+        retrying = Retrying(
+            stop=stop_after_attempt(step.attempts) | stop_after_delay(step.timeout),
+            wait=wait_exponential(multiplier=0.5, max=5),
+            retry=retry_if_exception_type((HostError, CloudError)),
+            reraise=True,
+        )
+        evidence = ""
+        for attempt in retrying:
+            number = attempt.retry_state.attempt_number
+            with attempt:
+                self.journal.record(step.name, "started", attempt=number, phase=step.phase)
+                try:
+                    evidence = step.act()
+                except DrError as err:
+                    status: Status = "aborted" if isinstance(err, Refused) else "failed"
+                    self.journal.record(step.name, status, attempt=number, reason=str(err), phase=step.phase)
+                    raise
+        return evidence

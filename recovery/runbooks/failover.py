@@ -1,0 +1,194 @@
+"""Unplanned failover: fence the old primary, promote the standby, move the name, validate.
+
+Programmatic use (the drills call this):
+
+    from recovery.runbooks.failover import run_failover
+    from recovery.runbooks.run import Options
+    result = run_failover(inventory, Options(drill=True))
+    result.phases  # {"detect": {"start": ..., "end": ...}, "decide": ..., "fence": ..., ...}
+
+Fencing stops the old primary (`pg_ctl stop -m immediate`) and leaves `standby.signal` in
+its data directory, so a host brought back later starts read-only and streams from nobody:
+it cannot take writes and is never promoted again by a re-run (which is a no-op).
+"""
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from policies.errors import CheckFailed, DrError, HostError, Refused, VerificationFailed
+from recovery.inventory import Inventory
+from recovery.runbooks.engine import Step, wait_until
+from recovery.runbooks.plan import Truth, guard_limitation, lag_limitation
+from recovery.runbooks.run import Options, Runbook, RunResult, execute
+from recovery.runbooks.site import Site, open_site
+
+WRITE_WAIT_SECONDS = 60.0
+
+
+def fenced(site: Site, name: str) -> Truth:
+    """Stopped and marked as a standby: cannot come back as a primary."""
+    host = site.host(name)
+    if host.running():
+        role = "a standby" if host.in_recovery() else "running as a primary"
+        return Truth(False, f"{name} is {role}")
+    if not host.has_standby_signal():
+        return Truth(False, f"{name} is stopped but would restart as a primary (no standby.signal)")
+    return Truth(True, f"{name} is stopped and carries standby.signal")
+
+
+def promoted(site: Site, name: str) -> Truth:
+    state = site.host(name).in_recovery()
+    if state is None:
+        return Truth(False, f"PostgreSQL on {name} does not answer")
+    return Truth(not state, f"{name} is {'in recovery (a standby)' if state else 'a primary'}")
+
+
+def accepts_writes(site: Site, name: str) -> Truth:
+    try:
+        row = site.host(name).query("SELECT pg_is_in_recovery(), txid_current()")
+    except DrError as err:
+        return Truth(False, f"{name} refuses writes ({err})")
+    ok = row is not None and row[0] is False
+    return Truth(ok, f"{name} {'committed a write transaction' if ok else 'is read-only'}")
+
+
+def guard(site: Site, name: str, action: str, *, want_primary: bool | None) -> str | None:
+    """Re-read the host's live identity just before a destructive step."""
+    other = site.other(name)
+    try:
+        system_id = site.host(other).controldata().get("Database system identifier")
+    except HostError:
+        system_id = None
+    live = site.host(name).identity()
+    reason = guard_limitation(action, name, live, want_primary=want_primary, expected_system_id=system_id)
+    node = site.node(name)
+    if reason is None and node.region not in (site.inventory.regions.primary, site.inventory.regions.dr):
+        reason = f"refusing to {action} on {name}: region {node.region} is not a region of this stack"
+    return reason
+
+
+def _fence_steps(site: Site, options: Options, old: str) -> Step:
+    forced: list[str] = []
+
+    def act() -> str:
+        host = site.host(old)
+        try:
+            how = host.stop("immediate")
+            host.set_standby_signal(True)
+        except HostError as err:
+            if not options.force_unfenced:
+                raise Refused(f"cannot confirm that {old} is fenced ({err}); isolate it by hand "
+                              "(security group, power) and re-run, or pass --force-unfenced") from None
+            forced.append(str(err))
+            return f"NOT FENCED: {err}; continuing because --force-unfenced"
+        return f"{how}; standby.signal written"
+
+    def verify() -> Truth:
+        if forced:
+            return Truth(True, "fencing unconfirmed (forced by the operator)")
+        return fenced(site, old)
+
+    return Step("fence", f"stop {old} (pg_ctl stop -m immediate) and mark it a standby", "fence",
+                check=lambda: fenced(site, old), act=act, verify=verify,
+                guard=lambda: None if old in site.unreachable else guard(site, old, "fence", want_primary=None),
+                timeout=120, attempts=2)
+
+
+def promote_steps(site: Site, target: str) -> list[Step]:
+    """Promote `target` and wait until it accepts writes (shared with switchover)."""
+    host = site.host(target)
+    return [
+        Step("promote", f"promote {target} (pg_ctl promote)", "promote",
+             check=lambda: promoted(site, target), act=host.promote,
+             guard=lambda: guard(site, target, "promote", want_primary=False), timeout=120, attempts=2),
+        Step("accept-writes", f"wait until {target} commits a write", "promote",
+             check=lambda: accepts_writes(site, target),
+             act=lambda: wait_until(lambda: accepts_writes(site, target), WRITE_WAIT_SECONDS,
+                                    f"{target} accepting writes")),
+    ]
+
+
+def validate_step(site: Site, options: Options, primary: str) -> Step:
+    def act() -> str:
+        reasons = site.validate(primary)
+        if reasons:
+            raise VerificationFailed(f"{primary} failed validation: {'; '.join(reasons)}")
+        return f"CRM invariants hold on {primary}; {site.write_through_dns(options.run_id)}"
+
+    return Step("validate", "CRM invariants and a write through the DNS name", "validate",
+                check=lambda: Truth("validate" in options.done_in_run,
+                                    "validated in this run" if "validate" in options.done_in_run else "not yet"),
+                act=act, verify=lambda: Truth(True, "validated"), attempts=2)
+
+
+def _steps(site: Site, options: Options) -> list[Step]:
+    target = options.target or site.inventory.database.standby.name
+    old = site.other(target)
+    return [
+        _fence_steps(site, options, old),
+        *promote_steps(site, target),
+        Step("dns", f"point {site.inventory.dns.record_name} at {target} only", "dns",
+             check=lambda: site.dns_truth(target, target), act=lambda: site.point_dns(target, target)),
+        validate_step(site, options, target),
+    ]
+
+
+def lag_seconds(site: Site, old: str, target: str) -> float | None:
+    """Replay lag as the old primary reports it, else the age of the standby's last WAL message."""
+    try:
+        row = site.host(old).query(
+            "SELECT extract(epoch FROM coalesce(replay_lag, '0'))::float FROM pg_stat_replication "
+            "WHERE application_name = %s", (target,))
+        if row:
+            return float(row[0])
+    except DrError:
+        pass
+    try:
+        row = site.host(target).query(
+            "SELECT extract(epoch FROM now() - last_msg_receipt_time)::float FROM pg_stat_wal_receiver")
+    except DrError:
+        return None
+    return float(row[0]) if row and row[0] is not None else None
+
+
+def _preflight(site: Site, options: Options, truths: Sequence[Truth]) -> str:
+    target = options.target or site.inventory.database.standby.name
+    old = site.other(target)
+    try:
+        site.lock.current()
+    except DrError as err:
+        raise CheckFailed(f"the DR region is not reachable: {err}") from None
+    if target in site.unreachable:
+        raise CheckFailed(f"the standby {target} is unreachable: {site.unreachable[target]}")
+    role = site.host(target).in_recovery()
+    if role is None:
+        raise CheckFailed(f"PostgreSQL on the standby {target} does not answer; nothing to promote")
+    fence_done = truths[0].done
+    if not fence_done and old in site.unreachable and not options.force_unfenced:
+        raise Refused(f"cannot fence {old}: {site.unreachable[old]}; isolate it by hand and re-run, "
+                      "or pass --force-unfenced")
+    lag = lag_seconds(site, old, target) if role and not fence_done else 0.0
+    limitation = lag_limitation(lag, site.tier.max_replication_lag, accept_data_loss=options.accept_data_loss,
+                                synchronous=site.inventory.database.synchronous)
+    if limitation:
+        raise Refused(limitation)
+    shown = "unknown" if lag is None else f"{lag:.3f}s"
+    return f"standby {target} {'in recovery' if role else 'already primary'}; lag {shown}; old primary {old} " \
+           f"{'unreachable' if old in site.unreachable else 'reachable'}"
+
+
+FAILOVER = Runbook(
+    name="failover",
+    resolve=lambda site, options: replace(options, target=options.target or site.inventory.database.standby.name),
+    steps=_steps, preflight=_preflight,
+    primary_after=lambda site, options: options.target or site.inventory.database.standby.name,
+)
+
+
+def run_failover(inventory: Inventory, options: Options) -> RunResult:
+    """Fail over to the standby (or `options.target`); see the module docstring."""
+    site = open_site(inventory, options.policy)
+    try:
+        return execute(FAILOVER, site, options)
+    finally:
+        site.close()

@@ -1,0 +1,99 @@
+"""The run journal: one JSON line per step event, kept locally and mirrored to the DR bucket.
+
+The local file is the source of truth while a run lives; the mirror (the whole file, put
+after every event) lets another machine `--resume` a run whose laptop died. A mirror that
+cannot be written is logged, not fatal.
+"""
+
+import logging
+import os
+import secrets as token
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+from policies.errors import ConfigError, DrError
+from recovery.ports import Clock, ObjectStore
+from recovery.runbooks.plan import Event, Status, redact
+
+log = logging.getLogger(__name__)
+
+MIRROR_PREFIX = "runs/"
+
+
+def default_journal_dir() -> Path:
+    return Path(os.environ.get("CRMDR_JOURNAL_DIR", ".crmdr/runs"))
+
+
+def new_run_id(clock: Clock, runbook: str) -> str:
+    """Sortable and unique: `failover-20260101T120000Z-1a2b3c`."""
+    return f"{runbook}-{clock.now().strftime('%Y%m%dT%H%M%SZ')}-{token.token_hex(3)}"
+
+
+class Journal:
+    """Appends events of one run; `secrets` are scrubbed from every reason and evidence."""
+
+    def __init__(self, run: str, runbook: str, directory: Path, clock: Clock, *,
+                 mirror: ObjectStore | None = None, secrets: Iterable[str] = (), drill: bool = False) -> None:
+        self.run = run
+        self.runbook = runbook
+        self.path = directory / f"{run}.jsonl"
+        self._clock = clock
+        self._mirror = mirror
+        self._secrets = [s for s in secrets if s]
+        self.drill = drill
+        self.events: list[Event] = []
+
+    def record(self, step: str, status: Status, *, attempt: int = 1, reason: str = "", evidence: str = "",
+               phase: str = "", at: tuple[datetime, float] | None = None) -> Event:
+        """Append one event; `at` backdates it to when it happened (wall, monotonic)."""
+        wall, mono = at or (self._clock.now(), self._clock.monotonic())
+        event = Event(
+            run=self.run, runbook=self.runbook, step=step, attempt=attempt, status=status,
+            wall=wall.isoformat(timespec="milliseconds"), mono=round(mono, 6),
+            reason=redact(reason, self._secrets), evidence=redact(evidence, self._secrets), phase=phase,
+            drill=self.drill,
+        )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as out:
+            out.write(event.to_line() + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        self.events.append(event)
+        self._push()
+        return event
+
+    def _push(self) -> None:
+        if self._mirror is None:
+            return
+        try:
+            self._mirror.put_bytes(f"{MIRROR_PREFIX}{self.path.name}", self.path.read_bytes())
+        except DrError as err:
+            log.warning("journal mirror not updated: %s", err)
+
+
+def read_events(run: str, directory: Path, mirror: ObjectStore | None = None) -> list[Event]:
+    """A run's events from the local journal, else from the DR bucket's mirror."""
+    path = directory / f"{run}.jsonl"
+    if path.exists():
+        text = path.read_text()
+    elif mirror is not None:
+        try:
+            text = mirror.get_bytes(f"{MIRROR_PREFIX}{run}.jsonl").decode()
+        except DrError:
+            raise ConfigError(f"--resume {run}: no journal at {path} nor in the DR bucket") from None
+    else:
+        raise ConfigError(f"--resume {run}: no journal at {path}")
+    events = []
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            events.append(Event.from_line(line))
+        except (ValueError, TypeError) as err:
+            if number == len(lines):
+                log.warning("%s: ignoring a torn last line (the run crashed while writing it)", path)
+                continue
+            raise ConfigError(f"{path}: line {number}: not a journal event ({err})") from None
+    return events

@@ -1,0 +1,200 @@
+"""Running a runbook: survey -> (dry run | no-op) -> preflight -> confirm -> lock -> steps -> notices.
+
+Nothing changes before the lock is held: preflight only reads, and a refusal (exit 3)
+leaves no journal, no lock and no notice behind. While steps run, a heartbeat renews the
+lease and sends a status notice every `status_notice_every` of the tier.
+"""
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from policies.errors import ConfigError, DrError, Refused
+from recovery.runbooks.engine import Engine, Step, survey
+from recovery.runbooks.journal import Journal, default_journal_dir, new_run_id, read_events
+from recovery.runbooks.plan import RunState, Truth, notice_due, phase_times, render_plan, resume_limitation, run_state
+from recovery.runbooks.site import Site
+
+log = logging.getLogger(__name__)
+
+RECORDED = ("accept_data_loss", "force_unfenced", "drill", "target")
+
+
+def _quiet(message: str) -> None:
+    log.info("%s", message)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the operator asked for; `confirm` sees the plan and says yes or no."""
+
+    dry_run: bool = False
+    resume: str | None = None
+    accept_data_loss: bool = False
+    force_unfenced: bool = False
+    drill: bool = False
+    target: str | None = None
+    journal_dir: Path = field(default_factory=default_journal_dir)
+    policy: Path | None = None
+    confirm: Callable[[list[str]], bool] | None = None
+    report: Callable[[str], None] = _quiet
+    run_id: str = ""
+    done_in_run: tuple[str, ...] = ()
+
+    def recorded(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in RECORDED}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome a person, a test or a drill reads; phases carry wall-clock start/end."""
+
+    runbook: str
+    run_id: str
+    status: Literal["succeeded", "noop", "dry-run"]
+    message: str
+    plan: tuple[str, ...] = ()
+    journal: str | None = None
+    phases: dict[str, dict[str, str]] = field(default_factory=dict)
+    primary: str = ""
+    notices: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"runbook": self.runbook, "run_id": self.run_id, "status": self.status, "message": self.message,
+                "plan": list(self.plan), "journal": self.journal, "phases": self.phases,
+                "primary": self.primary, "notices": list(self.notices)}
+
+
+@dataclass(frozen=True)
+class Runbook:
+    """A named list of steps, a read-only preflight and the node expected primary at the end."""
+
+    name: str
+    resolve: Callable[[Site, Options], Options]
+    steps: Callable[[Site, Options], list[Step]]
+    preflight: Callable[[Site, Options, Sequence[Truth]], str]
+    primary_after: Callable[[Site, Options], str]
+
+
+class Heartbeat:
+    """Renews the lease and sends periodic status notices while the steps run."""
+
+    def __init__(self, site: Site, engine: Engine, subject: str, every_seconds: float) -> None:
+        self._site, self._engine, self._subject = site, engine, subject
+        self._every = every_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="crmdr-heartbeat", daemon=True)
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        from datetime import timedelta
+
+        last = self._site.clock.now()
+        tick = max(1.0, min(self._site.inventory.lock.lease_seconds / 3, self._every))
+        while not self._stop.wait(tick):
+            self._site.lock.renew()
+            now = self._site.clock.now()
+            if notice_due(last, now, timedelta(seconds=self._every)):
+                last = now
+                self._site.notifier.publish(f"{self._subject}: running",
+                                            f"{now.isoformat(timespec='seconds')} still running, "
+                                            f"current step: {self._engine.current}")
+
+
+def _resumed(runbook: Runbook, options: Options) -> tuple[Options, RunState | None]:
+    if not options.resume:
+        return options, None
+    raise_if = read_events(options.resume, options.journal_dir)
+    state = run_state(raise_if)
+    reason = resume_limitation(state, runbook.name)
+    if reason:
+        raise ConfigError(f"--resume {options.resume}: {reason}")
+    merged = {k: v for k, v in state.options.items() if k in RECORDED and v}
+    return replace(options, **merged, done_in_run=state.done_steps), state
+
+
+def execute(runbook: Runbook, site: Site, options: Options) -> RunResult:
+    """Run (or plan, or resume) one runbook against the site."""
+    options, state = _resumed(runbook, options)
+    if state is not None and state.finished:
+        return RunResult(runbook.name, state.run, "noop", f"run {state.run} already finished; nothing to do")
+    started = (site.clock.now(), site.clock.monotonic())
+    options = runbook.resolve(site, replace(options, run_id=options.resume or new_run_id(site.clock, runbook.name)))
+    steps = runbook.steps(site, options)
+    rows = survey(steps)
+    plan = render_plan(runbook.name, rows)
+    if options.dry_run:
+        return RunResult(runbook.name, "", "dry-run", "dry run: nothing was changed", tuple(plan))
+    effects = [truth for step, (_, _, truth) in zip(steps, rows, strict=True) if step.phase != "validate"]
+    if state is None and all(truth.done for truth in effects):
+        detail = "; ".join(f"{name}: {truth.detail}" for name, _, truth in rows if truth.done)
+        return RunResult(runbook.name, "", "noop", f"nothing to do: {runbook.name} is already done ({detail})",
+                         tuple(plan), primary=runbook.primary_after(site, options))
+    evidence = runbook.preflight(site, options, [truth for _, _, truth in rows])
+    if options.confirm is not None and not options.confirm(plan):
+        raise Refused(f"{runbook.name} not confirmed; nothing was changed")
+    site.lock.acquire(options.run_id)
+    return _locked(runbook, site, options, steps, plan, evidence, started)
+
+
+def _subject(runbook: Runbook, site: Site, options: Options) -> str:
+    return f"{'[DRILL] ' if options.drill else ''}crmdr {runbook.name} {site.inventory.stack}"
+
+
+def _locked(runbook: Runbook, site: Site, options: Options, steps: list[Step], plan: list[str],
+            evidence: str, started: tuple[Any, float]) -> RunResult:
+    journal = Journal(options.run_id, runbook.name, options.journal_dir, site.clock, mirror=site.store,
+                      secrets=site.secrets, drill=options.drill)
+    subject = _subject(runbook, site, options)
+    try:
+        journal.record("run", "started", evidence=json.dumps(options.recorded(), sort_keys=True),
+                       reason="resumed" if options.resume else "", at=started)
+        journal.record("preflight", "started", phase="detect", at=started)
+        journal.record("preflight", "succeeded", evidence=evidence, phase="detect")
+        journal.record("lock", "succeeded", phase="decide", evidence=f"held by {site.lock.holder}")
+        verb = "resumed" if options.resume else "started"
+        site.notifier.publish(f"{subject}: {verb}", _notice(site, options, verb, "\n".join(plan)))
+        ends = {step.name for i, step in enumerate(steps) if i + 1 == len(steps) or steps[i + 1].phase != step.phase}
+
+        def on_done(step: Step, status: str) -> None:
+            options.report(f"{step.name}: {status}")
+            if step.name in ends and status == "succeeded":
+                site.notifier.publish(f"{subject}: {step.phase} done",
+                                      _notice(site, options, f"phase {step.phase} done", step.describe))
+
+        engine = Engine(journal, on_done)
+        with Heartbeat(site, engine, subject, site.tier.status_notice_every.total_seconds()):
+            try:
+                engine.run(steps)
+            except DrError as err:
+                journal.record("run", "failed", reason=str(err))
+                site.notifier.publish(f"{subject}: FAILED", _notice(
+                    site, options, f"failed at step {engine.current}", f"{err}\nresume: crmdr {runbook.name} "
+                    f"--resume {options.run_id}"))
+                raise
+        journal.record("run", "succeeded")
+        primary = runbook.primary_after(site, options)
+        site.notifier.publish(f"{subject}: done", _notice(site, options, "done", f"primary is now {primary}"))
+    finally:
+        site.lock.release()
+    events = read_events(options.run_id, options.journal_dir)
+    return RunResult(runbook.name, options.run_id, "succeeded", f"{runbook.name} done: {primary} is the primary",
+                     tuple(plan), str(journal.path), phase_times(events), primary, tuple(site.notifier.sent))
+
+
+def _notice(site: Site, options: Options, state: str, detail: str) -> str:
+    """Timestamped, honest, marked as a drill when it is one."""
+    kind = "DRILL (not a real outage)" if options.drill else "REAL RECOVERY"
+    return (f"{site.clock.now().isoformat(timespec='seconds')} {kind}\nstack {site.inventory.stack}, "
+            f"run {options.run_id}: {state}\n{detail}")

@@ -1,0 +1,122 @@
+"""The world a runbook acts on: hosts (pinned SSH + SQL), DNS, lock, notices, journal mirror.
+
+Opening the site connects to every database host first, so a host key that changed since
+the inventory was written stops the runbook before any step (HostKeyMismatch, exit 3).
+An unreachable host is data (`unreachable`), not an error: failover expects one.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from policies.errors import ConfigError, HostError, HostKeyMismatch
+from policies.sla import Tier, load_policy
+from recovery.adapters.clock import SystemClock
+from recovery.adapters.dynamo_lock import DynamoLock
+from recovery.adapters.fabric_host import FabricHostRunner
+from recovery.adapters.pg_host import PgHost
+from recovery.adapters.postgres import connect
+from recovery.adapters.route53_dns import Route53Dns
+from recovery.adapters.s3_store import S3ObjectStore
+from recovery.adapters.secrets import resolve_secret
+from recovery.adapters.sns_notifier import SnsNotifier
+from recovery.inventory import HostNode, Inventory
+from recovery.runbooks.plan import Truth
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Site:
+    inventory: Inventory
+    tier: Tier
+    hosts: dict[str, PgHost]
+    unreachable: dict[str, str]
+    dns: Route53Dns
+    lock: DynamoLock
+    notifier: SnsNotifier
+    store: S3ObjectStore
+    clock: SystemClock
+    db_password: str | None = None
+    secrets: list[str] = field(default_factory=list)
+
+    def host(self, name: str) -> PgHost:
+        return self.hosts[name]
+
+    def node(self, name: str) -> HostNode:
+        return self.hosts[name].node
+
+    def other(self, name: str) -> str:
+        return next(n for n in self.hosts if n != name)
+
+    def health_check(self, name: str) -> str | None:
+        checks = self.inventory.dns.health_checks
+        return checks.primary if name == self.inventory.database.primary.name else checks.secondary
+
+    def dns_truth(self, primary: str, secondary: str) -> Truth:
+        """The failover records point PRIMARY at `primary` and SECONDARY at `secondary`."""
+        records = self.dns.records()
+        seen = {role: str(rec["ResourceRecords"][0]["Value"]) for role, rec in records.items()}
+        want = {"PRIMARY": self.node(primary).host, "SECONDARY": self.node(secondary).host}
+        return Truth(seen == want, f"PRIMARY -> {seen.get('PRIMARY')}, SECONDARY -> {seen.get('SECONDARY')}")
+
+    def point_dns(self, primary: str, secondary: str) -> str:
+        self.dns.point_to((self.node(primary).host, self.health_check(primary)),
+                          (self.node(secondary).host, self.health_check(secondary)))
+        return f"{self.inventory.dns.record_name} PRIMARY -> {primary}, SECONDARY -> {secondary}"
+
+    def write_through_dns(self, run: str) -> str:
+        """Insert one marker row through the name, as an application would."""
+        address = self.dns.resolve()
+        db = self.inventory.database
+        port = next((h.node.pg_port for h in self.hosts.values() if h.node.host == address), 5432)
+        with connect(address, port, user=db.user, password=self.db_password, dbname=db.name) as conn:
+            conn.execute("INSERT INTO crmdr_probe (id, writer, note) VALUES "
+                         "((extract(epoch FROM clock_timestamp()) * 1000000)::bigint, 'crmdr-runbook', %s)",
+                         (run,))
+        return f"write through {self.inventory.dns.record_name} ({address}) committed"
+
+    def validate(self, name: str) -> list[str]:
+        """CRM invariants and index checks on the node (recovery/validation.py)."""
+        from recovery.adapters.pg_validation import validate
+
+        node, db = self.node(name), self.inventory.database
+        with connect(node.host, node.pg_port, user=db.user, password=self.db_password, dbname=db.name,
+                     timeout=10) as conn:
+            return validate(conn)
+
+    def close(self) -> None:
+        for host in self.hosts.values():
+            host.runner.close()
+
+
+def open_site(inventory: Inventory, policy_path: Path | None = None) -> Site:
+    """Resolve secrets, connect to every host (pinned keys), build the cloud adapters."""
+    db = inventory.database
+    if db.engine != "hosts":
+        raise ConfigError("this runbook drives self-managed hosts (database.engine: hosts); "
+                          "the RDS path is not implemented yet")
+    password = resolve_secret(db.password, inventory) if db.password else None
+    repl = resolve_secret(db.replication_password, inventory) if db.replication_password else None
+    secrets = [s for s in (password, repl) if s]
+    hosts: dict[str, PgHost] = {}
+    unreachable: dict[str, str] = {}
+    for node in db.nodes():
+        assert isinstance(node, HostNode)
+        runner = FabricHostRunner(node, inventory.ssh, secrets=secrets)
+        try:
+            runner.open()
+        except HostKeyMismatch:
+            for opened in hosts.values():
+                opened.runner.close()
+            raise
+        except HostError as err:
+            unreachable[node.name] = str(err)
+        hosts[node.name] = PgHost(node, runner, user=db.user, password=password,
+                                  replication_user=db.replication_user, replication_password=repl,
+                                  dbname=db.name)
+    tier = load_policy(policy_path).tier(inventory.sla_tier)
+    return Site(inventory=inventory, tier=tier, hosts=hosts, unreachable=unreachable,
+                dns=Route53Dns(inventory), lock=DynamoLock(inventory), notifier=SnsNotifier(inventory),
+                store=S3ObjectStore(inventory), clock=SystemClock(), db_password=password,
+                secrets=secrets)
