@@ -1,0 +1,163 @@
+"""An isolated, throw-away PostgreSQL for restore-tests, on the tool host.
+
+Isolation: no TCP at all (listen_addresses=''), a Unix socket in a private directory, its own
+hba file (local connections only), archive_mode=off, no primary_conninfo, no synchronous
+standbys, a cluster_name that says what it is. Nothing can reach it through the DNS name and
+it can push nothing into the production WAL archive. `initdb`/`postgres` refuse root: when
+root, the server runs as $CRMDR_SCRATCH_USER, else `crmdr-lab` when it exists, else `postgres`.
+"""
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import psycopg
+
+from policies.errors import HostError
+from recovery.adapters.pg_tools import tool
+
+SOCKET_PORT = 5432  # names the socket file only; nothing listens on TCP
+ISOLATION = ("listen_addresses='' (no TCP), Unix socket in a private directory, local-only hba, "
+             "archive_mode=off, no primary_conninfo, no synchronous standbys")
+
+
+def service_user() -> str | None:
+    """Whom the scratch server runs as (None: the current user, when not root)."""
+    if os.geteuid() != 0:
+        return None
+    wanted = os.environ.get("CRMDR_SCRATCH_USER")
+    if wanted:
+        return wanted
+    try:
+        pwd.getpwnam("crmdr-lab")
+    except KeyError:
+        return "postgres"
+    return "crmdr-lab"
+
+
+def _as_user(command: list[str]) -> list[str]:
+    user = service_user()
+    return ["runuser", "-u", user, "--", *command] if user else command
+
+
+def _chown(path: Path) -> None:
+    user = service_user()
+    if user:
+        shutil.chown(path, user=user, group=user)
+
+
+class Scratch:
+    """One scratch server's directory: data, socket, log."""
+
+    def __init__(self, root: Path, bin_dir: str, user: str) -> None:
+        self.root = root
+        self.data = root / "data"
+        self.socket_dir = root / "socket"
+        self.log = self.socket_dir / "postgres.log"
+        self.bin_dir = bin_dir
+        self.user = user
+
+    def run(self, command: list[str], *, what: str, stdin: IO[bytes] | None = None,
+            timeout: float = 600) -> str:
+        done = subprocess.run(_as_user(command), stdin=stdin, capture_output=True, timeout=timeout)
+        if done.returncode != 0:
+            detail = (done.stderr or done.stdout).decode(errors="replace").strip().splitlines()[-3:]
+            raise HostError(f"{what} failed (exit {done.returncode}): {' / '.join(detail)}")
+        return done.stdout.decode(errors="replace")
+
+    def probe(self, command: list[str], timeout: float = 600) -> tuple[int, str]:
+        """Exit code and output (last lines) of a check that may fail."""
+        done = subprocess.run(_as_user(command), capture_output=True, timeout=timeout)
+        text = (done.stderr or done.stdout).decode(errors="replace").strip().splitlines()[-3:]
+        return done.returncode, " / ".join(text)
+
+    @contextmanager
+    def feed(self, command: list[str], *, what: str) -> Iterator[Callable[[bytes], object]]:
+        """Run `command` and yield a writer to its stdin; HostError when it exits non-zero."""
+        with tempfile.TemporaryFile() as errors:
+            process = subprocess.Popen(_as_user(command), stdin=subprocess.PIPE,
+                                       stdout=subprocess.DEVNULL, stderr=errors)
+            assert process.stdin is not None
+            try:
+                yield process.stdin.write
+            finally:
+                process.stdin.close()
+                code = process.wait()
+            if code != 0:
+                errors.seek(0)
+                last = (errors.read().decode(errors="replace").strip().splitlines() or [""])[-1]
+                raise HostError(f"{what} exited {code}: {last}")
+
+    def extractor(self) -> subprocess.Popen[bytes]:
+        """`tar -x` into the data directory, fed on stdin while the object streams in."""
+        return subprocess.Popen(_as_user(["tar", "-x", "-f", "-", "-C", str(self.data)]),
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+
+    def initdb(self) -> None:
+        self.run([tool("initdb", self.bin_dir), "-D", str(self.data), "-U", self.user,
+                  "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"], what="initdb of the scratch server")
+
+    def _write_hba(self) -> Path:
+        hba = self.root / "scratch_hba.conf"
+        hba.write_text("local all all trust\n")
+        _chown(hba)
+        return hba
+
+    def start(self) -> None:
+        options = {
+            "listen_addresses": "''", "unix_socket_directories": f"'{self.socket_dir}'",
+            "port": str(SOCKET_PORT), "hba_file": f"'{self._write_hba()}'", "archive_mode": "off",
+            "archive_command": "''", "primary_conninfo": "''", "synchronous_standby_names": "''",
+            "cluster_name": "'crmdr-scratch'", "restore_command": "''", "max_wal_senders": "0",
+        }
+        flags = " ".join(f"-c {name}={value}" for name, value in options.items())
+        (self.data / "standby.signal").unlink(missing_ok=True)
+        (self.data / "recovery.signal").unlink(missing_ok=True)
+        self.run([tool("pg_ctl", self.bin_dir), "start", "-D", str(self.data), "-l", str(self.log),
+                  "-w", "-t", "300", "-o", flags], what="starting the scratch server")
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            subprocess.run(_as_user([tool("pg_ctl", self.bin_dir), "stop", "-D", str(self.data),
+                                     "-m", "immediate", "-w"]), capture_output=True, timeout=120)
+
+    @contextmanager
+    def connect(self, dbname: str) -> Iterator[psycopg.Connection]:
+        try:
+            conn = psycopg.connect(host=str(self.socket_dir), port=SOCKET_PORT, user=self.user,
+                                   dbname=dbname, autocommit=True, application_name="crmdr-verify")
+        except psycopg.OperationalError as err:
+            raise HostError(f"cannot connect to the scratch server: {str(err).strip()}") from None
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def log_tail(self, lines: int = 5) -> str:
+        try:
+            return " / ".join(self.log.read_text(errors="replace").strip().splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@contextmanager
+def scratch(bin_dir: str, user: str) -> Iterator[Scratch]:
+    """A scratch directory (0700, owned by the service user); stopped and removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="crmdr-scratch-", dir=os.environ.get("CRMDR_SCRATCH_DIR")))
+    root.chmod(0o711)
+    box = Scratch(root, bin_dir, user)
+    for path in (box.data, box.socket_dir):
+        path.mkdir(mode=0o700)
+        _chown(path)
+    try:
+        yield box
+    finally:
+        box.stop()
+        shutil.rmtree(root, ignore_errors=True)

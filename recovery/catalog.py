@@ -1,0 +1,75 @@
+"""What the bucket holds, judged against the tier: freshness, proof and retention. Pure.
+
+A point counts as verified only by a stored verdict that passed; with a restore-test it
+counts as restored. Freshness is judged on the newest verified point (a listing proves
+nothing), against the tier's RPO.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from recovery.manifest import RecoveryPoint, Verification
+from recovery.wal import Chain
+
+
+@dataclass(frozen=True)
+class PointStatus:
+    point: RecoveryPoint
+    verdict: Verification | None  # the newest one
+
+    @property
+    def verified(self) -> bool:
+        return self.verdict is not None and self.verdict.ok
+
+    @property
+    def restored(self) -> bool:
+        return self.verified and self.verdict is not None and self.verdict.restore
+
+    def state(self) -> str:
+        if self.verdict is None:
+            return "unverified"
+        if not self.verdict.ok:
+            return "FAILED"
+        return "restored+validated" if self.verdict.restore else "integrity-ok"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    points: list[PointStatus]
+    broken: list[str] = field(default_factory=list)  # manifests that could not be read
+    wal: Chain | None = None
+
+
+def age_text(age: timedelta) -> str:
+    """Rounded for people: 45s, 12m, 3h 5m, 2d 4h."""
+    seconds = max(0, int(age.total_seconds()))
+    days, hours, minutes = seconds // 86400, seconds % 86400 // 3600, seconds % 3600 // 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m" if minutes else f"{seconds}s"
+
+
+def newest_verified(catalog: Catalog) -> PointStatus | None:
+    proven = [status for status in catalog.points if status.verified]
+    return max(proven, key=lambda s: s.point.finished_at) if proven else None
+
+
+def freshness_reason(catalog: Catalog, rpo: timedelta, now: datetime) -> str | None:
+    """Why the newest proven point breaks the RPO (None: within it)."""
+    best = newest_verified(catalog)
+    if best is None:
+        return "no verified recovery point: run `crmdr backup verify --latest`"
+    age = now - best.point.finished_at
+    if age > rpo:
+        return (f"the newest verified recovery point {best.point.id} is {age_text(age)} old, "
+                f"older than the RPO {age_text(rpo)}")
+    return None
+
+
+def expired(catalog: Catalog, now: datetime) -> list[PointStatus]:
+    """Points retention may delete: lock expired, and never the newest verified one."""
+    keep = newest_verified(catalog)
+    return [s for s in catalog.points
+            if s is not keep and s.point.retain_until is not None and s.point.retain_until <= now]
