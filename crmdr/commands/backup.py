@@ -141,18 +141,19 @@ def list_points(
 
 
 def _print_catalog(catalog: Any, now: Any, age_text: Callable[[Any], str]) -> None:
+    import sys
+
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    from rich.table import Column
-
-    table = Table(*(Column(name, no_wrap=True) for name in ("id", "kind", "age", "size", "state", "locked until")))
+    names = ("id", "kind", "age", "size", "state", "locked until")
+    table = Table(*(Column(name, no_wrap=True) for name in names))
     for s in catalog.points:
         until = s.point.retain_until
         table.add_row(s.point.id, s.point.kind, age_text(now - s.point.finished_at),
                       f"{s.point.size / 1048576:.1f} MiB", s.state(),
                       f"{until:%Y-%m-%d}" if until else "-")
-    Console(highlight=False).print(table)
+    Console(highlight=False, width=None if sys.stdout.isatty() else 120).print(table)
     for reason in catalog.broken:
         say(f"[red]unreadable:[/red] {reason}")
     wal = catalog.wal
