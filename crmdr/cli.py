@@ -11,7 +11,7 @@ import sys
 import typer
 
 from crmdr import __version__
-from crmdr.commands import backup, demo, inventory, lab, policy, runbooks
+from crmdr.commands import backup, demo, drill, inventory, lab, policy, report
 from crmdr.output import fail
 from policies.errors import DrError
 
@@ -29,7 +29,8 @@ app.add_typer(backup.app, name="backup")
 app.add_typer(policy.app, name="policy")
 app.add_typer(inventory.app, name="inventory")
 app.command("demo")(demo.demo)
-runbooks.register(app)
+app.add_typer(drill.app, name="drill")
+app.add_typer(report.app, name="report")
 
 _state = {"debug": False}
 

@@ -1,0 +1,136 @@
+"""`crmdr drill run | due | schedule`: game days judged against the SLA, and their cadence."""
+
+from pathlib import Path
+
+import typer
+
+from crmdr.commands.options import InventoryOption, JsonOption, inventory_path
+from crmdr.output import emit_json, say
+
+app = typer.Typer(help="Drills: run, judge against the SLA tier, report; due dates and schedules.",
+                  no_args_is_help=True)
+
+DEFAULT_OUT = Path(".crmdr/reports")
+OutOption = typer.Option(DEFAULT_OUT, "--out", help="Report directory (signed, hash-chained).")
+PolicyOption = typer.Option(None, "--policy", help="SLA policy file (default: the shipped tiers).")
+TierOption = typer.Option(None, "--tier", help="SLA tier (default: the inventory's sla_tier).")
+
+
+@app.command("run")
+def run(
+    drill_type: str = typer.Option(..., "--type", help="backup-verify | restore-test | failover"),
+    tier: str | None = TierOption,
+    policy: Path | None = PolicyOption,
+    out: Path = OutOption,
+    inventory: Path | None = InventoryOption,
+    scenario: str | None = typer.Option(None, "--scenario", help="failover: crash | host-lost | network-cut"),
+    signing_key: Path | None = typer.Option(None, "--signing-key", help="Ed25519 PEM key ($CRMDR_SIGNING_KEY)."),
+    production: bool = typer.Option(False, "--i-understand-production",
+                                    help="Allow a disruptive drill on production (the policy must allow it too)."),
+    operator: str | None = typer.Option(None, "--operator", help="Who runs the drill (default: $CRMDR_OPERATOR)."),
+    approver: list[str] = typer.Option([], "--approved-by", help="An approver (repeatable)."),
+    textfile: Path | None = typer.Option(None, "--textfile", help="Prometheus textfile to update."),
+    no_bucket: bool = typer.Option(False, "--no-bucket", help="Do not copy the report to the DR bucket."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Run a drill; exit 0 when every objective passed, 1 when one failed."""
+    from drills.report.render import summary
+    from drills.runner import DrillRequest, run_drill
+    from policies.errors import ConfigError
+    from policies.sla import DRILL_TYPES
+
+    if drill_type not in DRILL_TYPES:
+        raise ConfigError(f"--type: unknown drill type '{drill_type}' (expected {', '.join(DRILL_TYPES)})")
+    request = DrillRequest(
+        drill_type=drill_type, inventory_path=inventory_path(inventory), out_dir=out, tier=tier,
+        policy_path=policy, scenario=scenario, signing_key=signing_key, i_understand_production=production,
+        operator=operator, approvals=tuple(approver), textfile=textfile, store_in_bucket=not no_bucket,
+    )
+    report, report_dir = run_drill(request)
+    if json_out:
+        emit_json({**summary(report), "report_dir": str(report_dir), "html": str(report_dir / "report.html")})
+    else:
+        verdict = "[green]PASSED[/green]" if report.passed else "[red]FAILED[/red]"
+        say(f"{report.drill.type} drill {verdict} (tier {report.drill.tier}): {report.report_id}")
+        for objective in report.objectives:
+            say(f"  {'✔' if objective.passed else '✘'} {objective.detail}")
+        say(f"report: {report_dir / 'report.html'}")
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+@app.command("due")
+def due(
+    tier: str | None = TierOption,
+    policy: Path | None = PolicyOption,
+    out: Path = OutOption,
+    inventory: Path | None = InventoryOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """Drills due or overdue per the tier's cadences (exit 1 when one is overdue)."""
+    from datetime import UTC, datetime
+
+    from drills.report.store import past_reports
+    from drills.schedule import due_drills
+    from policies.sla import load_policy
+
+    tier_name = tier or _inventory_tier(inventory)
+    items = due_drills(load_policy(policy).tier(tier_name), past_reports(out), datetime.now(UTC))
+    if json_out:
+        emit_json({"tier": tier_name, "drills": [
+            {"type": i.drill_type, "state": i.state, "reason": i.reason, "due_at": i.due_at,
+             "last_passed": i.last_passed, "last_run": i.last_run} for i in items]})
+    else:
+        for i in items:
+            colour = {"ok": "green", "due": "yellow", "overdue": "red"}[i.state]
+            say(f"[{colour}]{i.state:8}[/{colour}] {i.drill_type:14} {i.reason}")
+    if any(i.state == "overdue" for i in items):
+        raise typer.Exit(1)
+
+
+def _inventory_tier(inventory: Path | None) -> str:
+    from recovery.inventory import load_inventory
+
+    return load_inventory(inventory_path(inventory)).sla_tier
+
+
+@app.command("schedule")
+def schedule(
+    tier: str | None = TierOption,
+    policy: Path | None = PolicyOption,
+    out: Path = OutOption,
+    inventory: Path | None = InventoryOption,
+    kind: str = typer.Option("cron", "--format", help="cron | systemd"),
+    install: bool = typer.Option(False, "--install", help="Write the schedule to --dest."),
+    dest: Path | None = typer.Option(None, "--dest", help="cron: a cron.d file; systemd: a unit directory."),
+) -> None:
+    """Print (or install) crontab lines or systemd timers for the tier's drill cadences."""
+    import shutil
+    import sys
+
+    from drills.schedule import cron_lines, systemd_units
+    from policies.errors import ConfigError
+    from policies.sla import load_policy
+
+    if kind not in ("cron", "systemd"):
+        raise ConfigError(f"--format: expected cron or systemd, got '{kind}'")
+    tier_name = tier or _inventory_tier(inventory)
+    chosen = load_policy(policy).tier(tier_name)
+    args = {"crmdr": shutil.which("crmdr") or f"{sys.executable} -m crmdr",
+            "inventory": str(inventory_path(inventory).absolute()), "out": str(out.absolute()),
+            "policy": str(policy.absolute()) if policy else None}
+    if kind == "cron":
+        lines = cron_lines(chosen, tier_name, user="root" if install else None, **args)  # type: ignore[arg-type]
+        target = dest or Path("/etc/cron.d/crmdr-drills")
+        files = {target: "\n".join(["# crm-dr drills (generated by crmdr drill schedule)", *lines]) + "\n"}
+    else:
+        units = systemd_units(chosen, tier_name, **args)  # type: ignore[arg-type]
+        folder = dest or Path("/etc/systemd/system")
+        files = {folder / name: text for name, text in units.items()}
+    for path, text in files.items():
+        if install:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            say(f"installed {path}")
+        else:
+            say(f"# {path}\n{text}" if kind == "systemd" else text.rstrip("\n"))

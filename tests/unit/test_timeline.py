@@ -1,0 +1,27 @@
+"""Runbook phases from journal lines: span, status and offset from the drill's start."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from drills.timeline import journal_events, runbook_phases
+
+pytestmark = pytest.mark.unit
+
+JOURNAL = """\
+{"step": "run", "status": "started", "wall": "2026-03-01T12:00:00.000+00:00", "phase": ""}
+{"step": "fence", "status": "started", "wall": "2026-03-01T12:00:01.000+00:00", "phase": "fence"}
+{"step": "fence", "status": "succeeded", "wall": "2026-03-01T12:00:01.250+00:00", "phase": "fence"}
+{"step": "promote", "status": "started", "wall": "2026-03-01T12:00:01.300+00:00", "phase": "promote"}
+{"step": "promote", "status": "failed", "wall": "2026-03-01T12:00:01.400+00:00", "phase": "promote"}
+{"step": "promote", "status": "succeeded", "wall": "2026-03-01T12:00:01.600+00:00", "phase": "promote"}
+{"step": "dns", "status": "start"""
+
+
+def test_phases_span_their_steps_and_a_failed_attempt_marks_the_phase() -> None:
+    origin = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    phases = runbook_phases(journal_events(JOURNAL), origin, prefix="runbook: ")
+    assert [p.name for p in phases] == ["runbook: fence", "runbook: promote"]
+    fence, promote = phases
+    assert (fence.offset_seconds, fence.duration_seconds, fence.status) == (1.0, 0.25, "succeeded")
+    assert promote.duration_seconds == pytest.approx(0.3) and promote.status == "failed"
