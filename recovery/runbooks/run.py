@@ -144,8 +144,9 @@ def execute(runbook: Runbook, site: Site, options: Options) -> RunResult:
     evidence = runbook.preflight(site, options, [truth for _, _, truth in rows])
     if options.confirm is not None and not options.confirm(plan):
         raise Refused(f"{runbook.name} not confirmed; nothing was changed")
+    deciding = (site.clock.now(), site.clock.monotonic())
     site.lock.acquire(options.run_id)
-    return _locked(runbook, site, options, steps, plan, evidence, started)
+    return _locked(runbook, site, options, steps, plan, evidence, (started, deciding))
 
 
 def _subject(runbook: Runbook, site: Site, options: Options) -> str:
@@ -153,15 +154,17 @@ def _subject(runbook: Runbook, site: Site, options: Options) -> str:
 
 
 def _locked(runbook: Runbook, site: Site, options: Options, steps: list[Step], plan: list[str],
-            evidence: str, started: tuple[Any, float]) -> RunResult:
+            evidence: str, times: tuple[tuple[Any, float], tuple[Any, float]]) -> RunResult:
     journal = Journal(options.run_id, runbook.name, options.journal_dir, site.clock, mirror=site.store,
                       secrets=site.secrets, drill=options.drill)
     subject = _subject(runbook, site, options)
+    started, deciding = times
     try:
         journal.record("run", "started", evidence=json.dumps(options.recorded(), sort_keys=True),
                        reason="resumed" if options.resume else "", at=started)
         journal.record("preflight", "started", phase="detect", at=started)
         journal.record("preflight", "succeeded", evidence=evidence, phase="detect")
+        journal.record("lock", "started", phase="decide", at=deciding)
         journal.record("lock", "succeeded", phase="decide", evidence=f"held by {site.lock.holder}")
         verb = "resumed" if options.resume else "started"
         site.notifier.publish(f"{subject}: {verb}", _notice(site, options, verb, "\n".join(plan)))
@@ -169,7 +172,7 @@ def _locked(runbook: Runbook, site: Site, options: Options, steps: list[Step], p
 
         def on_done(step: Step, status: str) -> None:
             options.report(f"{step.name}: {status}")
-            if step.name in ends and status == "succeeded":
+            if step.name in ends:
                 site.notifier.publish(f"{subject}: {step.phase} done",
                                       _notice(site, options, f"phase {step.phase} done", step.describe))
 

@@ -1,0 +1,208 @@
+"""Planned switchover with zero data loss, and failback (rebuild the old primary, switch back).
+
+Switchover: stop the primary cleanly (a clean shutdown sends all WAL to the standby), wait
+until the standby has replayed past the primary's shutdown checkpoint, promote it, move the
+name, and restart the old primary as a standby of the new one. Nothing acknowledged is
+lost: the standby holds every WAL record the old primary ever wrote.
+
+Failback: the fenced old primary is rebuilt as a standby of the current one with
+`pg_rewind` (falling back to a fresh `pg_basebackup`, the old data kept aside), then the
+roles are switched back.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from policies.errors import CheckFailed, DrError, HostError, Refused
+from recovery.inventory import Inventory
+from recovery.runbooks.engine import Step, wait_until
+from recovery.runbooks.failover import guard, promote_steps, promoted, validate_step
+from recovery.runbooks.plan import Truth, lsn_to_int
+from recovery.runbooks.run import Options, Runbook, RunResult, execute
+from recovery.runbooks.site import Site, open_site
+
+CATCH_UP_SECONDS = 120.0
+STREAM_SECONDS = 60.0
+
+
+def live_primary(site: Site) -> str | None:
+    """The node that answers as a running primary, when exactly one does."""
+    primaries = [name for name, host in site.hosts.items()
+                 if name not in site.unreachable and host.in_recovery() is False]
+    return primaries[0] if len(primaries) == 1 else None
+
+
+def streams_from(site: Site, standby: str, upstream: str) -> Truth:
+    try:
+        rows = site.host(upstream).replication()
+    except DrError as err:
+        return Truth(False, f"{upstream} does not answer ({err})")
+    states = {name: state for name, state, _ in rows}
+    state = states.get(standby, "not connected")
+    return Truth(state == "streaming", f"{standby} -> {upstream}: {state}")
+
+
+def writes_stopped(site: Site, source: str) -> Truth:
+    host = site.host(source)
+    if not host.running():
+        return Truth(True, f"{source} is stopped")
+    role = host.in_recovery()
+    return Truth(role is True, f"{source} is {'a standby' if role else 'a running primary'}")
+
+
+def caught_up(site: Site, source: str, target: str) -> Truth:
+    """The target replayed past the source's shutdown checkpoint (or is already promoted)."""
+    if promoted(site, target).done:
+        return Truth(True, f"{target} is already the primary")
+    control = site.host(source).controldata()
+    state, checkpoint = control.get("Database cluster state", ""), control.get("Latest checkpoint location", "")
+    if state != "shut down":
+        return Truth(False, f"{source} is '{state}', not cleanly shut down")
+    row = site.host(target).query("SELECT pg_last_wal_replay_lsn()::text")
+    replayed = str(row[0]) if row and row[0] else "0/0"
+    done = lsn_to_int(replayed) > lsn_to_int(checkpoint)
+    return Truth(done, f"{target} replayed {replayed}, {source} shut down at {checkpoint}")
+
+
+def rejoined(site: Site, node: str, upstream: str) -> Truth:
+    host = site.host(node)
+    if not host.running() or host.in_recovery() is not True:
+        return Truth(False, f"{node} is not running as a standby")
+    return Truth(host.upstream() == site.node(upstream).host, f"{node} streams from {host.upstream() or 'nobody'}")
+
+
+def _demote(site: Site, node: str, upstream: str) -> str:
+    host = site.host(node)
+    host.stop("fast")
+    host.write_passfile()
+    host.write_host_conf(site.node(upstream))
+    host.set_standby_signal(True)
+    host.start()
+    return f"{node} restarted as a standby of {upstream}"
+
+
+def switch_steps(site: Site, options: Options, source: str, target: str) -> list[Step]:
+    src = site.host(source)
+    return [
+        Step("stop-writes", f"stop {source} cleanly (pg_ctl stop -m fast)", "fence",
+             check=lambda: writes_stopped(site, source), act=lambda: src.stop("fast"),
+             guard=lambda: guard(site, source, "stop writes", want_primary=True), timeout=120, attempts=2),
+        Step("catch-up", f"wait until {target} replayed all of {source}'s WAL", "promote",
+             check=lambda: caught_up(site, source, target),
+             act=lambda: wait_until(lambda: caught_up(site, source, target), CATCH_UP_SECONDS,
+                                    f"{target} catching up"), attempts=1, timeout=CATCH_UP_SECONDS + 10),
+        *promote_steps(site, target),
+        Step("dns", f"point {site.inventory.dns.record_name} at {target} (secondary {source})", "dns",
+             check=lambda: site.dns_truth(target, source), act=lambda: site.point_dns(target, source)),
+        Step("rejoin", f"restart {source} as a standby of {target}", "validate",
+             check=lambda: rejoined(site, source, target), act=lambda: _demote(site, source, target),
+             guard=lambda: guard(site, source, "rejoin", want_primary=False), timeout=120, attempts=2),
+        Step("rejoin-streaming", f"wait until {source} streams from {target}", "validate",
+             check=lambda: streams_from(site, source, target),
+             act=lambda: wait_until(lambda: streams_from(site, source, target), STREAM_SECONDS,
+                                    f"{source} streaming")),
+        validate_step(site, options, target),
+    ]
+
+
+def _switch_resolve(site: Site, options: Options) -> Options:
+    if options.target:
+        return options
+    primary = live_primary(site)
+    if primary is None:
+        raise CheckFailed("switchover needs exactly one running primary and a reachable standby; "
+                          "use `crmdr failover` when the primary is down")
+    return replace(options, target=site.other(primary))
+
+
+def _switch_preflight(site: Site, options: Options, truths: Sequence[Truth]) -> str:
+    target = str(options.target)
+    source = site.other(target)
+    if site.unreachable:
+        raise CheckFailed(f"switchover needs both hosts: {'; '.join(site.unreachable.values())}")
+    if not truths[0].done:
+        stream = streams_from(site, target, source)
+        if not stream.done:
+            raise Refused(f"{target} is not streaming from {source} ({stream.detail}); a switchover "
+                          "would lose writes: repair replication first")
+        return f"{stream.detail}"
+    return f"{source} already stopped; resuming"
+
+
+SWITCHOVER = Runbook(
+    name="switchover", resolve=_switch_resolve,
+    steps=lambda site, options: switch_steps(site, options, site.other(str(options.target)), str(options.target)),
+    preflight=_switch_preflight, primary_after=lambda site, options: str(options.target),
+)
+
+
+def _rebuild(site: Site, node: str, upstream: str, stamp: str) -> str:
+    host = site.host(node)
+    host.stop("fast")
+    host.write_passfile()
+    host.set_standby_signal(False)
+    try:
+        how = f"pg_rewind: {host.rewind(site.node(upstream))}"
+    except HostError as err:
+        how = f"pg_rewind failed ({err}); {host.reclone(site.node(upstream), stamp)}"
+    host.write_host_conf(site.node(upstream))
+    host.set_standby_signal(True)
+    host.start()
+    return how
+
+
+def _either(first: Truth, second: Callable[[], Truth]) -> Truth:
+    """`first` when it holds (failback already switched back), else `second`."""
+    return first if first.done else second()
+
+
+def _failback_steps(site: Site, options: Options) -> list[Step]:
+    home = str(options.target)
+    current = site.other(home)
+    stamp = options.run_id.rsplit("-", 1)[-1]
+    return [
+        Step("rebuild", f"rebuild {home} as a standby of {current} (pg_rewind, else pg_basebackup)", "fence",
+             check=lambda: _either(promoted(site, home), lambda: rejoined(site, home, current)), act=lambda: _rebuild(site, home, current, stamp),
+             guard=lambda: guard(site, home, "rebuild", want_primary=False), timeout=3600, attempts=1),
+        Step("rebuild-streaming", f"wait until {home} streams from {current}", "fence",
+             check=lambda: _either(promoted(site, home), lambda: streams_from(site, home, current)),
+             act=lambda: wait_until(lambda: streams_from(site, home, current), STREAM_SECONDS, f"{home} streaming")),
+        *switch_steps(site, options, current, home),
+    ]
+
+
+def _failback_preflight(site: Site, options: Options, truths: Sequence[Truth]) -> str:
+    home = str(options.target)
+    current = site.other(home)
+    if site.unreachable:
+        raise CheckFailed(f"failback needs both hosts: {'; '.join(site.unreachable.values())}")
+    if not truths[0].done and site.host(home).running() and site.host(home).in_recovery() is False \
+            and site.host(current).in_recovery() is False:
+        raise Refused(f"both {home} and {current} are running primaries (split brain): "
+                      "stop the one that must not take writes first")
+    return f"{current} is the primary; {home} will be rebuilt from it"
+
+
+FAILBACK = Runbook(
+    name="failback",
+    resolve=lambda site, options: replace(options, target=options.target or site.inventory.database.primary.name),
+    steps=_failback_steps, preflight=_failback_preflight, primary_after=lambda site, options: str(options.target),
+)
+
+
+def _run(runbook: Runbook, inventory: Inventory, options: Options) -> RunResult:
+    site = open_site(inventory, options.policy)
+    try:
+        return execute(runbook, site, options)
+    finally:
+        site.close()
+
+
+def run_switchover(inventory: Inventory, options: Options) -> RunResult:
+    """Swap roles with zero data loss; the old primary becomes a standby of the new one."""
+    return _run(SWITCHOVER, inventory, options)
+
+
+def run_failback(inventory: Inventory, options: Options) -> RunResult:
+    """Rebuild the inventory's primary from the current one, then switch back to it."""
+    return _run(FAILBACK, inventory, options)
