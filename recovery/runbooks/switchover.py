@@ -162,7 +162,8 @@ def _failback_steps(site: Site, options: Options) -> list[Step]:
     stamp = options.run_id.rsplit("-", 1)[-1]
     return [
         Step("rebuild", f"rebuild {home} as a standby of {current} (pg_rewind, else pg_basebackup)", "fence",
-             check=lambda: _either(promoted(site, home), lambda: rejoined(site, home, current)), act=lambda: _rebuild(site, home, current, stamp),
+             check=lambda: _either(promoted(site, home), lambda: rejoined(site, home, current)),
+             act=lambda: _rebuild(site, home, current, stamp),
              guard=lambda: guard(site, home, "rebuild", want_primary=False), timeout=3600, attempts=1),
         Step("rebuild-streaming", f"wait until {home} streams from {current}", "fence",
              check=lambda: _either(promoted(site, home), lambda: streams_from(site, home, current)),
