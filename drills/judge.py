@@ -91,3 +91,22 @@ def failover_objectives(measurement: Measurement, tier: Tier) -> list[Objective]
         judged.append(at_most("Lost acknowledged writes", len(measurement.lost_ids), 0,
                               what="acknowledged write(s) missing after recovery"))
     return judged
+
+
+def backup_objectives(tier: Tier, reasons: list[str], point_age: float | None,
+                      restore_seconds: float | None) -> list[Objective]:
+    """Backup drills: integrity (and restore) proven, newest point fresh enough, restore within RTO.
+
+    Freshness is judged against the larger of the RPO and the backup frequency: a tier whose RPO
+    is shorter than its backup interval meets that RPO by replication, not by backups.
+    """
+    fresh = max(tier.rpo, tier.backup_frequency)
+    restored = restore_seconds is not None
+    judged = [
+        check("Restore and validation" if restored else "Integrity", "; ".join(reasons) or None,
+              "restored in isolation and validated" if restored else "every byte verified"),
+        within("Recovery point age", point_age, fresh, missing="no recovery point found"),
+    ]
+    if restored:
+        judged.append(within("Restore time (RTO)", restore_seconds, tier.rto, missing="restore did not finish"))
+    return judged
