@@ -164,3 +164,27 @@ def _print_catalog(catalog: Any, now: Any, age_text: Callable[[Any], str]) -> No
     else:
         say(f"WAL chain: {wal.count} segments, {wal.first and wal.first.name()} .. "
             f"{wal.last and wal.last.name()}, no gap")
+
+
+@wal_app.command("install")
+def wal_install(
+    python: str = typer.Option(None, "--python", help="Python on the hosts with crm-dr installed "
+                               "(default: this one; it must be runnable by the PostgreSQL OS user)."),
+    timeout: float = typer.Option(60, "--timeout", help="Seconds to wait for the proof segment."),
+    inventory: Path | None = InventoryOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """Install the archive_command on the hosts and prove one segment reaches the bucket."""
+    import sys
+
+    from recovery.wal_archive import install
+
+    loaded, _, store = _context(inventory)
+    done = install(loaded, store, python or sys.executable, timeout=timeout)
+    if json_out:
+        emit_json([{"node": d.node, "archive_command": d.archive_command,
+                    "proven_segment": d.proven_segment} for d in done])
+        return
+    for d in done:
+        proof = f"; segment {d.proven_segment} archived" if d.proven_segment else ""
+        say(f"{d.node}: archive_command installed{proof}")
