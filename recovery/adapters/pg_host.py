@@ -52,6 +52,17 @@ class PgHost:
                 message = err.diag.message_primary or type(err).__name__
                 raise HostError(f"PostgreSQL on {self.name}: {message}") from None
 
+    def execute(self, *statements: str) -> None:
+        """Statements without results (ALTER SYSTEM, pg_reload_conf), each in autocommit."""
+        with connect(self.node.host, self.node.pg_port, user=self._user, password=self._password,
+                     dbname="postgres", timeout=3) as conn:
+            for statement in statements:
+                try:
+                    conn.execute(statement)
+                except psycopg.Error as err:
+                    message = err.diag.message_primary or type(err).__name__
+                    raise HostError(f"PostgreSQL on {self.name}: {message}") from None
+
     def running(self) -> bool:
         result = self.runner.run(f"{self.bin}/pg_ctl status -D {self.data}", timeout=30, check=False)
         if result.exit_code not in (0, PG_CTL_NOT_RUNNING):

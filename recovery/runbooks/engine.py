@@ -4,8 +4,9 @@ Because every step first asks its `check`, a re-run or a `--resume` skips what i
 place and never repeats a side effect. Retries (tenacity) cover transient host and cloud
 errors only; a refusal or a failed verification stops the run.
 
-Test hooks (environment): `CRMDR_TEST_CRASH_AT=STEP` exits the process hard right after
-STEP's action, before its success is journaled (the worst moment for a resume);
+Test hooks (environment): `CRMDR_TEST_CRASH_AT=STEP` exits the process hard once STEP's
+effect is in place (after its action, or after a check found it done) but before the
+journal says so: the worst moment for a resume;
 `CRMDR_TEST_HOLD_AT=STEP:FILE` waits before STEP until FILE exists.
 """
 
@@ -110,6 +111,7 @@ class Engine:
         _hold(step.name)
         truth = safe_check(step)
         if truth.done:
+            _crash(step.name)
             self.journal.record(step.name, "skipped", reason=f"already done: {truth.detail}", phase=step.phase)
             self._on_done(step, "skipped")
             return

@@ -5,11 +5,12 @@ the inventory was written stops the runbook before any step (HostKeyMismatch, ex
 An unreachable host is data (`unreachable`), not an error: failover expects one.
 """
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from policies.errors import ConfigError, HostError, HostKeyMismatch
+from policies.errors import ConfigError, DrError, HostError, HostKeyMismatch
 from policies.sla import Tier, load_policy
 from recovery.adapters.clock import SystemClock
 from recovery.adapters.dynamo_lock import DynamoLock
@@ -65,16 +66,29 @@ class Site:
                           (self.node(secondary).host, self.health_check(secondary)))
         return f"{self.inventory.dns.record_name} PRIMARY -> {primary}, SECONDARY -> {secondary}"
 
-    def write_through_dns(self, run: str) -> str:
-        """Insert one marker row through the name, as an application would."""
+    def _through_dns(self, sql: str, run: str) -> tuple[str, bool]:
         address = self.dns.resolve()
         db = self.inventory.database
         port = next((h.node.pg_port for h in self.hosts.values() if h.node.host == address), 5432)
         with connect(address, port, user=db.user, password=self.db_password, dbname=db.name) as conn:
-            conn.execute("INSERT INTO crmdr_probe (id, writer, note) VALUES "
-                         "((extract(epoch FROM clock_timestamp()) * 1000000)::bigint, 'crmdr-runbook', %s)",
-                         (run,))
+            row = conn.execute(sql, (marker_id(run), run)).fetchone()
+        return address, row is not None
+
+    def write_through_dns(self, run: str) -> str:
+        """Insert the run's marker row through the name, as an application would (once per run)."""
+        address, _ = self._through_dns(
+            "INSERT INTO crmdr_probe (id, writer, note) VALUES (%s, 'crmdr-runbook', %s) "
+            "ON CONFLICT (id) DO NOTHING RETURNING id", run)
         return f"write through {self.inventory.dns.record_name} ({address}) committed"
+
+    def marker_written(self, run: str) -> Truth:
+        """The run's marker row is readable through the name: validation already wrote it."""
+        try:
+            address, found = self._through_dns(
+                "SELECT id FROM crmdr_probe WHERE id = %s AND note = %s", run)
+        except DrError as err:
+            return Truth(False, f"cannot read through the name ({err})")
+        return Truth(found, f"marker row of this run {'present' if found else 'absent'} via {address}")
 
     def validate(self, name: str) -> list[str]:
         """CRM invariants and index checks on the node (recovery/validation.py)."""
@@ -88,6 +102,11 @@ class Site:
     def close(self) -> None:
         for host in self.hosts.values():
             host.runner.close()
+
+
+def marker_id(run: str) -> int:
+    """A run's marker row id: 60 bits of its hash, so a resumed validation writes the same row."""
+    return int(hashlib.sha256(run.encode()).hexdigest()[:15], 16)
 
 
 def open_site(inventory: Inventory, policy_path: Path | None = None) -> Site:

@@ -16,7 +16,7 @@ from dataclasses import replace
 from policies.errors import CheckFailed, DrError, HostError, Refused
 from recovery.inventory import Inventory
 from recovery.runbooks.engine import Step, wait_until
-from recovery.runbooks.failover import guard, promote_steps, promoted, validate_step
+from recovery.runbooks.failover import guard, promote_step, promoted, validate_step, writes_step
 from recovery.runbooks.plan import Truth, lsn_to_int
 from recovery.runbooks.run import Options, Runbook, RunResult, execute
 from recovery.runbooks.site import Site, open_site
@@ -71,6 +71,20 @@ def rejoined(site: Site, node: str, upstream: str) -> Truth:
     return Truth(host.upstream() == site.node(upstream).host, f"{node} streams from {host.upstream() or 'nobody'}")
 
 
+def base_sync_config(site: Site, name: str) -> Truth:
+    """synchronous_standby_names comes from the base configuration, not a failover's override."""
+    row = site.host(name).query("SELECT coalesce(sourcefile, ''), setting FROM pg_settings "
+                                "WHERE name = 'synchronous_standby_names'")
+    source, setting = (str(row[0]), str(row[1])) if row else ("?", "?")
+    override = source.endswith("postgresql.auto.conf")
+    return Truth(not override, f"synchronous_standby_names '{setting}' from {source or 'the defaults'}")
+
+
+def _resync(site: Site, name: str) -> str:
+    site.host(name).execute("ALTER SYSTEM RESET synchronous_standby_names", "SELECT pg_reload_conf()")
+    return f"{name}: synchronous_standby_names back to its configured value"
+
+
 def _demote(site: Site, node: str, upstream: str) -> str:
     host = site.host(node)
     host.stop("fast")
@@ -91,7 +105,7 @@ def switch_steps(site: Site, options: Options, source: str, target: str) -> list
              check=lambda: caught_up(site, source, target),
              act=lambda: wait_until(lambda: caught_up(site, source, target), CATCH_UP_SECONDS,
                                     f"{target} catching up"), attempts=1, timeout=CATCH_UP_SECONDS + 10),
-        *promote_steps(site, target),
+        promote_step(site, target),
         Step("dns", f"point {site.inventory.dns.record_name} at {target} (secondary {source})", "dns",
              check=lambda: site.dns_truth(target, source), act=lambda: site.point_dns(target, source)),
         Step("rejoin", f"restart {source} as a standby of {target}", "validate",
@@ -101,6 +115,9 @@ def switch_steps(site: Site, options: Options, source: str, target: str) -> list
              check=lambda: streams_from(site, source, target),
              act=lambda: wait_until(lambda: streams_from(site, source, target), STREAM_SECONDS,
                                     f"{source} streaming")),
+        writes_step(site, target),
+        Step("resync", f"restore {target}'s configured synchronous replication", "validate",
+             check=lambda: base_sync_config(site, target), act=lambda: _resync(site, target)),
         validate_step(site, options, target),
     ]
 
