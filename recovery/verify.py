@@ -12,6 +12,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC, datetime
 
 from policies.errors import DrError, VerificationFailed
@@ -85,13 +86,15 @@ def _extract(store: ObjectStore, entry: ObjectEntry, box: Scratch, progress: Pro
     try:
         reason, read = _stream(store, entry, tar.stdin.write, progress)
     except BrokenPipeError:
-        reason, read = f"object {entry.key} is not a readable tar archive", 0
+        reason, read = "", 0
     finally:
-        tar.stdin.close()
+        with suppress(BrokenPipeError):
+            tar.stdin.close()
     failed = tar.wait() != 0
-    if reason is None and failed:
-        reason = f"object {entry.key} is not a readable tar archive: {tar.stderr.read().decode().strip()}"
-    return reason, read
+    if failed and not reason:
+        detail = " / ".join(tar.stderr.read().decode(errors="replace").strip().splitlines()[-2:])
+        reason = f"object {entry.key} is not a readable tar archive: {detail}"
+    return reason or None, read
 
 
 def _physical(store: ObjectStore, point: RecoveryPoint, box: Scratch, evidence: dict[str, object],

@@ -62,6 +62,7 @@ class Scratch:
         self.log = self.socket_dir / "postgres.log"
         self.bin_dir = bin_dir
         self.user = user
+        self.os_user = service_user() or pwd.getpwuid(os.geteuid()).pw_name
 
     def run(self, command: list[str], *, what: str, stdin: IO[bytes] | None = None,
             timeout: float = 600) -> str:
@@ -157,6 +158,9 @@ def scratch(bin_dir: str, user: str) -> Iterator[Scratch]:
         path.mkdir(mode=0o700)
         _chown(path)
     try:
+        if box.probe(["test", "-w", str(box.data)])[0] != 0:
+            raise HostError(f"the scratch directory {root} is not reachable by OS user {box.os_user}: "
+                            "set CRMDR_SCRATCH_DIR to a directory every user can traverse")
         yield box
     finally:
         box.stop()

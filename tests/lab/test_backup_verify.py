@@ -1,0 +1,206 @@
+"""Backups proven by restoring them, and the corruption matrix: each case fails with its own message.
+
+One lab for this module (slot 3, bronze tier so freshness is not a race with the clock), with
+WAL archiving installed. Every test takes its own recovery point, so corrupting one never
+touches another. Objects are Object-Locked: corruption is written as a new version or a
+delete marker, exactly what an attacker or a buggy tool without bypass rights could do.
+"""
+
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tenacity import Retrying, stop_after_delay, wait_fixed
+
+from recovery.adapters.aws_session import client
+from recovery.adapters.postgres import connect
+from recovery.manifest import RecoveryPoint, manifest_key, seal, to_bytes
+from tests.conftest import crmdr
+from tests.lab.conftest import Lab, start_lab, stop_lab
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    lab = start_lab(3, rows=200, sla_tier="bronze")
+    try:
+        installed = crmdr("backup", "wal", "install", "--inventory", str(lab.inventory_path), "--json")
+        assert installed.returncode == 0, installed.stderr
+        yield lab
+    finally:
+        stop_lab(lab.dir)
+
+
+@pytest.fixture
+def scratch_dir() -> Iterator[Path]:
+    """Where scratch servers go: traversable by the PostgreSQL OS user (pytest's tmp_path is not)."""
+    path = Path(tempfile.mkdtemp(prefix="crmdr-scratch-test-", dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def run(lab: Lab, *args: str, scratch: Path | None = None) -> Any:
+    env = {"CRMDR_SCRATCH_DIR": str(scratch)} if scratch else None
+    return crmdr(*args, "--inventory", str(lab.inventory_path), env=env)
+
+
+def take_point(lab: Lab, kind: str = "physical") -> str:
+    done = run(lab, "backup", "run", "--kind", kind, "--json")
+    assert done.returncode == 0, done.stderr
+    return str(json.loads(done.stdout)["id"])
+
+
+class Bucket:
+    """Raw S3 access to the lab's bucket, as a careless or hostile client would have."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.s3 = client(lab.inventory.aws, "s3", lab.inventory.backup.region)
+        self.name = lab.inventory.backup.bucket
+        self.prefix = lab.inventory.backup.prefix
+
+    def get(self, key: str) -> bytes:
+        return bytes(self.s3.get_object(Bucket=self.name, Key=self.prefix + key)["Body"].read())
+
+    def put(self, key: str, data: bytes) -> None:
+        self.s3.put_object(Bucket=self.name, Key=self.prefix + key, Body=data)
+
+    def hide(self, key: str) -> None:
+        """A delete marker: allowed under Object Lock, and the object is gone for readers."""
+        self.s3.delete_object(Bucket=self.name, Key=self.prefix + key)
+
+    def keys(self, prefix: str) -> list[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=self.prefix + prefix)
+        return [o["Key"][len(self.prefix):] for page in pages for o in page.get("Contents", [])]
+
+
+def manifest(bucket: Bucket, pid: str) -> RecoveryPoint:
+    return RecoveryPoint.model_validate_json(bucket.get(manifest_key(pid)))
+
+
+def reseal(bucket: Bucket, pid: str, **changes: Any) -> None:
+    """A well-formed, correctly sealed manifest that lies (as another tool or cluster would write)."""
+    point = manifest(bucket, pid)
+    bucket.put(manifest_key(pid), to_bytes(seal(point.model_copy(update=changes))))
+
+
+def tar_key(pid: str) -> str:
+    return f"points/{pid}/base.tar"
+
+
+def flip_bit(bucket: Bucket, pid: str) -> None:
+    data = bytearray(bucket.get(tar_key(pid)))
+    data[len(data) // 2] ^= 0x01
+    bucket.put(tar_key(pid), bytes(data))
+
+
+def other_cluster(bucket: Bucket, pid: str) -> None:
+    point = manifest(bucket, pid)
+    reseal(bucket, pid, cluster=point.cluster.model_copy(update={"system_identifier": "1234567890"}))
+
+
+def other_major(bucket: Bucket, pid: str) -> None:
+    point = manifest(bucket, pid)
+    reseal(bucket, pid, cluster=point.cluster.model_copy(update={"pg_version": 160004}))
+
+
+def switch_wal(lab: Lab) -> str:
+    """Write, switch to a new segment; wait until the finished one is in the bucket."""
+    with connect(lab.settings.primary_ip.exploded, lab.settings.pg_port, user="crmdr",
+                 password=lab.password, dbname="crm") as conn:
+        conn.execute("INSERT INTO crmdr_probe (id, writer) SELECT coalesce(max(id), 0) + 1, 'test' "
+                     "FROM crmdr_probe")
+        row = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()
+    assert row is not None
+    key = f"wal/{row[0]}"
+    for attempt in Retrying(stop=stop_after_delay(60), wait=wait_fixed(0.2), reraise=True):
+        with attempt:
+            assert key in Bucket(lab).keys("wal/")
+    return key
+
+
+def wal_gap(lab: Lab, bucket: Bucket, pid: str) -> None:
+    hidden = switch_wal(lab)
+    switch_wal(lab)
+    bucket.hide(hidden)
+
+
+CORRUPTIONS: dict[str, tuple[Callable[..., None], str]] = {
+    "zero-byte object": (lambda b, p: b.put(tar_key(p), b""), r"object points/\S+/base\.tar is empty"),
+    "truncated object": (lambda b, p: b.put(tar_key(p), b.get(tar_key(p))[:-512]),
+                         r"object points/\S+/base\.tar is \d+ bytes, the manifest says \d+"),
+    "one flipped bit": (flip_bit, r"object points/\S+/base\.tar SHA-256 mismatch"),
+    "missing object": (lambda b, p: b.hide(tar_key(p)), r"object points/\S+/base\.tar is missing"),
+    "edited manifest": (lambda b, p: b.put(manifest_key(p), b.get(manifest_key(p)).replace(
+        b'"rows": 200', b'"rows": 201')), r"manifest points/\S+/manifest\.json was modified"),
+    "manifest of another cluster": (other_cluster, r"manifest points/\S+ is from another cluster"),
+    "another PostgreSQL major": (other_major, r"manifest points/\S+ is from PostgreSQL 16, expected 15"),
+    "gap in the WAL chain": (wal_gap, r"WAL chain gap after recovery point \S+: segment wal/[0-9A-F]{24} is missing"),
+}
+
+
+@pytest.mark.parametrize("case", list(CORRUPTIONS))
+def test_corruption_fails_verification_naming_the_object(lab: Lab, case: str) -> None:
+    corrupt, message = CORRUPTIONS[case]
+    pid = take_point(lab)
+    bucket = Bucket(lab)
+    assert run(lab, "backup", "verify", "--id", pid).returncode == 0  # sound before
+
+    if corrupt is wal_gap:
+        wal_gap(lab, bucket, pid)
+    else:
+        corrupt(bucket, pid)
+    done = run(lab, "backup", "verify", "--id", pid)
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert re.search(message, done.stderr), done.stderr
+
+
+def test_restore_test_validates_and_is_recorded(lab: Lab, scratch_dir: Path) -> None:
+    assert run(lab, "backup", "list").returncode in (0, 1)
+    pid = take_point(lab)
+
+    done = run(lab, "backup", "verify", "--id", pid, "--restore", "--json", scratch=scratch_dir)
+
+    assert done.returncode == 0, done.stderr
+    verdict = json.loads(done.stdout)
+    assert verdict["ok"] and verdict["restore"] and verdict["reasons"] == []
+    assert "no TCP" in verdict["evidence"]["isolation"]
+    assert list(scratch_dir.iterdir()) == []  # scratch removed
+    listed = json.loads(run(lab, "backup", "list", "--json").stdout)
+    mine = next(p for p in listed["points"] if p["id"] == pid)
+    assert mine["state"] == "restored+validated" and listed["fresh"] is True
+    assert listed["wal"]["segments"] > 0
+
+
+def test_logical_point_restores_and_validates(lab: Lab, scratch_dir: Path) -> None:
+    pid = take_point(lab, "logical")
+
+    done = run(lab, "backup", "verify", "--id", pid, "--restore", "--json", scratch=scratch_dir)
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["ok"] is True
+    assert list(scratch_dir.iterdir()) == []
+
+
+def test_row_deleted_after_checksums_fails_the_restore_test(lab: Lab, scratch_dir: Path) -> None:
+    """GIVEN checksums taken, THEN a row deleted before the data reached the backup."""
+    bucket = Bucket(lab)
+    before = manifest(bucket, take_point(lab))
+    with connect(lab.settings.primary_ip.exploded, lab.settings.pg_port, user="crmdr",
+                 password=lab.password, dbname="crm") as conn:
+        conn.execute("DELETE FROM activities WHERE id = (SELECT max(id) FROM activities)")
+    pid = take_point(lab)
+    reseal(bucket, pid, tables=before.tables)
+
+    done = run(lab, "backup", "verify", "--id", pid, "--restore", scratch=scratch_dir)
+
+    assert done.returncode == 1
+    assert "table activities has 999 rows, the recovery point recorded 1000" in done.stderr
+    assert list(scratch_dir.iterdir()) == []
