@@ -4,8 +4,10 @@ Physical: pg_basebackup (tar, WAL fetched, PostgreSQL's backup_manifest inside) 
 tool host against the primary's pg_port as the replication user, and its stdout is uploaded
 as it is produced. Logical: pg_dump -Fc of a snapshot exported by a transaction that also
 takes the table digests, so the digests describe exactly what was dumped. For a physical
-point, digests are taken just after the backup's stop point (`tables_at_lsn`): CRM writes
-in between show up at verification time as a difference, never as silent success.
+point, digests are taken before the backup starts and after it stops: a table whose digest
+is the same both times held that content at the stop point, so it is recorded; a table
+written during the backup is listed in `tables_unstable` and left to the invariants and
+amcheck (never a false alarm, never a silent pass).
 """
 
 import logging
@@ -98,14 +100,19 @@ def ensure_cluster(store: ObjectStore, identity: ClusterIdentity) -> None:
 def _physical(src: Source, store: ObjectStore, pid: str, until: datetime,
               progress: Progress | None) -> tuple[list[ObjectEntry], dict[str, object]]:
     key = f"{point_prefix(pid)}base.tar"
+    with _connect(src) as conn:
+        before = digests(conn)
     command = pg_tools.basebackup_command(src.node.bin_dir, src.node.host, src.node.pg_port,
                                           src.replication_user)
     with pg_tools.stream(command, what="pg_basebackup", password=src.replication_password) as out:
         stored = store.upload_stream(key, out, retain_until=until, on_progress=progress)
         start, stop, timeline = pg_tools.backup_lsns(out.finish())
-    assert stored.sha256 is not None
-    return [ObjectEntry(key=key, size=stored.size, sha256=stored.sha256)], {
-        "start_lsn": start, "stop_lsn": stop, "timeline": timeline}
+    with _connect(src) as conn:
+        after, at_lsn = _snapshot_digests(conn)
+    stable = {name: digest for name, digest in after.items() if before.get(name) == digest}
+    return [ObjectEntry(key=key, size=stored.size, sha256=str(stored.sha256))], {
+        "start_lsn": start, "stop_lsn": stop, "timeline": timeline, "tables": stable,
+        "tables_at_lsn": at_lsn, "tables_unstable": sorted(set(after) - set(stable))}
 
 
 def _snapshot_digests(conn: psycopg.Connection) -> tuple[dict[str, TableDigest], str]:
@@ -144,9 +151,6 @@ def run_backup(inventory: Inventory, tier: Tier, store: ObjectStore, kind: Kind,
     started = datetime.now(UTC)
     pid, until = point_id(started, kind), started + tier.retention
     objects, facts = (_physical if kind == "physical" else _logical)(src, store, pid, until, progress)
-    if kind == "physical":
-        with _connect(src) as conn:
-            facts["tables"], facts["tables_at_lsn"] = _snapshot_digests(conn)
     timeline = facts.pop("timeline", None) or identity.timeline
     point = seal(RecoveryPoint(
         id=pid, kind=kind, stack=inventory.stack, tool_version=version("crm-dr"), started_at=started,

@@ -59,6 +59,8 @@ class RecoveryPoint(_Model):
     retain_until: datetime | None = None
     tables: dict[str, TableDigest] = Field(default_factory=dict)
     tables_at_lsn: str | None = Field(default=None, description="WAL position of the digest snapshot")
+    tables_unstable: list[str] = Field(default_factory=list, description="written during the backup: "
+                                       "not digested, checked by invariants and amcheck only")
     manifest_sha256: str = ""
 
     @property

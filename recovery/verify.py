@@ -134,8 +134,9 @@ def _restore_physical(point: RecoveryPoint, box: Scratch, dbname: str,
     started = time.monotonic()
     box.start()
     evidence["restore_seconds"] = round(time.monotonic() - started, 3)
+    evidence["tables_unstable"] = point.tables_unstable
     with box.connect(dbname) as conn:
-        return validate(conn, point.tables or None)
+        return validate(conn, point.tables or None, point.tables_unstable)
 
 
 def _restore_logical(store: ObjectStore, point: RecoveryPoint, box: Scratch, dbname: str,
@@ -154,7 +155,7 @@ def _restore_logical(store: ObjectStore, point: RecoveryPoint, box: Scratch, dbn
     if reason:
         return [reason]
     with box.connect(dbname) as conn:
-        return validate(conn, point.tables or None)
+        return validate(conn, point.tables or None, point.tables_unstable)
 
 
 def wal_reasons(store: ObjectStore, point: RecoveryPoint, evidence: dict[str, object]) -> list[str]:

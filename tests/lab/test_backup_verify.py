@@ -204,3 +204,27 @@ def test_row_deleted_after_checksums_fails_the_restore_test(lab: Lab, scratch_di
     assert done.returncode == 1
     assert "table activities has 999 rows, the recovery point recorded 1000" in done.stderr
     assert list(scratch_dir.iterdir()) == []
+
+
+def test_table_written_during_a_physical_backup_is_not_a_false_alarm(lab: Lab, scratch_dir: Path) -> None:
+    """GIVEN a write to `activities` while the base backup streams (from the progress callback)."""
+    from policies.sla import load_policy
+    from recovery.adapters.s3_store import S3ObjectStore
+    from recovery.backup import run_backup
+
+    store = S3ObjectStore(lab.inventory)
+    written: list[int] = []
+
+    def write_once(_: int) -> None:
+        if not written:
+            with connect(lab.settings.primary_ip.exploded, lab.settings.pg_port, user="crmdr",
+                         password=lab.password, dbname="crm") as conn:
+                conn.execute("UPDATE activities SET notes = notes || '!' WHERE id = 1")
+            written.append(1)
+
+    point = run_backup(lab.inventory, load_policy().tier("bronze"), store, "physical", progress=write_once)
+
+    assert point.tables_unstable == ["activities"]
+    assert "activities" not in point.tables and point.tables["accounts"].rows == 200
+    done = run(lab, "backup", "verify", "--id", point.id, "--restore", scratch=scratch_dir)
+    assert done.returncode == 0, done.stderr
