@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from recovery.manifest import RecoveryPoint, Verification
-from recovery.wal import Chain
+from recovery.wal import Chain, parse_segment, segment_of
 
 
 @dataclass(frozen=True)
@@ -73,3 +73,26 @@ def expired(catalog: Catalog, now: datetime) -> list[PointStatus]:
     keep = newest_verified(catalog)
     return [s for s in catalog.points
             if s is not keep and s.point.retain_until is not None and s.point.retain_until <= now]
+
+
+@dataclass(frozen=True)
+class RetentionPlan:
+    points: list[str]  # recovery point ids whose objects may go
+    wal: list[str]  # archived WAL files older than every point that stays
+    kept: str | None  # the newest verified point, never deleted
+
+
+def retention_plan(catalog: Catalog, wal_names: list[str], now: datetime) -> RetentionPlan:
+    """What retention may delete now; history files and WAL any remaining point needs stay."""
+    doomed = {s.point.id for s in expired(catalog, now)}
+    remaining = [s.point for s in catalog.points if s.point.id not in doomed]
+    starts = [segment_of(p.start_lsn, p.cluster.timeline) for p in remaining
+              if p.kind == "physical" and p.start_lsn]
+    wal: list[str] = []
+    if starts:
+        oldest = min(s.number for s in starts)
+        wal = [name for name in wal_names
+               if (segment := parse_segment(name[:24])) is not None and segment.number < oldest
+               and not name.endswith(".history")]
+    best = newest_verified(catalog)
+    return RetentionPlan(sorted(doomed), sorted(wal), best.point.id if best else None)

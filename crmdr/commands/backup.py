@@ -188,3 +188,31 @@ def wal_install(
     for d in done:
         proof = f"; segment {d.proven_segment} archived" if d.proven_segment else ""
         say(f"{d.node}: archive_command installed{proof}")
+
+
+@app.command("prune")
+def prune(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what retention would delete."),
+    inventory: Path | None = InventoryOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """Delete points past the tier's retention (never the newest verified one; Object Lock respected)."""
+    from datetime import UTC, datetime
+
+    from policies.errors import CheckFailed
+    from recovery.retention import prune as run_prune
+
+    _, _, store = _context(inventory)
+    done = run_prune(store, datetime.now(UTC), dry_run=dry_run)
+    if json_out:
+        emit_json({"kept_newest_verified": done.plan.kept, "outcomes": done.outcomes})
+    else:
+        say(f"newest verified point kept: {done.plan.kept or 'none'}")
+        for item, outcome in done.outcomes.items():
+            say(f"{item}: {outcome}")
+        if not done.outcomes:
+            say("nothing is past retention")
+    kept = [item for item, outcome in done.outcomes.items() if outcome.startswith("kept")]
+    if kept:
+        raise CheckFailed(f"{len(kept)} item(s) could not be deleted (Object Lock or S3 refused): "
+                          + ", ".join(kept))

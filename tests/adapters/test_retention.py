@@ -1,0 +1,75 @@
+"""`backup prune` against moto: expired points go, Object Lock and the newest verified point stay."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from recovery.adapters.s3_store import S3ObjectStore
+from recovery.manifest import (
+    ClusterIdentity,
+    ObjectEntry,
+    RecoveryPoint,
+    Verification,
+    manifest_key,
+    seal,
+    to_bytes,
+    verification_key,
+)
+from recovery.retention import prune
+from tests.conftest import make_inventory
+
+pytestmark = pytest.mark.adapters
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3ObjectStore]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        key_id = boto3.client("kms", region_name="us-west-2").create_key()["KeyMetadata"]["KeyId"]
+        boto3.client("s3", region_name="us-west-2").create_bucket(
+            Bucket="crm-backups", ObjectLockEnabledForBucket=True,
+            CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+        yield S3ObjectStore(make_inventory(**{"backup.kms_key_id": key_id}))
+
+
+def add_point(store: S3ObjectStore, pid: str, days_ago: int, *, verified: bool,
+              lock_until: datetime | None = None) -> None:
+    finished = NOW - timedelta(days=days_ago)
+    key = f"points/{pid}/base.tar"
+    stored = store.put_bytes(key, b"tar", retain_until=lock_until)
+    point = seal(RecoveryPoint(
+        id=pid, kind="physical", stack="s", tool_version="0", started_at=finished, finished_at=finished,
+        start_lsn="0/3000028", cluster=ClusterIdentity(system_identifier="1", pg_version=150004, timeline=1),
+        objects=[ObjectEntry(key=key, size=3, sha256=str(stored.sha256))], kms_key_id="k",
+        retain_until=finished + timedelta(days=35)))
+    store.put_bytes(manifest_key(pid), to_bytes(point))
+    if verified:
+        verdict = Verification(point_id=pid, checked_at=finished, restore=True, ok=True, reasons=[])
+        store.put_bytes(verification_key(pid, finished), verdict.model_dump_json().encode())
+
+
+def test_prune_deletes_expired_keeps_locked_and_newest_verified(store: S3ObjectStore) -> None:
+    add_point(store, "a-old", 60, verified=False)
+    add_point(store, "b-locked", 50, verified=False, lock_until=NOW + timedelta(days=1))
+    add_point(store, "c-verified", 40, verified=True)
+    store.put_bytes("wal/000000010000000000000001", b"w")
+
+    assert prune(store, NOW, dry_run=True).outcomes == {
+        "a-old": "would delete", "b-locked": "would delete", "wal/000000010000000000000001": "would delete"}
+    assert store.head(manifest_key("a-old")) is not None
+    done = prune(store, NOW, dry_run=False)
+
+    assert done.outcomes["a-old"] == "deleted"
+    assert done.outcomes["wal/000000010000000000000001"] == "deleted"
+    assert done.outcomes["b-locked"].startswith("kept:")
+    assert done.plan.kept == "c-verified"
+    assert store.list("points/a-old/") == []
+    assert store.head("points/b-locked/base.tar") is not None
+    assert store.head(manifest_key("b-locked")) is not None  # the manifest goes last: still listed
+    assert store.head(manifest_key("c-verified")) is not None
