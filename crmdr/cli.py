@@ -11,7 +11,7 @@ import sys
 import typer
 
 from crmdr import __version__
-from crmdr.commands import backup, demo, drill, inventory, lab, policy, report
+from crmdr.commands import backup, demo, drill, inventory, lab, plan, policy, report
 from crmdr.output import fail
 from policies.errors import DrError
 
@@ -29,6 +29,7 @@ app.add_typer(backup.app, name="backup")
 app.add_typer(policy.app, name="policy")
 app.add_typer(inventory.app, name="inventory")
 app.command("demo")(demo.demo)
+app.command("plan")(plan.plan)
 app.add_typer(drill.app, name="drill")
 app.add_typer(report.app, name="report")
 

@@ -100,26 +100,26 @@ class DrillRunner(pulumi.ComponentResource):
             opts=child,
         )
         deployment = args.deployment
+        failover = allows_failover(deployment.tier, environment=deployment.settings.environment)
         self.task_role_policy = pulumi.Output.all(
-            args.backup_bucket.arn,
-            args.attachments_replica.arn,
-            self.report_bucket.arn,
-            args.kms_key_arn,
-            args.lock_table_arn,
-            args.topic_arn,
-            args.db_secret_arn,
-            signing_key.arn,
-            args.backup_role_arn,
-            args.replica_arn,
+            backup_bucket_arn=args.backup_bucket.arn,
+            attachments_replica_arn=args.attachments_replica.arn,
+            report_bucket_arn=self.report_bucket.arn,
+            kms_key_arn=args.kms_key_arn,
+            lock_table_arn=args.lock_table_arn,
+            topic_arn=args.topic_arn,
+            db_secret_arn=args.db_secret_arn,
+            signing_key_secret_arn=signing_key.arn,
+            backup_role_arn=args.backup_role_arn,
+            replica_arn=args.replica_arn,
         ).apply(
             lambda arns: json.dumps(
                 drill_runner_policy(
                     RunnerScope(
-                        *arns[:9],
+                        **arns,
                         backup_prefix=BACKUP_PREFIX,
                         scratch_prefix=f"{deployment.prefix}-drill-",
-                        replica_arn=arns[9],
-                        allow_failover=allows_failover(deployment.tier, environment=deployment.settings.environment),
+                        allow_failover=failover,
                     )
                 )
             )

@@ -32,11 +32,11 @@ def _suffix(name: str, size: int = 7) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:size]
 
 
-def _generic(token: str, name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
-    service, _, rest = token.partition(":")[2].partition("/")
-    kind = rest.partition(":")[0].lower()
+def _generic(kind: str, name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    service, _, rest = kind.partition(":")[2].partition("/")
+    noun = rest.partition(":")[0].lower()
     physical = inputs.get("name") or f"{name}-{_suffix(name)}"
-    return {"name": physical, "arn": f"arn:aws:{service}:{region}:{ACCOUNT}:{kind}/{physical}"}
+    return {"name": physical, "arn": f"arn:aws:{service}:{region}:{ACCOUNT}:{noun}/{physical}"}
 
 
 def _rds(name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
@@ -57,21 +57,19 @@ def _kms(name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
     return {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{ACCOUNT}:key/{key_id}"}
 
 
-def _outputs(token: str, name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
-    """What AWS would add to the inputs of a new resource of type `token`."""
-    if token == "aws:rds/instance:Instance":
+def _outputs(kind: str, name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    """What AWS would add to the inputs of a new resource of type `kind`."""
+    if kind == "aws:rds/instance:Instance":
         return _rds(name, inputs, region)
-    if token in ("aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey"):
+    if kind in ("aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey"):
         return _kms(name, inputs, region)
-    if token == "aws:s3/bucketV2:BucketV2":
+    if kind == "aws:s3/bucketV2:BucketV2":
         bucket = inputs.get("bucket") or f"{name}-{_suffix(name)}"
         return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
-    generic = _generic(token, name, inputs, region)
+    generic = _generic(kind, name, inputs, region)
     physical = generic["name"]
     special: dict[str, dict[str, Any]] = {
-        "aws:backup/vault:Vault": {
-            "arn": f"arn:aws:backup:{region}:{ACCOUNT}:backup-vault:{physical}"
-        },
+        "aws:backup/vault:Vault": {"arn": f"arn:aws:backup:{region}:{ACCOUNT}:backup-vault:{physical}"},
         "aws:dynamodb/table:Table": {"arn": f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{physical}"},
         "aws:sns/topic:Topic": {"arn": f"arn:aws:sns:{region}:{ACCOUNT}:{physical}"},
         "aws:secretsmanager/secret:Secret": {
@@ -86,7 +84,7 @@ def _outputs(token: str, name: str, inputs: dict[str, Any], region: str) -> dict
             "arn": f"arn:aws:ecs:{region}:{ACCOUNT}:task-definition/{inputs.get('family', physical)}:1"
         },
     }
-    return {**generic, **special.get(token, {})}
+    return {**generic, **special.get(kind, {})}
 
 
 @dataclass(frozen=True)
@@ -136,7 +134,7 @@ class RecordingMonitor(MockMonitor):
         self.aws_mocks = mocks
         self.registrations: list[Registration] = []
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         self.registrations.append(
             Registration(

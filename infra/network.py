@@ -5,6 +5,7 @@ existing VPC the component only adds the security groups, so a platform team can
 own network and still get the DR posture.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 
@@ -72,7 +73,7 @@ class Network(pulumi.ComponentResource):
         self.public_subnet_ids = []
         self.private_subnet_ids = []
         for index in range(AZ_COUNT):
-            zone = zones.names.apply(lambda names, i=index: names[i])
+            zone = zones.names.apply(_nth(index))
             public = aws.ec2.Subnet(
                 f"{name}-public-{index}",
                 vpc_id=vpc.id,
@@ -163,6 +164,13 @@ class Network(pulumi.ComponentResource):
         )
         self.alb_sg_id, self.app_sg_id = alb.id, app.id
         self.runner_sg_id, self.db_sg_id = runner.id, database.id
+
+
+def _nth(index: int) -> Callable[[list[str]], str]:
+    def pick(names: list[str]) -> str:
+        return names[index]
+
+    return pick
 
 
 _OUTBOUND = aws.ec2.SecurityGroupEgressArgs(protocol="-1", from_port=0, to_port=0, cidr_blocks=[ANYWHERE])

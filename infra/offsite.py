@@ -130,7 +130,12 @@ class PrimaryBackup(pulumi.ComponentResource):
                     completion_window=BACKUP_COMPLETION_WINDOW_MINUTES,
                     lifecycle=keep,
                     copy_actions=[
-                        aws.backup.PlanRuleCopyActionArgs(destination_vault_arn=dr_vault_arn, lifecycle=keep)
+                        aws.backup.PlanRuleCopyActionArgs(
+                            destination_vault_arn=dr_vault_arn,
+                            lifecycle=aws.backup.PlanRuleCopyActionLifecycleArgs(
+                                delete_after=deployment.retention_days
+                            ),
+                        )
                     ],
                     recovery_point_tags={"crm-dr:tier": deployment.tier_name},
                 )

@@ -25,7 +25,7 @@ from policies.guardrails import GuardrailContext, ResourceView, Verdict, evaluat
 
 PROGRAM_DIR = Path(__file__).resolve().parent
 PROJECT = "crm-dr"
-PLACEHOLDER_SECRET = "plan-placeholder-not-a-password"
+OFFLINE_STAND_IN = "plan-placeholder-not-a-password"
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,7 @@ class Preview:
         return matches[0]
 
 
-def run_program(
-    config: Mapping[str, str], *, stack: str = "test", secret_keys: tuple[str, ...] = ()
-) -> Preview:
+def run_program(config: Mapping[str, str], *, stack: str = "test", secret_keys: tuple[str, ...] = ()) -> Preview:
     """Run `infra/` under mocks. `config` keys are namespaced (`crm-dr:strategy`), values text.
 
     Raises ConfigError when the program rejects its configuration (before any resource).
@@ -120,9 +118,7 @@ def _resources(registrations: list[Registration]) -> list[PlannedResource]:
     return planned
 
 
-def _component_of(
-    registration: Registration, by_urn: dict[str, Registration]
-) -> Registration | None:
+def _component_of(registration: Registration, by_urn: dict[str, Registration]) -> Registration | None:
     """The nearest component (non-custom, non-stack) ancestor of a resource."""
     parent = by_urn.get(registration.parent or "")
     while parent is not None and (parent.custom or parent.type == "pulumi:pulumi:Stack"):
@@ -142,8 +138,9 @@ class StackConfig:
     notes: list[str] = field(default_factory=list)
 
 
-def load_stack_config(path: Path) -> StackConfig:
-    """Read `Pulumi.<stack>.yaml`; ConfigError names the file, the line and the key."""
+def load_stack_config(path: Path, overrides: Mapping[str, str] | None = None) -> StackConfig:
+    """Read `Pulumi.<stack>.yaml` (plus `--set` overrides, keys without the namespace);
+    ConfigError names the file, the line and the key."""
     data, root = read_document(path, what="stack config")
     config = data.get("config")
     if not isinstance(config, dict):
@@ -153,11 +150,10 @@ def load_stack_config(path: Path) -> StackConfig:
         for key, value in config.items()
         if isinstance(key, str) and key.startswith(f"{NAMESPACE}:")
     }
+    ours.update(overrides or {})
+    source = f"{path} (with --set)" if overrides else str(path)
     secrets = {key for key, value in ours.items() if _is_secure(value)}
-    notes = [
-        f"{NAMESPACE}:{key} is a secret: a placeholder stands in for it offline"
-        for key in sorted(secrets)
-    ]
+    notes = [f"{NAMESPACE}:{key} is a secret: a placeholder stands in for it offline" for key in sorted(secrets)]
     if PASSWORD_KEY not in ours:
         notes.append(
             f"{NAMESPACE}:{PASSWORD_KEY} is not set: a placeholder stands in for it offline "
@@ -167,14 +163,14 @@ def load_stack_config(path: Path) -> StackConfig:
     plain = {key: value for key, value in ours.items() if key not in secrets}
     settings = parse_settings(
         {key: value for key, value in plain.items() if key != PASSWORD_KEY},
-        source=str(path),
-        root=root,
+        source=source,
+        root=None if overrides else root,
         under=("config",),
     )
     stack = _stack_name(path)
-    deployment = resolve(settings, project=PROJECT, stack=stack, source=str(path))
+    deployment = resolve(settings, project=PROJECT, stack=stack, source=source)
     values = {f"{NAMESPACE}:{key}": _as_config_text(value) for key, value in plain.items()}
-    values.update({f"{NAMESPACE}:{key}": PLACEHOLDER_SECRET for key in secrets})
+    values.update({f"{NAMESPACE}:{key}": OFFLINE_STAND_IN for key in secrets})
     keys = tuple(f"{NAMESPACE}:{key}" for key in sorted(secrets))
     return StackConfig(path, stack, values, keys, deployment, notes)
 
@@ -188,9 +184,9 @@ class Plan:
     verdicts: list[Verdict]
 
 
-def plan(path: Path) -> Plan:
+def plan(path: Path, overrides: Mapping[str, str] | None = None) -> Plan:
     """What `crmdr plan` shows: resources per region and component, and the verdicts."""
-    config = load_stack_config(path)
+    config = load_stack_config(path, overrides)
     preview = run_program(config.values, stack=config.stack, secret_keys=config.secret_keys)
     deployment = config.deployment
     context = GuardrailContext(

@@ -37,8 +37,7 @@ __all__ = [
 def evaluate(resources: Sequence[ResourceView], ctx: GuardrailContext) -> list[Verdict]:
     """Every rule's verdict: one per matching resource, then one per stack rule."""
     verdicts = [
-        Verdict(rule.name, rule.check(resource, ctx), resource["name"], resource["type"],
-                resource["region"])
+        Verdict(rule.name, rule.check(resource, ctx), resource["name"], resource["type"], resource["region"])
         for rule in RESOURCE_RULES
         for resource in resources
         if resource["type"] in rule.types

@@ -72,7 +72,7 @@ def rds_backup_retention(resource: ResourceView, ctx: GuardrailContext) -> str |
     if got < want:
         return (
             f"keeps automated backups {got:g} day(s); tier '{ctx.tier_name}' needs {want} "
-            f"(retention {format_duration(ctx.tier.retention)}, RDS keeps 35 at most)"
+            f"(retention {ctx.retention_days} days; RDS keeps 35 at most, AWS Backup the rest)"
         )
     return None
 

@@ -87,9 +87,7 @@ def attachments_replicated(resources: Sequence[ResourceView], ctx: GuardrailCont
 
 
 def rds_backups_replicated(resources: Sequence[ResourceView], ctx: GuardrailContext) -> str | None:
-    primaries = [
-        db for db in _of_type(resources, RDS_INSTANCE) if not db["props"].get("replicateSourceDb")
-    ]
+    primaries = [db for db in _of_type(resources, RDS_INSTANCE) if not db["props"].get("replicateSourceDb")]
     if not primaries:
         return None
     if _needs_primary(ctx):
@@ -99,9 +97,7 @@ def rds_backups_replicated(resources: Sequence[ResourceView], ctx: GuardrailCont
     return None
 
 
-def standby_matches_strategy(
-    resources: Sequence[ResourceView], ctx: GuardrailContext
-) -> str | None:
+def standby_matches_strategy(resources: Sequence[ResourceView], ctx: GuardrailContext) -> str | None:
     if ctx.strategy in (None, "backup-restore"):
         return None
     if _needs_primary(ctx):
@@ -117,8 +113,7 @@ def standby_matches_strategy(
         running = [
             group
             for group in _of_type(resources, AUTOSCALING_GROUP)
-            if group["region"] != ctx.primary_region
-            and float(group["props"].get("desiredCapacity") or 0) >= 1
+            if group["region"] != ctx.primary_region and float(group["props"].get("desiredCapacity") or 0) >= 1
         ]
         if not running:
             return "warm-standby needs a running (scaled-down) app tier in the DR region"
@@ -154,9 +149,7 @@ STACK_RULES: tuple[StackRule, ...] = (
         "an Object Lock bucket exists outside the primary region",
         offsite_object_lock,
     ),
-    StackRule(
-        "attachments-replicated", "attachments are replicated off-site", attachments_replicated
-    ),
+    StackRule("attachments-replicated", "attachments are replicated off-site", attachments_replicated),
     StackRule(
         "rds-backups-replicated",
         "RDS automated backups are replicated to another region",
@@ -167,10 +160,6 @@ STACK_RULES: tuple[StackRule, ...] = (
         "the standby the strategy promises is declared",
         standby_matches_strategy,
     ),
-    StackRule(
-        "strategy-fits-tier", "the DR strategy can meet the tier's RTO and RPO", strategy_fits_tier
-    ),
-    StackRule(
-        "dns-failover-pair", "PRIMARY and SECONDARY failover records exist", dns_failover_pair
-    ),
+    StackRule("strategy-fits-tier", "the DR strategy can meet the tier's RTO and RPO", strategy_fits_tier),
+    StackRule("dns-failover-pair", "PRIMARY and SECONDARY failover records exist", dns_failover_pair),
 )
