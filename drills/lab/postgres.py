@@ -19,6 +19,8 @@ DB_NAME = "crm"
 DB_USER = "crmdr"
 REPLICATION_USER = "replicator"
 HOST_CONF = "crmdr_host.conf"
+BOOTSTRAP_LOCAL_COMMIT = "SET synchronous_commit = local"
+"""With --sync the primary is built before its standby exists: bootstrap commits must not wait for it."""
 
 SHARED_CONF = """
 # --- crm-dr lab ---
@@ -144,10 +146,12 @@ def load_crm(settings: LabSettings, password: str) -> None:
     """Create the CRM database, its schema and deterministic data (once)."""
     ip, port = str(settings.primary_ip), settings.pg_port
     with connect(ip, port, user=DB_USER, password=password, dbname="postgres") as conn:
+        conn.execute(BOOTSTRAP_LOCAL_COMMIT)
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone():
             create = sql.SQL("CREATE DATABASE {} OWNER {}")
             conn.execute(create.format(sql.Identifier(DB_NAME), sql.Identifier(DB_USER)))
     with connect(ip, port, user=DB_USER, password=password, dbname=DB_NAME, autocommit=False) as conn:
+        conn.execute(BOOTSTRAP_LOCAL_COMMIT)
         conn.execute((Path(__file__).parent / "crm_schema.sql").read_text())
         conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
         if conn.execute("SELECT count(*) FROM accounts").fetchone() == (0,):
@@ -160,6 +164,7 @@ def set_replication_password(settings: LabSettings, password: str, replication_p
     """Create the replication role; the password goes as a literal with statement logging off."""
     with connect(str(settings.primary_ip), settings.pg_port, user=DB_USER, password=password,
                  dbname="postgres") as conn:
+        conn.execute(BOOTSTRAP_LOCAL_COMMIT)
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (REPLICATION_USER,)).fetchone():
             conn.execute(sql.SQL("CREATE ROLE {} WITH REPLICATION LOGIN").format(sql.Identifier(REPLICATION_USER)))
         conn.execute("SET log_statement = 'none'")
