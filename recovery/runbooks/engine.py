@@ -120,25 +120,26 @@ class Engine:
             if refusal:
                 self.journal.record(step.name, "aborted", reason=refusal, phase=step.phase)
                 raise Refused(refusal)
-        evidence = self._act(step)
+        evidence, attempt = self._act(step)
         _crash(step.name)
         verified = (step.verify or step.check)()
         if not verified.done:
             reason = f"step {step.name}: action ran but verification failed: {verified.detail}"
-            self.journal.record(step.name, "failed", reason=reason, evidence=evidence, phase=step.phase)
+            self.journal.record(step.name, "failed", attempt=attempt, reason=reason, evidence=evidence,
+                                phase=step.phase)
             raise VerificationFailed(reason)
-        self.journal.record(step.name, "succeeded", evidence=f"{evidence}; {verified.detail}".strip("; "),
-                            phase=step.phase)
+        self.journal.record(step.name, "succeeded", attempt=attempt,
+                            evidence=f"{evidence}; {verified.detail}".strip("; "), phase=step.phase)
         self._on_done(step, "succeeded")
 
-    def _act(self, step: Step) -> str:
+    def _act(self, step: Step) -> tuple[str, int]:
         retrying = Retrying(
             stop=stop_after_attempt(step.attempts) | stop_after_delay(step.timeout),
             wait=wait_exponential(multiplier=0.5, max=5),
             retry=retry_if_exception_type((HostError, CloudError)),
             reraise=True,
         )
-        evidence = ""
+        evidence, number = "", 0
         for attempt in retrying:
             number = attempt.retry_state.attempt_number
             with attempt:
@@ -149,4 +150,4 @@ class Engine:
                     status: Status = "aborted" if isinstance(err, Refused) else "failed"
                     self.journal.record(step.name, status, attempt=number, reason=str(err), phase=step.phase)
                     raise
-        return evidence
+        return evidence, number

@@ -26,14 +26,15 @@ WRITE_WAIT_SECONDS = 60.0
 
 
 def fenced(site: Site, name: str) -> Truth:
-    """Stopped and marked as a standby: cannot come back as a primary."""
+    """Cannot take writes: stopped or read-only, and marked so it can only restart as a standby."""
     host = site.host(name)
-    if host.running():
-        role = "a standby" if host.in_recovery() else "running as a primary"
-        return Truth(False, f"{name} is {role}")
+    running = host.running()
+    if running and host.in_recovery() is not True:
+        return Truth(False, f"{name} is running as a primary")
     if not host.has_standby_signal():
-        return Truth(False, f"{name} is stopped but would restart as a primary (no standby.signal)")
-    return Truth(True, f"{name} is stopped and carries standby.signal")
+        return Truth(False, f"{name} would restart as a primary (no standby.signal)")
+    state = "running read-only (in recovery)" if running else "stopped"
+    return Truth(True, f"{name} is {state} and carries standby.signal")
 
 
 def promoted(site: Site, name: str) -> Truth:

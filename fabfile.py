@@ -1,0 +1,105 @@
+"""Fabric tasks for SREs who prefer `fab`: the same code as `crmdr`, host keys pinned.
+
+Hosts are named as in the inventory (`$CRMDR_INVENTORY`, else the lab's):
+
+    fab -H primary,standby status
+    fab -H primary fence          # pg_ctl stop -m immediate + standby.signal (asks first)
+    fab -H standby promote
+    fab -H primary rewind --upstream standby
+
+Fabric's own connection to `-H NAME` is never opened: each task builds a pinned-key runner
+for the inventory node of that name (RejectPolicy, the inventory's known_hosts line).
+"""
+
+from pathlib import Path
+
+from fabric import Connection, task
+
+from policies.errors import ConfigError, Refused
+from recovery.adapters.fabric_host import FabricHostRunner
+from recovery.adapters.pg_host import PgHost
+from recovery.adapters.secrets import resolve_secret
+from recovery.inventory import HostNode, Inventory, load_inventory
+from recovery.runbooks.failover import guard_limitation
+
+
+def _inventory() -> Inventory:
+    import os
+
+    return load_inventory(Path(os.environ.get("CRMDR_INVENTORY", ".crmdr/lab/inventory.json")))
+
+
+def _host(c: Connection, name: str | None = None) -> PgHost:
+    inventory = _inventory()
+    db = inventory.database
+    wanted = name or c.host
+    try:
+        node = db.node(wanted)
+    except KeyError as err:
+        raise ConfigError(str(err.args[0])) from None
+    if not isinstance(node, HostNode):
+        raise ConfigError(f"node {wanted} is not an SSH host (engine {db.engine})")
+    password = resolve_secret(db.password, inventory) if db.password else None
+    repl = resolve_secret(db.replication_password, inventory) if db.replication_password else None
+    runner = FabricHostRunner(node, inventory.ssh, secrets=[s for s in (password, repl) if s])
+    runner.open()
+    return PgHost(node, runner, user=db.user, password=password, replication_user=db.replication_user,
+                  replication_password=repl, dbname=db.name)
+
+
+def _confirm(what: str, yes: bool) -> None:
+    if not yes and input(f"{what}? [y/N] ").strip().lower() != "y":
+        raise Refused(f"{what}: not confirmed")
+
+
+@task
+def status(c: Connection) -> None:
+    """Role, running state, timeline and upstream of the host."""
+    host = _host(c)
+    live = host.identity()
+    control = host.controldata()
+    role = "down" if not live.running else ("standby" if live.in_recovery else "primary")
+    timeline = control.get("Latest checkpoint's TimeLineID")
+    print(f"{host.name}: {role}; cluster_name={live.name}; timeline={timeline}; "
+          f"upstream={host.upstream() or '-'}; standby.signal={'yes' if host.has_standby_signal() else 'no'}")
+
+
+@task
+def fence(c: Connection, yes: bool = False) -> None:
+    """Stop PostgreSQL immediately and leave standby.signal: it can only come back read-only."""
+    host = _host(c)
+    reason = guard_limitation("fence", host.name, host.identity(), want_primary=None)
+    if reason:
+        raise Refused(reason)
+    _confirm(f"fence {host.name}", yes)
+    print(host.stop("immediate"))
+    host.set_standby_signal(True)
+    print(f"{host.name}: fenced (standby.signal written)")
+
+
+@task
+def promote(c: Connection, yes: bool = False) -> None:
+    """Promote a standby (refused on anything but a running standby)."""
+    host = _host(c)
+    reason = guard_limitation("promote", host.name, host.identity(), want_primary=False)
+    if reason or host.in_recovery() is not True:
+        raise Refused(reason or f"{host.name} is not a running standby")
+    _confirm(f"promote {host.name}", yes)
+    print(host.promote())
+
+
+@task
+def rewind(c: Connection, upstream: str, yes: bool = False) -> None:
+    """Rebuild the host as a standby of `upstream` with pg_rewind (refused on a running primary)."""
+    host, source = _host(c), _host(c, upstream)
+    reason = guard_limitation("rewind", host.name, host.identity(), want_primary=False)
+    if reason:
+        raise Refused(reason)
+    _confirm(f"rewind {host.name} from {source.name}", yes)
+    host.stop("fast")
+    host.write_passfile()
+    host.set_standby_signal(False)
+    print(host.rewind(source.node))
+    host.write_host_conf(source.node)
+    host.set_standby_signal(True)
+    print(host.start())
