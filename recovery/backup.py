@@ -13,15 +13,14 @@ amcheck (never a false alarm, never a silent pass).
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib.metadata import version
-
-import psycopg
 
 from policies.errors import ConfigError, Refused
 from policies.sla import Tier
 from recovery.adapters import pg_tools
-from recovery.adapters.pg_validation import digests
+from recovery.adapters.clock import SystemClock
+from recovery.adapters.pg_validation import digests, digests_at_lsn
 from recovery.adapters.postgres import connect
 from recovery.adapters.secrets import resolve_secret
 from recovery.inventory import HostNode, Inventory, SecretRef
@@ -36,8 +35,7 @@ from recovery.manifest import (
     seal,
     to_bytes,
 )
-from recovery.ports import ObjectStore
-from recovery.validation import TableDigest
+from recovery.ports import Clock, ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -108,17 +106,11 @@ def _physical(src: Source, store: ObjectStore, pid: str, until: datetime,
         stored = store.upload_stream(key, out, retain_until=until, on_progress=progress)
         start, stop, timeline = pg_tools.backup_lsns(out.finish())
     with _connect(src) as conn:
-        after, at_lsn = _snapshot_digests(conn)
+        after, at_lsn = digests_at_lsn(conn)
     stable = {name: digest for name, digest in after.items() if before.get(name) == digest}
     return [ObjectEntry(key=key, size=stored.size, sha256=str(stored.sha256))], {
         "start_lsn": start, "stop_lsn": stop, "timeline": timeline, "tables": stable,
         "tables_at_lsn": at_lsn, "tables_unstable": sorted(set(after) - set(stable))}
-
-
-def _snapshot_digests(conn: psycopg.Connection) -> tuple[dict[str, TableDigest], str]:
-    row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
-    assert row is not None
-    return digests(conn), str(row[0])
 
 
 def _logical(src: Source, store: ObjectStore, pid: str, until: datetime, progress: Progress | None,
@@ -140,21 +132,22 @@ def _logical(src: Source, store: ObjectStore, pid: str, until: datetime, progres
 
 
 def run_backup(inventory: Inventory, tier: Tier, store: ObjectStore, kind: Kind, *,
-               progress: Progress | None = None) -> RecoveryPoint:
+               progress: Progress | None = None, clock: Clock | None = None) -> RecoveryPoint:
     """Take one recovery point; the manifest is written last, so a point without one is incomplete."""
     if kind not in ("physical", "logical"):
         raise ConfigError(f"--kind must be physical or logical, got '{kind}'")
+    clock = clock or SystemClock()
     src = source(inventory)
     with _connect(src) as conn:
         identity = pg_tools.cluster_identity(conn)
     ensure_cluster(store, identity)
-    started = datetime.now(UTC)
+    started = clock.now()
     pid, until = point_id(started, kind), started + tier.retention
     objects, facts = (_physical if kind == "physical" else _logical)(src, store, pid, until, progress)
     timeline = facts.pop("timeline", None) or identity.timeline
     point = seal(RecoveryPoint(
         id=pid, kind=kind, stack=inventory.stack, tool_version=version("crm-dr"), started_at=started,
-        finished_at=datetime.now(UTC), cluster=identity.model_copy(update={"timeline": timeline}),
+        finished_at=clock.now(), cluster=identity.model_copy(update={"timeline": timeline}),
         objects=objects, kms_key_id=inventory.backup.kms_key_id, retain_until=until,
         **facts,
     ))

@@ -13,10 +13,10 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from datetime import UTC, datetime
 
 from policies.errors import DrError, VerificationFailed
 from recovery.adapters import pg_tools
+from recovery.adapters.clock import SystemClock
 from recovery.adapters.pg_validation import validate
 from recovery.adapters.scratch_pg import ISOLATION, Scratch, scratch
 from recovery.backup import CLUSTER_KEY
@@ -34,7 +34,7 @@ from recovery.manifest import (
     parse_verification,
     verification_key,
 )
-from recovery.ports import ObjectStore
+from recovery.ports import Clock, ObjectStore
 from recovery.wal import WAL, chain, segment_of
 
 log = logging.getLogger(__name__)
@@ -204,9 +204,10 @@ def _integrity_and_restore(inventory: Inventory, store: ObjectStore, point: Reco
 
 
 def verify_point(inventory: Inventory, store: ObjectStore, pid: str, *, restore: bool,
-                 progress: Progress | None = None) -> Verification:
+                 progress: Progress | None = None, clock: Clock | None = None) -> Verification:
     """Check one point; the verdict is stored (when the manifest could be read) and returned."""
-    started = datetime.now(UTC)
+    clock = clock or SystemClock()
+    started, began = clock.now(), clock.monotonic()
     point = load_point(store, pid)
     evidence: dict[str, object] = {"manifest": manifest_key(pid), "manifest_sha256": point.manifest_sha256}
     reasons = identity_reasons(point, _cluster(store))
@@ -216,7 +217,7 @@ def verify_point(inventory: Inventory, store: ObjectStore, pid: str, *, restore:
         except DrError as err:
             reasons = [str(err)]
         reasons += wal_reasons(store, point, evidence)
-    evidence["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 3)
+    evidence["seconds"] = round(clock.monotonic() - began, 3)
     verdict = Verification(point_id=pid, checked_at=started, restore=restore, ok=not reasons,
                            reasons=reasons, evidence=evidence)
     store.put_bytes(verification_key(pid, started), verdict.model_dump_json(indent=2).encode(),

@@ -12,11 +12,11 @@ import shlex
 from base64 import b64encode
 from dataclasses import dataclass
 
-from psycopg import sql
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from policies.errors import CheckFailed, ConfigError, HostError
 from recovery.adapters.fabric_host import FabricHostRunner
+from recovery.adapters.pg_tools import set_archive_command
 from recovery.adapters.postgres import connect
 from recovery.adapters.secrets import resolve_secret
 from recovery.inventory import HostNode, Inventory
@@ -63,12 +63,10 @@ def _configure(inventory: Inventory, node: HostNode, command: str) -> None:
     password = resolve_secret(inventory.database.password, inventory) if inventory.database.password else None
     with connect(node.host, node.pg_port, user=inventory.database.user, password=password,
                  dbname=inventory.database.name) as conn:
-        mode = conn.execute("SHOW archive_mode").fetchone()
-        if mode is None or mode[0] == "off":
-            raise ConfigError(f"host {node.name}: archive_mode is off; set it on and restart PostgreSQL "
-                              "(not done by the toolkit: a restart is an outage)")
-        conn.execute(sql.SQL("ALTER SYSTEM SET archive_command = {}").format(sql.Literal(command)))
-        conn.execute("SELECT pg_reload_conf()")
+        try:
+            set_archive_command(conn, command)
+        except ConfigError as err:
+            raise ConfigError(f"host {node.name}: {err}") from None
 
 
 def _prove(inventory: Inventory, node: HostNode, store: ObjectStore, timeout: float) -> str:

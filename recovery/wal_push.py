@@ -12,7 +12,6 @@ import argparse
 import hashlib
 import logging
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from policies.errors import DrError
@@ -25,6 +24,7 @@ log = logging.getLogger("crmdr.wal_push")
 
 def push(inventory_file: Path, path: Path, name: str) -> str:
     """Store one WAL file; returns what was done (stored / already archived)."""
+    from recovery.adapters.clock import SystemClock
     from recovery.adapters.s3_store import S3ObjectStore
 
     inventory = load_inventory(inventory_file)
@@ -38,7 +38,7 @@ def push(inventory_file: Path, path: Path, name: str) -> str:
                 hashlib.sha256(store.get_bytes(key)).digest() == hashlib.sha256(data).digest():
             return "already archived"
         raise DrError(f"{key} already exists with different content; refusing to overwrite")
-    store.put_bytes(key, data, retain_until=datetime.now(UTC) + tier.retention)
+    store.put_bytes(key, data, retain_until=SystemClock().now() + tier.retention)
     return "stored"
 
 

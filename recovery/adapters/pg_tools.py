@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 import psycopg
+from psycopg import sql
 
 from policies.errors import ConfigError, HostError
 from recovery.manifest import ClusterIdentity
@@ -100,6 +101,16 @@ def backup_lsns(stderr: str) -> tuple[str | None, str | None, int | None]:
     """Start LSN, stop LSN and timeline from pg_basebackup -v output."""
     start, end = _START.search(stderr), _END.search(stderr)
     return (start[1] if start else None, end[1] if end else None, int(start[2]) if start else None)
+
+
+def set_archive_command(conn: psycopg.Connection, command: str) -> None:
+    """ALTER SYSTEM + reload; refuses (ConfigError) when archive_mode is off (that needs a restart)."""
+    mode = conn.execute("SHOW archive_mode").fetchone()
+    if mode is None or mode[0] == "off":
+        raise ConfigError("archive_mode is off; set it on and restart PostgreSQL "
+                          "(not done by the toolkit: a restart is an outage)")
+    conn.execute(sql.SQL("ALTER SYSTEM SET archive_command = {}").format(sql.Literal(command)))
+    conn.execute("SELECT pg_reload_conf()")
 
 
 def cluster_identity(conn: psycopg.Connection) -> ClusterIdentity:

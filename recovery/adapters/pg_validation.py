@@ -47,6 +47,13 @@ def _digests(conn: psycopg.Connection) -> dict[str, TableDigest]:
     return found
 
 
+def digests_at_lsn(conn: psycopg.Connection) -> tuple[dict[str, TableDigest], str]:
+    """Digests, and the WAL position just before their snapshot was taken."""
+    row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+    assert row is not None
+    return digests(conn), str(row[0])
+
+
 def invariant_violations(conn: psycopg.Connection) -> tuple[dict[str, int], list[str]]:
     """Violations per invariant, and reasons for invariants that could not be checked."""
     counts: dict[str, int] = {}
