@@ -35,7 +35,7 @@ from recovery.manifest import (
     verification_key,
 )
 from recovery.ports import Clock, ObjectStore
-from recovery.wal import WAL, chain, segment_of
+from recovery.wal import WAL, chain, segment_of, timeline_reasons
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def wal_reasons(store: ObjectStore, point: RecoveryPoint, evidence: dict[str, ob
     if found.count == 0:
         return []
     return [f"WAL chain gap after recovery point {point.id}: segment {WAL}{name} is missing"
-            for name in found.gaps]
+            for name in found.gaps] + timeline_reasons(names, point.cluster.timeline)
 
 
 def _cluster(store: ObjectStore) -> ClusterIdentity | None:

@@ -79,3 +79,11 @@ def chain(names: list[str], *, since: Segment | None = None, limit: int = 20,
             if len(missing) >= limit:
                 break
     return Chain(first=segments[0], last=segments[-1], count=len(segments), gaps=tuple(missing))
+
+
+def timeline_reasons(names: list[str], since_timeline: int) -> list[str]:
+    """Each timeline after the point's must come with its history file (how it forked)."""
+    timelines = {s.timeline for n in names if (s := parse_segment(n)) is not None}
+    histories = {n for n in names if n.endswith(".history")}
+    return [f"WAL timeline {tli} has segments but no history file {WAL}{tli:08X}.history"
+            for tli in sorted(timelines) if tli > since_timeline and f"{tli:08X}.history" not in histories]

@@ -14,7 +14,7 @@ from recovery.manifest import (
     seal,
     to_bytes,
 )
-from recovery.wal import Segment, chain, parse_segment, segment_of
+from recovery.wal import Segment, chain, parse_segment, segment_of, timeline_reasons
 
 pytestmark = pytest.mark.unit
 
@@ -76,3 +76,10 @@ def test_identity_mismatches_are_named() -> None:
     reasons = identity_reasons(point, other)
     assert "another cluster (system identifier 7311, expected 9999)" in reasons[0]
     assert "PostgreSQL 15, expected 16" in reasons[1]
+
+
+def test_a_new_timeline_needs_its_history_file() -> None:
+    names = ["000000010000000000000003", "000000020000000000000003"]
+    assert timeline_reasons(names, 1) == [
+        "WAL timeline 2 has segments but no history file wal/00000002.history"]
+    assert timeline_reasons([*names, "00000002.history"], 1) == []
