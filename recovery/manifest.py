@@ -61,6 +61,7 @@ class RecoveryPoint(_Model):
     tables_at_lsn: str | None = Field(default=None, description="WAL position of the digest snapshot")
     tables_unstable: list[str] = Field(default_factory=list, description="written during the backup: "
                                        "not digested, checked by invariants and amcheck only")
+    snapshot_arn: str | None = Field(default=None, description="rds-snapshot: the DR-region copy")
     manifest_sha256: str = ""
 
     @property

@@ -182,6 +182,11 @@ def _cluster(store: ObjectStore) -> ClusterIdentity | None:
 def _integrity_and_restore(inventory: Inventory, store: ObjectStore, point: RecoveryPoint,
                            restore: bool, evidence: dict[str, object],
                            progress: Progress | None) -> list[str]:
+    if point.kind == "rds-snapshot":
+        from recovery.adapters.rds import RdsSnapshots
+        from recovery.rds_backup import rds_reasons
+
+        return rds_reasons(inventory, point, RdsSnapshots(inventory), restore=restore, evidence=evidence)
     node = inventory.database.primary
     bin_dir = node.bin_dir if isinstance(node, HostNode) else "/usr/lib/postgresql/15/bin"
     heads = {entry.key: store.head(entry.key) for entry in point.objects}

@@ -45,7 +45,8 @@ def _progress(enabled: bool, what: str, total: int | None) -> Iterator[Callable[
 
 @app.command("run")
 def run(
-    kind: str = typer.Option("physical", "--kind", help="physical (pg_basebackup) or logical (pg_dump)."),
+    kind: str = typer.Option("physical", "--kind", help="physical (pg_basebackup) or logical (pg_dump); "
+                             "ignored for engine rds (snapshot + copy into the DR region)."),
     inventory: Path | None = InventoryOption,
     json_out: bool = JsonOption,
 ) -> None:
@@ -57,15 +58,25 @@ def run(
         from policies.errors import ConfigError
 
         raise ConfigError(f"--kind must be physical or logical, got '{kind}'")
-    total = None if json_out else estimate(source(loaded), kind)  # type: ignore[arg-type]
-    with _progress(not json_out, f"backup {kind}", total) as progress:
-        point = run_backup(loaded, tier, store, kind, progress=progress)  # type: ignore[arg-type]
+    if loaded.database.engine == "rds":
+        from recovery.adapters.clock import SystemClock
+        from recovery.adapters.rds import RdsSnapshots
+        from recovery.rds_backup import run_rds_backup
+
+        point = run_rds_backup(loaded, tier, store, RdsSnapshots(loaded), SystemClock())
+    else:
+        total = None if json_out else estimate(source(loaded), kind)  # type: ignore[arg-type]
+        with _progress(not json_out, f"backup {kind}", total) as progress:
+            point = run_backup(loaded, tier, store, kind, progress=progress)  # type: ignore[arg-type]
     if json_out:
         emit_json({"id": point.id, "kind": point.kind, "size": point.size,
                    "manifest": f"{store.prefix}points/{point.id}/manifest.json",
                    "objects": [o.model_dump() for o in point.objects],
                    "start_lsn": point.start_lsn, "stop_lsn": point.stop_lsn,
-                   "retain_until": point.retain_until})
+                   "retain_until": point.retain_until, "snapshot_arn": point.snapshot_arn})
+    elif point.snapshot_arn:
+        say(f"recovery point [bold]{point.id}[/bold]: snapshot {point.snapshot_arn}, "
+            f"locked manifest until {point.retain_until:%Y-%m-%d}")
     else:
         say(f"recovery point [bold]{point.id}[/bold]: {point.size} bytes in "
             f"{len(point.objects)} object(s), LSN {point.start_lsn}..{point.stop_lsn}, "
