@@ -12,9 +12,8 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from contextlib import suppress
 
-from policies.errors import DrError, VerificationFailed
+from policies.errors import DrError, HostError, VerificationFailed
 from recovery.adapters import pg_tools
 from recovery.adapters.clock import SystemClock
 from recovery.adapters.pg_validation import validate
@@ -80,21 +79,15 @@ def _stream(store: ObjectStore, entry: ObjectEntry, sink: Callable[[bytes], obje
 
 def _extract(store: ObjectStore, entry: ObjectEntry, box: Scratch, progress: Progress | None,
              ) -> tuple[str | None, int]:
-    """Stream a tar object into the scratch data directory while hashing it."""
-    tar = box.extractor()
-    assert tar.stdin is not None and tar.stderr is not None
+    """Stream a tar object into the scratch data directory while hashing every byte of it."""
+    result: tuple[str | None, int] = (None, 0)
     try:
-        reason, read = _stream(store, entry, tar.stdin.write, progress)
-    except BrokenPipeError:
-        reason, read = "", 0
-    finally:
-        with suppress(BrokenPipeError):
-            tar.stdin.close()
-    failed = tar.wait() != 0
-    if failed and not reason:
-        detail = " / ".join(tar.stderr.read().decode(errors="replace").strip().splitlines()[-2:])
-        reason = f"object {entry.key} is not a readable tar archive: {detail}"
-    return reason or None, read
+        with box.feed(box.extract_command(), what="tar -x") as sink:
+            result = _stream(store, entry, sink, progress)
+    except HostError as err:
+        if result[0] is None:
+            return f"object {entry.key} is not a readable tar archive ({err})", result[1]
+    return result
 
 
 def _physical(store: ObjectStore, point: RecoveryPoint, box: Scratch, evidence: dict[str, object],

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
@@ -80,26 +80,39 @@ class Scratch:
 
     @contextmanager
     def feed(self, command: list[str], *, what: str) -> Iterator[Callable[[bytes], object]]:
-        """Run `command` and yield a writer to its stdin; HostError when it exits non-zero."""
+        """Run `command` and yield a writer to its stdin; HostError when it exits non-zero.
+
+        If the command stops reading early, later writes are dropped (the caller still reads
+        and hashes every byte); its exit code decides.
+        """
         with tempfile.TemporaryFile() as errors:
             process = subprocess.Popen(_as_user(command), stdin=subprocess.PIPE,
                                        stdout=subprocess.DEVNULL, stderr=errors)
-            assert process.stdin is not None
+            stdin = process.stdin
+            assert stdin is not None
+            broken: list[bool] = []
+
+            def write(chunk: bytes) -> None:
+                if not broken:
+                    try:
+                        stdin.write(chunk)
+                    except BrokenPipeError:
+                        broken.append(True)
+
             try:
-                yield process.stdin.write
+                yield write
             finally:
-                process.stdin.close()
+                with suppress(BrokenPipeError):
+                    stdin.close()
                 code = process.wait()
             if code != 0:
                 errors.seek(0)
                 last = (errors.read().decode(errors="replace").strip().splitlines() or [""])[-1]
                 raise HostError(f"{what} exited {code}: {last}")
 
-    def extractor(self) -> subprocess.Popen[bytes]:
+    def extract_command(self) -> list[str]:
         """`tar -x` into the data directory, fed on stdin while the object streams in."""
-        return subprocess.Popen(_as_user(["tar", "-x", "-f", "-", "-C", str(self.data)]),
-                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+        return ["tar", "-x", "-f", "-", "-C", str(self.data)]
 
     def initdb(self) -> None:
         self.run([tool("initdb", self.bin_dir), "-D", str(self.data), "-U", self.user,

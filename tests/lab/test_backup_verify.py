@@ -6,9 +6,13 @@ touches another. Objects are Object-Locked: corruption is written as a new versi
 delete marker, exactly what an attacker or a buggy tool without bypass rights could do.
 """
 
+import hashlib
+import io
 import json
+import random
 import re
 import shutil
+import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +23,7 @@ from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from recovery.adapters.aws_session import client
 from recovery.adapters.postgres import connect
-from recovery.manifest import RecoveryPoint, manifest_key, seal, to_bytes
+from recovery.manifest import ObjectEntry, RecoveryPoint, manifest_key, seal, to_bytes
 from tests.conftest import crmdr
 from tests.lab.conftest import Lab, start_lab, stop_lab
 
@@ -131,6 +135,25 @@ def wal_gap(lab: Lab, bucket: Bucket, pid: str) -> None:
     bucket.hide(hidden)
 
 
+def replace_consistently(bucket: Bucket, pid: str, data: bytes) -> None:
+    """New content under a manifest re-sealed to match it: only PostgreSQL-level checks can tell."""
+    bucket.put(tar_key(pid), data)
+    entry = ObjectEntry(key=tar_key(pid), size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    reseal(bucket, pid, objects=[entry])
+
+
+def not_a_tar(bucket: Bucket, pid: str) -> None:
+    replace_consistently(bucket, pid, random.Random(7).randbytes(len(bucket.get(tar_key(pid)))))
+
+
+def data_file_edited(bucket: Bucket, pid: str) -> None:
+    data = bytearray(bucket.get(tar_key(pid)))
+    with tarfile.open(fileobj=io.BytesIO(bytes(data))) as archive:
+        member = next(m for m in archive.getmembers() if m.name.startswith("base/") and m.size > 8192)
+    data[member.offset_data + 100] ^= 0xFF
+    replace_consistently(bucket, pid, bytes(data))
+
+
 CORRUPTIONS: dict[str, tuple[Callable[..., None], str]] = {
     "zero-byte object": (lambda b, p: b.put(tar_key(p), b""), r"object points/\S+/base\.tar is empty"),
     "truncated object": (lambda b, p: b.put(tar_key(p), b.get(tar_key(p))[:-512]),
@@ -141,6 +164,9 @@ CORRUPTIONS: dict[str, tuple[Callable[..., None], str]] = {
         b'"rows": 200', b'"rows": 201')), r"manifest points/\S+/manifest\.json was modified"),
     "manifest of another cluster": (other_cluster, r"manifest points/\S+ is from another cluster"),
     "another PostgreSQL major": (other_major, r"manifest points/\S+ is from PostgreSQL 16, expected 15"),
+    "not a tar, manifest re-sealed": (not_a_tar, r"object points/\S+/base\.tar is not a readable tar archive"),
+    "data file edited, manifest re-sealed": (data_file_edited,
+                                             r"pg_verifybackup rejects points/\S+/base\.tar: .*checksum mismatch"),
     "gap in the WAL chain": (wal_gap, r"WAL chain gap after recovery point \S+: segment wal/[0-9A-F]{24} is missing"),
 }
 
