@@ -98,6 +98,7 @@ class Registration:
     parent: str | None
     provider: str | None
     inputs: dict[str, Any]
+    outputs: dict[str, Any]
 
 
 class AwsMocks(Mocks):
@@ -105,6 +106,7 @@ class AwsMocks(Mocks):
 
     def __init__(self) -> None:
         self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.outputs: dict[tuple[str, str], dict[str, Any]] = {}
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -115,6 +117,7 @@ class AwsMocks(Mocks):
             return None, inputs
         region = region_of(args.provider) or "default-provider"
         outputs = {**inputs, **_outputs(args.typ, args.name, inputs, region)}
+        self.outputs[(args.typ, args.name)] = outputs
         resource_id = outputs.get("bucket") or outputs.get("zoneId") or f"{args.name}-id"
         return str(resource_id), outputs
 
@@ -145,6 +148,7 @@ class RecordingMonitor(MockMonitor):
                 parent=request.parent or None,
                 provider=request.provider or None,
                 inputs=self.aws_mocks.inputs.get((request.type, request.name), {}),
+                outputs=self.aws_mocks.outputs.get((request.type, request.name), {}),
             )
         )
         return response

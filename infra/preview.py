@@ -38,6 +38,7 @@ class PlannedResource:
     component: str | None
     component_type: str | None
     inputs: dict[str, Any]
+    outputs: dict[str, Any]
 
     def view(self) -> ResourceView:
         return ResourceView(type=self.type, name=self.name, region=self.region, props=self.inputs)
@@ -61,18 +62,25 @@ class Preview:
         return matches[0]
 
 
-def run_program(config: Mapping[str, str], *, stack: str = "test", secret_keys: tuple[str, ...] = ()) -> Preview:
+def run_program(
+    config: Mapping[str, str],
+    *,
+    stack: str = "test",
+    secret_keys: tuple[str, ...] = (),
+    monitor: RecordingMonitor | None = None,
+) -> Preview:
     """Run `infra/` under mocks. `config` keys are namespaced (`crm-dr:strategy`), values text.
 
     Raises ConfigError when the program rejects its configuration (before any resource).
+    A fresh context per run keeps Pulumi's global state (root stack, config) from leaking
+    between runs in one process.
     """
-    return contextvars.Context().run(_run, dict(config), stack, secret_keys)
+    monitor = monitor or RecordingMonitor(AwsMocks())
+    return contextvars.Context().run(_run, dict(config), stack, secret_keys, monitor)
 
 
-def _run(config: dict[str, str], stack: str, secret_keys: tuple[str, ...]) -> Preview:
-    mocks = AwsMocks()
-    monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+def _run(config: dict[str, str], stack: str, secret_keys: tuple[str, ...], monitor: RecordingMonitor) -> Preview:
+    pulumi.runtime.set_mocks(monitor.aws_mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(config, list(secret_keys))
     outputs: dict[str, Any] = {}
 
@@ -113,6 +121,7 @@ def _resources(registrations: list[Registration]) -> list[PlannedResource]:
                 component=component.name if component else None,
                 component_type=component.type if component else None,
                 inputs=registration.inputs,
+                outputs=registration.outputs,
             )
         )
     return planned

@@ -220,7 +220,9 @@ def parse_settings(
     try:
         return StackSettings.model_validate(dict(values))
     except ValidationError as err:
-        first = err.errors(include_url=False)[0]
+        errors = err.errors(include_url=False)
+        # A misspelt key also makes the real one "missing": name the misspelling first.
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         first["loc"] = tuple(_namespaced(first["loc"]))
         line = line_of(root, (*under, *first["loc"])) if root is not None and first["loc"] else None
         where = f"{source}: line {line}" if line else source

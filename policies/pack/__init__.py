@@ -1,0 +1,1 @@
+"""The Pulumi policy pack that enforces the guardrails during `pulumi preview` and `pulumi up`."""
