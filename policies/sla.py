@@ -116,3 +116,17 @@ def load_policy(path: Path | None = None) -> Policy:
         where = f"{path}: line {line}: " if line else f"{path}: "
         raise ConfigError(f"{where}field '{field}': {reason}")
     return policy
+
+
+def check_inventory_tier(policy: Policy, inventory_path: Path) -> str:
+    """The tier an inventory names, or a ConfigError naming its file and line when it is unknown."""
+    data, root = read_document(inventory_path, what="inventory")
+    name = data.get("sla_tier")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{inventory_path}: field 'sla_tier' is required but missing")
+    if name not in policy.tiers:
+        line = line_of(root, ("sla_tier",))
+        where = f"{inventory_path}: line {line}: " if line else f"{inventory_path}: "
+        known = ", ".join(sorted(policy.tiers))
+        raise ConfigError(f"{where}field 'sla_tier': unknown SLA tier '{name}' (the policy defines: {known})")
+    return name
