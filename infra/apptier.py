@@ -132,6 +132,19 @@ class AppTier(pulumi.ComponentResource):
             health_check=aws.lb.TargetGroupHealthCheckArgs(path=args.health_check_path, matcher="200-399", interval=15),
             opts=child,
         )
+        self._listeners(name, args, balancer, target_group, child)
+        self.dns_name = balancer.dns_name
+        return target_group
+
+    def _listeners(
+        self,
+        name: str,
+        args: AppTierArgs,
+        balancer: aws.lb.LoadBalancer,
+        target_group: aws.lb.TargetGroup,
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """HTTPS when a certificate is configured (HTTP then redirects), plain HTTP otherwise."""
         forward = aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
         plain_http = forward
         if args.certificate_arn:
@@ -157,5 +170,3 @@ class AppTier(pulumi.ComponentResource):
             default_actions=[plain_http],
             opts=child,
         )
-        self.dns_name = balancer.dns_name
-        return target_group

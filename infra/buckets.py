@@ -60,6 +60,14 @@ def secure_bucket(
         versioning_configuration=aws.s3.BucketVersioningV2VersioningConfigurationArgs(status="Enabled"),
         opts=child,
     )
+    _encrypt(name, bucket, kms_key_arn, child)
+    if lock is not None:
+        _lock(name, bucket, lock, pulumi.ResourceOptions(parent=parent, depends_on=[versioning]))
+    return SecureBucket(bucket, versioning)
+
+
+def _encrypt(name: str, bucket: aws.s3.BucketV2, kms_key_arn: pulumi.Input[str], opts: pulumi.ResourceOptions) -> None:
+    """SSE-KMS with a customer-managed key; bucket keys keep the KMS request bill small."""
     aws.s3.BucketServerSideEncryptionConfigurationV2(
         f"{name}-encryption",
         bucket=bucket.id,
@@ -71,18 +79,20 @@ def secure_bucket(
                 bucket_key_enabled=True,
             )
         ],
-        opts=child,
+        opts=opts,
     )
-    if lock is not None:
-        aws.s3.BucketObjectLockConfigurationV2(
-            f"{name}-object-lock",
-            bucket=bucket.id,
-            object_lock_enabled="Enabled",
-            rule=aws.s3.BucketObjectLockConfigurationV2RuleArgs(
-                default_retention=aws.s3.BucketObjectLockConfigurationV2RuleDefaultRetentionArgs(
-                    mode=lock.mode, days=lock.days
-                )
-            ),
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=[versioning]),
-        )
-    return SecureBucket(bucket, versioning)
+
+
+def _lock(name: str, bucket: aws.s3.BucketV2, lock: BucketLock, opts: pulumi.ResourceOptions) -> None:
+    """Default retention for every new object version (versioning must exist first)."""
+    aws.s3.BucketObjectLockConfigurationV2(
+        f"{name}-object-lock",
+        bucket=bucket.id,
+        object_lock_enabled="Enabled",
+        rule=aws.s3.BucketObjectLockConfigurationV2RuleArgs(
+            default_retention=aws.s3.BucketObjectLockConfigurationV2RuleDefaultRetentionArgs(
+                mode=lock.mode, days=lock.days
+            )
+        ),
+        opts=opts,
+    )

@@ -46,34 +46,13 @@ class InventoryFacts:
 
 def build_inventory(facts: InventoryFacts) -> dict[str, Any]:
     """The inventory document; raises pydantic.ValidationError if the contract is broken."""
-    standby_role = "replica" if facts.standby_endpoint else "restore-target"
     inventory = Inventory.model_validate(
         {
             "stack": facts.stack,
             "environment": facts.environment,
             "sla_tier": facts.sla_tier,
             "regions": {"primary": facts.primary_region, "dr": facts.dr_region},
-            "database": {
-                "engine": "rds",
-                "name": facts.db_name,
-                "user": facts.db_user,
-                "password": {"secretsmanager": facts.db_secret_name},
-                "synchronous": False,
-                "primary": {
-                    "name": "primary",
-                    "instance_id": facts.primary_instance_id,
-                    "region": facts.primary_region,
-                    "endpoint": facts.primary_endpoint,
-                    "tags": {"crm-dr:role": "primary"},
-                },
-                "standby": {
-                    "name": "standby",
-                    "instance_id": facts.standby_instance_id,
-                    "region": facts.dr_region,
-                    "endpoint": facts.standby_endpoint,
-                    "tags": {"crm-dr:role": standby_role, "crm-dr:strategy": facts.strategy},
-                },
-            },
+            "database": _database(facts),
             "backup": {
                 "bucket": facts.backup_bucket,
                 "prefix": BACKUP_PREFIX,
@@ -95,3 +74,29 @@ def build_inventory(facts: InventoryFacts) -> dict[str, Any]:
         }
     )
     return inventory.model_dump(mode="json", exclude_none=True)
+
+
+def _database(facts: InventoryFacts) -> dict[str, Any]:
+    """RDS nodes; without a replica the standby is the instance a restore will create."""
+    standby_role = "replica" if facts.standby_endpoint else "restore-target"
+    return {
+        "engine": "rds",
+        "name": facts.db_name,
+        "user": facts.db_user,
+        "password": {"secretsmanager": facts.db_secret_name},
+        "synchronous": False,
+        "primary": {
+            "name": "primary",
+            "instance_id": facts.primary_instance_id,
+            "region": facts.primary_region,
+            "endpoint": facts.primary_endpoint,
+            "tags": {"crm-dr:role": "primary"},
+        },
+        "standby": {
+            "name": "standby",
+            "instance_id": facts.standby_instance_id,
+            "region": facts.dr_region,
+            "endpoint": facts.standby_endpoint,
+            "tags": {"crm-dr:role": standby_role, "crm-dr:strategy": facts.strategy},
+        },
+    }

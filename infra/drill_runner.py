@@ -45,6 +45,16 @@ class DrillRunnerArgs:
     replica_arn: pulumi.Input[str] | None
 
 
+@dataclass(frozen=True)
+class TaskParts:
+    """What every drill task definition shares."""
+
+    logs: aws.cloudwatch.LogGroup
+    signing_key: aws.secretsmanager.Secret
+    task_role: aws.iam.Role
+    execution_role: aws.iam.Role
+
+
 class DrillRunner(pulumi.ComponentResource):
     """Cluster, task definitions, roles, report bucket and schedules."""
 
@@ -79,10 +89,8 @@ class DrillRunner(pulumi.ComponentResource):
         self.schedules = drill_schedules(
             deployment.tier_name, deployment.tier, environment=deployment.settings.environment
         )
-        definitions = [
-            self._task_definition(name, args, schedule, logs, signing_key, task_role, execution_role)
-            for schedule in self.schedules
-        ]
+        parts = TaskParts(logs, signing_key, task_role, execution_role)
+        definitions = [self._task_definition(name, args, schedule, parts) for schedule in self.schedules]
         self._schedule(name, args, cluster, definitions, [task_role, execution_role])
         self.register_outputs({"report_bucket": self.report_bucket.name, "cluster_arn": cluster.arn})
 
@@ -128,53 +136,13 @@ class DrillRunner(pulumi.ComponentResource):
         return task_role, execution_role
 
     def _task_definition(
-        self,
-        name: str,
-        args: DrillRunnerArgs,
-        schedule: DrillSchedule,
-        logs: aws.cloudwatch.LogGroup,
-        signing_key: aws.secretsmanager.Secret,
-        task_role: aws.iam.Role,
-        execution_role: aws.iam.Role,
+        self, name: str, args: DrillRunnerArgs, schedule: DrillSchedule, parts: TaskParts
     ) -> aws.ecs.TaskDefinition:
-        deployment, settings = args.deployment, args.deployment.settings
-        containers = pulumi.Output.all(
-            args.backup_bucket.name,
-            self.report_bucket.name,
-            args.kms_key_arn,
-            logs.name,
-            signing_key.name,
-        ).apply(
-            lambda values: json.dumps(
-                container_definitions(
-                    RunnerTask(
-                        runner_image=settings.drill_runner_image,
-                        cli_image=settings.aws_cli_image,
-                        region=settings.dr_region,
-                        inventory_url=f"s3://{values[0]}/{args.inventory_key}",
-                        signing_key_secret=values[4],
-                        report_url=f"s3://{values[1]}/{deployment.prefix}/",
-                        kms_key_arn=values[2],
-                        log_group=values[3],
-                        scratch_prefix=f"{deployment.prefix}-drill-",
-                    ),
-                    (
-                        "drill",
-                        "run",
-                        "--type",
-                        schedule.kind,
-                        "--tier",
-                        deployment.tier_name,
-                        "--out",
-                        "/reports",
-                        "--json",
-                    ),
-                )
-            )
-        )
+        """One Fargate task per drill type, its command baked in."""
+        prefix = args.deployment.prefix
         return aws.ecs.TaskDefinition(
             f"{name}-{schedule.kind}",
-            family=f"{deployment.prefix}-drill-{schedule.kind}",
+            family=f"{prefix}-drill-{schedule.kind}",
             cpu="1024",
             memory="2048",
             network_mode="awsvpc",
@@ -182,14 +150,41 @@ class DrillRunner(pulumi.ComponentResource):
             runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
                 operating_system_family="LINUX", cpu_architecture="X86_64"
             ),
-            task_role_arn=task_role.arn,
-            execution_role_arn=execution_role.arn,
+            task_role_arn=parts.task_role.arn,
+            execution_role_arn=parts.execution_role.arn,
             volumes=[
                 aws.ecs.TaskDefinitionVolumeArgs(name="inputs"),
                 aws.ecs.TaskDefinitionVolumeArgs(name="reports"),
             ],
-            container_definitions=containers,
+            container_definitions=self._containers(args, schedule, parts),
             opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _containers(self, args: DrillRunnerArgs, schedule: DrillSchedule, parts: TaskParts) -> pulumi.Output[str]:
+        settings, prefix = args.deployment.settings, args.deployment.prefix
+        return pulumi.Output.all(
+            backup_bucket=args.backup_bucket.name,
+            report_bucket=self.report_bucket.name,
+            kms_key_arn=args.kms_key_arn,
+            log_group=parts.logs.name,
+            signing_key=parts.signing_key.name,
+        ).apply(
+            lambda values: json.dumps(
+                container_definitions(
+                    RunnerTask(
+                        runner_image=settings.drill_runner_image,
+                        cli_image=settings.aws_cli_image,
+                        region=settings.dr_region,
+                        inventory_url=f"s3://{values['backup_bucket']}/{args.inventory_key}",
+                        signing_key_secret=values["signing_key"],
+                        report_url=f"s3://{values['report_bucket']}/{prefix}/",
+                        kms_key_arn=values["kms_key_arn"],
+                        log_group=values["log_group"],
+                        scratch_prefix=f"{prefix}-drill-",
+                    ),
+                    schedule.command,
+                )
+            )
         )
 
     def _schedule(
@@ -225,18 +220,25 @@ class DrillRunner(pulumi.ComponentResource):
                 flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(
                     mode="FLEXIBLE", maximum_window_in_minutes=FLEXIBLE_WINDOW_MINUTES
                 ),
-                target=aws.scheduler.ScheduleTargetArgs(
-                    arn=cluster.arn,
-                    role_arn=role.arn,
-                    ecs_parameters=aws.scheduler.ScheduleTargetEcsParametersArgs(
-                        task_definition_arn=definition.arn,
-                        launch_type="FARGATE",
-                        network_configuration=aws.scheduler.ScheduleTargetEcsParametersNetworkConfigurationArgs(
-                            subnets=args.network.private_subnet_ids,
-                            security_groups=[args.network.runner_sg_id],
-                            assign_public_ip=False,
-                        ),
-                    ),
-                ),
+                target=_run_task(args, cluster, definition, role),
                 opts=child,
             )
+
+
+def _run_task(
+    args: DrillRunnerArgs, cluster: aws.ecs.Cluster, definition: aws.ecs.TaskDefinition, role: aws.iam.Role
+) -> aws.scheduler.ScheduleTargetArgs:
+    """A templated ECS RunTask target: the drill task in the DR region's private subnets."""
+    return aws.scheduler.ScheduleTargetArgs(
+        arn=cluster.arn,
+        role_arn=role.arn,
+        ecs_parameters=aws.scheduler.ScheduleTargetEcsParametersArgs(
+            task_definition_arn=definition.arn,
+            launch_type="FARGATE",
+            network_configuration=aws.scheduler.ScheduleTargetEcsParametersNetworkConfigurationArgs(
+                subnets=args.network.private_subnet_ids,
+                security_groups=[args.network.runner_sg_id],
+                assign_public_ip=False,
+            ),
+        ),
+    )

@@ -11,6 +11,12 @@ from policies.schedules import rate_expression
 from policies.sla import DRILL_TYPES, DrillType, Tier
 
 DISRUPTIVE_DRILLS: frozenset[DrillType] = frozenset({"failover"})
+RUNNER_CONTAINER = "drill-runner"
+FETCH_CONTAINER = "fetch-inputs"
+PUBLISH_CONTAINER = "publish-reports"
+INVENTORY_PATH = "/inputs/inventory.json"
+SIGNING_KEY_PATH = "/inputs/signing-key.pem"
+REPORTS_DIR = "/reports"
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ def drill_schedules(tier_name: str, tier: Tier, *, environment: str) -> list[Dri
                 kind=kind,
                 expression=rate_expression(cadence),
                 enabled=not guarded,
-                command=("drill", "run", "--type", kind, "--tier", tier_name, "--json"),
+                command=("drill", "run", "--type", kind, "--tier", tier_name, "--out", REPORTS_DIR, "--json"),
                 note=note,
             )
         )
@@ -52,14 +58,6 @@ def drill_schedules(tier_name: str, tier: Tier, *, environment: str) -> list[Dri
 def allows_failover(tier: Tier, *, environment: str) -> bool:
     """Whether the unattended runner may promote the standby (never in production by default)."""
     return environment != "production" or tier.production_drills_allowed
-
-
-RUNNER_CONTAINER = "drill-runner"
-FETCH_CONTAINER = "fetch-inputs"
-PUBLISH_CONTAINER = "publish-reports"
-INVENTORY_PATH = "/inputs/inventory.json"
-SIGNING_KEY_PATH = "/inputs/signing-key.pem"
-REPORTS_DIR = "/reports"
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,8 @@ def arn_parts(arn: str) -> tuple[str, str, str]:
 
 def in_region(arn: str, region: str) -> str:
     """The same ARN in another region (a replicated secret or key keeps its name and suffix)."""
+    arn_parts(arn)  # raises on anything that is not an ARN
     parts = arn.split(":")
-    arn_parts(arn)
     return ":".join([*parts[:3], region, *parts[4:]])
 
 

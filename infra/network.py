@@ -38,6 +38,10 @@ class Network(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     public_subnet_ids: list[pulumi.Output[str]]
     private_subnet_ids: list[pulumi.Output[str]]
+    alb_sg_id: pulumi.Output[str]
+    app_sg_id: pulumi.Output[str]
+    db_sg_id: pulumi.Output[str]
+    runner_sg_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("crm-dr:infra:Network", name, None, opts)

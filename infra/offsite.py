@@ -166,30 +166,32 @@ class PrimaryBackup(pulumi.ComponentResource):
             f"{name}-replication",
             bucket=args.attachments.bucket.id,
             role=role.arn,
-            rules=[
-                aws.s3.BucketReplicationConfigRuleArgs(
-                    id="attachments-offsite",
-                    status="Enabled",
-                    filter=aws.s3.BucketReplicationConfigRuleFilterArgs(prefix=""),
-                    delete_marker_replication=aws.s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(
-                        status="Disabled"
-                    ),
-                    source_selection_criteria=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaArgs(
-                        sse_kms_encrypted_objects=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs(
-                            status="Enabled"
-                        )
-                    ),
-                    destination=aws.s3.BucketReplicationConfigRuleDestinationArgs(
-                        bucket=args.attachments_replica.arn,
-                        storage_class="STANDARD_IA",
-                        encryption_configuration=aws.s3.BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs(
-                            replica_kms_key_id=args.dr_kms_key_arn
-                        ),
-                    ),
-                )
-            ],
+            rules=[_replication_rule(args)],
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[args.attachments.versioning, args.attachments_replica.versioning],
             ),
         )
+
+
+def _replication_rule(args: PrimaryBackupArgs) -> aws.s3.BucketReplicationConfigRuleArgs:
+    """Everything, SSE-KMS objects included, re-encrypted under the DR key; no delete markers."""
+    s3 = aws.s3
+    return s3.BucketReplicationConfigRuleArgs(
+        id="attachments-offsite",
+        status="Enabled",
+        filter=s3.BucketReplicationConfigRuleFilterArgs(prefix=""),
+        delete_marker_replication=s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(status="Disabled"),
+        source_selection_criteria=s3.BucketReplicationConfigRuleSourceSelectionCriteriaArgs(
+            sse_kms_encrypted_objects=s3.BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs(
+                status="Enabled"
+            )
+        ),
+        destination=s3.BucketReplicationConfigRuleDestinationArgs(
+            bucket=args.attachments_replica.arn,
+            storage_class="STANDARD_IA",
+            encryption_configuration=s3.BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs(
+                replica_kms_key_id=args.dr_kms_key_arn
+            ),
+        ),
+    )

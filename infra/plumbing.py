@@ -55,7 +55,22 @@ class RecoveryPlumbing(pulumi.ComponentResource):
             opts=child,
         )
         self.topic = aws.sns.Topic(f"{name}-events", name=f"{deployment.prefix}-dr-events", opts=child)
-        self.secret = aws.secretsmanager.Secret(
+        self.secret = self._database_secret(name, args)
+        self.failover_alarm = self._failover_alarm(name, deployment)
+        self.register_outputs(
+            {
+                "lock_table": self.lock_table.name,
+                "topic_arn": self.topic.arn,
+                "secret_name": self.secret.name,
+                "failover_alarm": self.failover_alarm.name,
+            }
+        )
+
+    def _database_secret(self, name: str, args: RecoveryPlumbingArgs) -> aws.secretsmanager.Secret:
+        """Kept in the DR region for recovery, replicated to the primary for the app servers."""
+        child = pulumi.ResourceOptions(parent=self)
+        deployment = args.deployment
+        secret = aws.secretsmanager.Secret(
             f"{name}-db-secret",
             name=f"{deployment.prefix}/db-master",
             description="CRM database master password (recovery reads it in the DR region)",
@@ -70,19 +85,11 @@ class RecoveryPlumbing(pulumi.ComponentResource):
         )
         aws.secretsmanager.SecretVersion(
             f"{name}-db-secret-value",
-            secret_id=self.secret.id,
+            secret_id=secret.id,
             secret_string=args.db_password,
             opts=child,
         )
-        self.failover_alarm = self._failover_alarm(name, deployment)
-        self.register_outputs(
-            {
-                "lock_table": self.lock_table.name,
-                "topic_arn": self.topic.arn,
-                "secret_name": self.secret.name,
-                "failover_alarm": self.failover_alarm.name,
-            }
-        )
+        return secret
 
     def _failover_alarm(self, name: str, deployment: Deployment) -> aws.cloudwatch.MetricAlarm:
         return aws.cloudwatch.MetricAlarm(

@@ -82,9 +82,19 @@ class Stack:
     runner: DrillRunner
 
 
-def declare(deployment: Deployment, password: pulumi.Output[str]) -> Stack:
-    """Every component, in dependency order."""
-    settings, where = deployment.settings, regions(deployment)
+@dataclass(frozen=True)
+class Foundations:
+    """Keys and networks: what every other component of a region builds on."""
+
+    dr_key: EncryptionKey
+    primary_key: EncryptionKey
+    primary_net: Network
+    dr_net: Network
+
+
+def foundations(deployment: Deployment, where: Regions) -> Foundations:
+    """The DR region's multi-Region key first: the primary region holds its replica."""
+    settings = deployment.settings
     dr_key = EncryptionKey("dr-key", EncryptionKeyArgs("crm-dr backups (multi-Region primary key)"), where.dr)
     primary_key = EncryptionKey(
         "primary-key",
@@ -97,6 +107,14 @@ def declare(deployment: Deployment, password: pulumi.Output[str]) -> Stack:
         where.primary,
     )
     dr_net = Network("dr-network", NetworkArgs(settings.dr_vpc_cidr, settings.app_port), where.dr)
+    return Foundations(dr_key, primary_key, primary_net, dr_net)
+
+
+def declare(deployment: Deployment, password: pulumi.Output[str]) -> Stack:
+    """Every component, in dependency order."""
+    settings, where = deployment.settings, regions(deployment)
+    base = foundations(deployment, where)
+    dr_key, primary_key, dr_net = base.dr_key, base.primary_key, base.dr_net
     plumbing = RecoveryPlumbing(
         "dr-recovery",
         RecoveryPlumbingArgs(deployment, dr_key.arn, primary_key.arn, password),
@@ -106,7 +124,7 @@ def declare(deployment: Deployment, password: pulumi.Output[str]) -> Stack:
         "primary-crm",
         CrmStackArgs(
             deployment,
-            primary_net,
+            base.primary_net,
             primary_key.arn,
             password,
             plumbing.secret.arn.apply(lambda arn: in_region(arn, settings.primary_region)),
