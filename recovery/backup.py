@@ -20,7 +20,7 @@ from policies.errors import ConfigError, Refused
 from policies.sla import Tier
 from recovery.adapters import pg_tools
 from recovery.adapters.clock import SystemClock
-from recovery.adapters.pg_validation import digests, digests_at_lsn
+from recovery.adapters.pg_validation import digests, digests_at_lsn, digests_in_background
 from recovery.adapters.postgres import connect
 from recovery.adapters.secrets import resolve_secret
 from recovery.inventory import HostNode, Inventory, SecretRef
@@ -98,13 +98,13 @@ def ensure_cluster(store: ObjectStore, identity: ClusterIdentity) -> None:
 def _physical(src: Source, store: ObjectStore, pid: str, until: datetime,
               progress: Progress | None) -> tuple[list[ObjectEntry], dict[str, object]]:
     key = f"{point_prefix(pid)}base.tar"
-    with _connect(src) as conn:
-        before = digests(conn)
     command = pg_tools.basebackup_command(src.node.bin_dir, src.node.host, src.node.pg_port,
                                           src.replication_user)
-    with pg_tools.stream(command, what="pg_basebackup", password=src.replication_password) as out:
+    with _connect(src) as conn, digests_in_background(conn) as pending, \
+            pg_tools.stream(command, what="pg_basebackup", password=src.replication_password) as out:
         stored = store.upload_stream(key, out, retain_until=until, on_progress=progress)
         start, stop, timeline = pg_tools.backup_lsns(out.finish())
+        before = pending.result()
     with _connect(src) as conn:
         after, at_lsn = digests_at_lsn(conn)
     stable = {name: digest for name, digest in after.items() if before.get(name) == digest}

@@ -1,6 +1,8 @@
 """Runs recovery/validation.py's SQL over a psycopg connection; returns digests and reasons."""
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 import psycopg
 
@@ -45,6 +47,16 @@ def _digests(conn: psycopg.Connection) -> dict[str, TableDigest]:
         assert row is not None
         found[table] = TableDigest(rows=int(row[0]), checksum=str(row[1]))
     return found
+
+
+@contextmanager
+def digests_in_background(conn: psycopg.Connection) -> Iterator["Future[dict[str, TableDigest]]"]:
+    """Pin a snapshot now and digest it in a thread while the caller goes on (one scan saved)."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        conn.execute("SELECT 1")  # the first query takes the transaction's snapshot
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            yield pool.submit(_digests, conn)
 
 
 def digests_at_lsn(conn: psycopg.Connection) -> tuple[dict[str, TableDigest], str]:

@@ -1,0 +1,1 @@
+"""Reproducible measurements against the raw tools; `python -m benchmarks` runs them all."""
