@@ -1,0 +1,35 @@
+"""`crmdr backup` bad input: one sentence, exit 2, nothing touched (no AWS, no database)."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import crmdr, make_inventory
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def inventory_file(tmp_path: Path) -> Path:
+    path = tmp_path / "inventory.json"
+    path.write_text(make_inventory(**{"aws.endpoint_url": "http://127.0.0.1:9"}).to_json())
+    return path
+
+
+def test_verify_needs_exactly_one_of_id_or_latest(inventory_file: Path) -> None:
+    for args in ([], ["--id", "x", "--latest"]):
+        done = crmdr("backup", "verify", *args, "--inventory", str(inventory_file))
+        assert done.returncode == 2
+        assert "exactly one of --id ID or --latest" in done.stderr
+
+
+def test_unknown_kind_is_bad_input(inventory_file: Path) -> None:
+    done = crmdr("backup", "run", "--kind", "incremental", "--inventory", str(inventory_file))
+    assert done.returncode == 2
+    assert "--kind must be physical or logical, got 'incremental'" in done.stderr
+
+
+def test_missing_inventory_names_the_file(tmp_path: Path) -> None:
+    done = crmdr("backup", "list", "--inventory", str(tmp_path / "nope.json"))
+    assert done.returncode == 2
+    assert "nope.json" in done.stderr
