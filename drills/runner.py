@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 REPORT_PREFIX = "drill-reports/"
 DISRUPTIVE: frozenset[str] = frozenset({"failover"})
 SCENARIOS = ("crash", "host-lost", "network-cut")
+IMPLEMENTED_SCENARIOS = ("crash",)
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,9 @@ def _load(request: DrillRequest) -> tuple[Inventory, Policy, str, Tier]:
         raise ConfigError(f"--scenario applies to failover drills only, not {request.drill_type}")
     if request.scenario is not None and request.scenario not in SCENARIOS:
         raise ConfigError(f"unknown scenario '{request.scenario}' (expected one of {', '.join(SCENARIOS)})")
+    if request.scenario not in (None, *IMPLEMENTED_SCENARIOS):
+        raise ConfigError(f"scenario '{request.scenario}' is not implemented yet (available: "
+                          f"{', '.join(IMPLEMENTED_SCENARIOS)})")
     return inventory, policy, tier_name, tier
 
 

@@ -22,6 +22,7 @@ from drills.report.store import (
     _signed_payload,
     chain_head,
     load_report,
+    past_reports,
     publish,
     redact,
     sha256,
@@ -71,7 +72,7 @@ def make_report(out: Path, key: Ed25519PrivateKey, n: int, rto: float | None = 0
         DrillOutcome(**{**base.__dict__, "evidence": [evidence]}), make_inventory(), load_policy().tier("gold"),
         provenance, finished - timedelta(seconds=30), finished)
     report = redact(report, secrets)
-    return publish(out, report, render_all(report), key, secrets)
+    return publish(out, report, render_all(report, past_reports(out)), key, secrets)
 
 
 @pytest.fixture

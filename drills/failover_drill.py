@@ -1,0 +1,180 @@
+"""The failover game day: probe, crash the primary, run the failover runbook, measure, fail back.
+
+RTO and RPO come from the write probe's ledger (what a client felt), phases from the runbook's
+journal. The drill accepts data loss on asynchronous replication on purpose: measuring that
+loss is the point; synchronous tiers are judged on zero lost acknowledged writes.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from drills.judge import check, failover_objectives
+from drills.measure import Disruption, Measurement, Write, measure
+from drills.probe import ProbeSettings, WriteProbe, committed_ids
+from drills.report.build import DrillOutcome
+from drills.report.model import Check, Evidence, Phase
+from drills.report.store import write_evidence
+from drills.runner import DrillContext, DrillRequest, run_drill
+from drills.timeline import journal_events, phase_at, runbook_phases
+from policies.errors import DrError
+from recovery.adapters.fabric_host import FabricHostRunner
+from recovery.adapters.route53_dns import Route53Dns
+from recovery.inventory import HostNode
+from recovery.runbooks.failover import run_failover
+from recovery.runbooks.run import Options
+from recovery.runbooks.switchover import run_failback
+
+log = logging.getLogger(__name__)
+
+STEADY_WRITES = 20
+WAIT_SECONDS = 60.0
+PROBE_RATE = 100.0
+
+
+def _wait(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _acked(ledger: tuple[Write, ...], after: float = 0.0) -> int:
+    return sum(1 for w in ledger if w.outcome == "acknowledged" and w.sent_mono >= after)
+
+
+def _crash(context: DrillContext) -> tuple[Disruption, datetime]:
+    """`pg_ctl stop -m immediate` on the primary: a crash without a zombie postmaster."""
+    node = context.inventory.database.primary
+    assert isinstance(node, HostNode)
+    runner = FabricHostRunner(node, context.inventory.ssh, secrets=context.secrets)
+    runner.open()
+    wall, start = datetime.now(UTC), time.monotonic()
+    try:
+        runner.run(f"{node.bin_dir}/pg_ctl stop -D {node.data_dir} -m immediate", timeout=30)
+    finally:
+        runner.close()
+    effective = time.monotonic()
+    disruption = Disruption(started_mono=start, started_wall=wall.timestamp(), effective_mono=effective)
+    return disruption, wall
+
+
+def _ledger_csv(ledger: tuple[Write, ...], origin: float) -> bytes:
+    rows = ["id,outcome,sent_unix,offset_s,latency_ms,address,error"]
+    rows += [f"{w.id},{w.outcome},{w.sent_wall:.6f},{w.sent_mono - origin:.6f},"
+             f"{(w.done_mono - w.sent_mono) * 1000:.3f},{w.address or ''},\"{(w.error or '').replace(chr(34), '')}\""
+             for w in ledger]
+    return ("\n".join(rows) + "\n").encode()
+
+
+def _journal_evidence(context: DrillContext, name: str, path: str | None) -> tuple[list[Evidence], str]:
+    if not path or not Path(path).exists():
+        return [], ""
+    text = Path(path).read_text()
+    return [write_evidence(context.report_dir, name, text.encode())], text
+
+
+def _failback(context: DrillContext, options: Options) -> tuple[list[Check], list[Evidence], str]:
+    """Return the primary role to the inventory's primary; each result is a cleanup check."""
+    inventory = context.inventory
+    try:
+        result = run_failback(inventory, options)
+    except DrError as err:
+        return [Check(name="fail back", passed=False, detail=f"{err} (manual failback needed)")], [], ""
+    evidence, text = _journal_evidence(context, "failback-journal.jsonl", result.journal)
+    address = Route53Dns(inventory).resolve()
+    primary = inventory.database.primary
+    home = getattr(primary, "host", "")
+    checks = [Check(name="fail back", passed=True, detail=result.message),
+              Check(name="DNS name back on the primary", passed=address == home,
+                    detail=f"{inventory.dns.record_name} resolves to {address}")]
+    return checks, evidence, text
+
+
+def run(context: DrillContext) -> DrillOutcome:
+    """The failover drill (scenario crash)."""
+    inventory = context.inventory
+    options = Options(drill=True, accept_data_loss=not inventory.database.synchronous,
+                      journal_dir=context.report_dir.parent / ".journals")
+    probe = WriteProbe(inventory, ProbeSettings(rate=PROBE_RATE, writer="crmdr-drill"))
+    origin_wall, origin = datetime.now(UTC), time.monotonic()
+    probe.start()
+    failure: str | None = None
+    failover_journal: str | None = None
+    disruption: Disruption | None = None
+    timeline: list[Phase] = []
+    try:
+        if not _wait(lambda: _acked(probe.ledger) >= STEADY_WRITES, WAIT_SECONDS):
+            raise DrError(f"steady state not reached: fewer than {STEADY_WRITES} writes acknowledged")
+        timeline.append(phase_at("steady state (probe)", origin_wall, datetime.now(UTC), origin_wall))
+        disruption, crash_wall = _crash(context)
+        timeline.append(phase_at("disrupt: crash primary", crash_wall, datetime.now(UTC), origin_wall))
+        failover_journal = run_failover(inventory, options).journal
+        effective = disruption.effective_mono
+        _wait(lambda: _acked(probe.ledger, effective) > 0, WAIT_SECONDS)
+    except DrError as err:
+        failure = str(err)
+    finally:
+        ledger = probe.stop()
+    if disruption is None:
+        now = time.monotonic()
+        disruption = Disruption(started_mono=now, started_wall=time.time(), effective_mono=now)
+    evidence = [write_evidence(context.report_dir, "ledger.csv", _ledger_csv(ledger, origin))]
+    found_evidence, journal = _journal_evidence(context, "failover-journal.jsonl", failover_journal)
+    evidence += found_evidence
+    timeline += runbook_phases(journal_events(journal), origin_wall, prefix="failover: ")
+    measurement = _measure(context, probe.run_writer, ledger, disruption)
+    cleanup: list[Check] = []
+    if failure is None:
+        cleanup, back_evidence, back_journal = _failback(context, options)
+        evidence += back_evidence
+        timeline += runbook_phases(journal_events(back_journal), origin_wall, prefix="failback: ")
+    else:
+        cleanup = [Check(name="fail back", passed=False, detail="skipped: the failover did not complete")]
+    objectives = [*failover_objectives(measurement, context.tier),
+                  check("Failover runbook", failure, "completed")]
+    return DrillOutcome(
+        drill_type="failover", scenario=context.scenario, objectives=objectives,
+        measured={**measurement.as_dict(), "probe_rate_per_second": PROBE_RATE, "probe_writer": probe.run_writer,
+                  "synchronous_replication": inventory.database.synchronous},
+        timeline=sorted(timeline, key=lambda p: p.offset_seconds),
+        integrity_checks=[Check(name="acknowledged writes present after recovery",
+                                passed=not measurement.lost_ids,
+                                detail=f"{len(measurement.lost_ids)} lost of {measurement.acknowledged}"),
+                          Check(name="no failed write was committed", passed=not measurement.failed_but_committed,
+                                detail=f"{len(measurement.failed_but_committed)} found")],
+        isolation=(f"{inventory.environment} stack '{inventory.stack}': the primary was crashed on purpose; "
+                   f"clients of {inventory.dns.record_name} saw {measurement.failed} failed and "
+                   f"{measurement.unknown} unknown writes during the drill"
+                   + ("" if inventory.database.synchronous else
+                      "; failover ran with accept-data-loss (asynchronous replication) to measure the loss")),
+        cleanup=cleanup, evidence=evidence,
+    )
+
+
+def _measure(context: DrillContext, writer: str, ledger: tuple[Write, ...], disruption: Disruption) -> Measurement:
+    try:
+        found = committed_ids(context.inventory, writer)
+    except DrError as err:
+        log.warning("cannot read the probe rows back: %s", err)
+        found = frozenset()
+    return measure(ledger, found, disruption)
+
+
+def run_failover_drill(directory: Path, settings: object, progress: Callable[[str], None],
+                       out: Path | None = None) -> Path:
+    """For `make demo`: the lab up, a failover drill on it; returns the HTML report's path."""
+    from drills.lab.lab import up
+    from drills.lab.settings import LabSettings
+
+    assert isinstance(settings, LabSettings)
+    up(directory, settings, progress)
+    progress("failover drill: probe, crash the primary, fail over, measure, fail back")
+    request = DrillRequest(drill_type="failover", inventory_path=directory / "inventory.json",
+                           out_dir=out or directory / "reports")
+    _report, report_dir = run_drill(request)
+    return report_dir / "report.html"
