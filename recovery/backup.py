@@ -20,7 +20,7 @@ from policies.errors import ConfigError, Refused
 from policies.sla import Tier
 from recovery.adapters import pg_tools
 from recovery.adapters.clock import SystemClock
-from recovery.adapters.pg_validation import digests, digests_at_lsn, digests_in_background
+from recovery.adapters.pg_validation import current_lsn, digests, digests_in_background, digests_spread
 from recovery.adapters.postgres import connect
 from recovery.adapters.secrets import resolve_secret
 from recovery.inventory import HostNode, Inventory, SecretRef
@@ -106,7 +106,8 @@ def _physical(src: Source, store: ObjectStore, pid: str, until: datetime,
         start, stop, timeline = pg_tools.backup_lsns(out.finish())
         before = pending.result()
     with _connect(src) as conn:
-        after, at_lsn = digests_at_lsn(conn)
+        at_lsn = current_lsn(conn)
+    after = digests_spread(lambda: _connect(src))  # each table after the stop point
     stable = {name: digest for name, digest in after.items() if before.get(name) == digest}
     return [ObjectEntry(key=key, size=stored.size, sha256=str(stored.sha256))], {
         "start_lsn": start, "stop_lsn": stop, "timeline": timeline, "tables": stable,

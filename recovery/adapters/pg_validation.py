@@ -1,8 +1,8 @@
 """Runs recovery/validation.py's SQL over a psycopg connection; returns digests and reasons."""
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import psycopg
 
@@ -38,11 +38,13 @@ def digests(conn: psycopg.Connection) -> dict[str, TableDigest]:
     return _digests(conn)
 
 
-def _digests(conn: psycopg.Connection) -> dict[str, TableDigest]:
+def _digests(conn: psycopg.Connection, only: Collection[str] | None = None) -> dict[str, TableDigest]:
     prepare(conn)
     names = [row[0] for row in conn.execute(LIST_TABLES_SQL).fetchall()]
     found: dict[str, TableDigest] = {}
     for table in digest_tables(names):
+        if only is not None and table not in only:
+            continue
         row = conn.execute(digest_sql(table)).fetchone()
         assert row is not None
         found[table] = TableDigest(rows=int(row[0]), checksum=str(row[1]))
@@ -59,11 +61,24 @@ def digests_in_background(conn: psycopg.Connection) -> Iterator["Future[dict[str
             yield pool.submit(_digests, conn)
 
 
-def digests_at_lsn(conn: psycopg.Connection) -> tuple[dict[str, TableDigest], str]:
-    """Digests, and the WAL position just before their snapshot was taken."""
+def digests_spread(open_conn: Callable[[], AbstractContextManager[psycopg.Connection]],
+                   workers: int = 2) -> dict[str, TableDigest]:
+    """Each table in its own connection and snapshot, `workers` at a time (not one snapshot)."""
+    with open_conn() as conn:
+        names = digest_tables([row[0] for row in conn.execute(LIST_TABLES_SQL).fetchall()])
+
+    def share(index: int) -> dict[str, TableDigest]:
+        with open_conn() as conn:
+            return _digests(conn, names[index::workers])
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return {name: d for part in pool.map(share, range(workers)) for name, d in part.items()}
+
+
+def current_lsn(conn: psycopg.Connection) -> str:
     row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
     assert row is not None
-    return digests(conn), str(row[0])
+    return str(row[0])
 
 
 def invariant_violations(conn: psycopg.Connection) -> tuple[dict[str, int], list[str]]:
