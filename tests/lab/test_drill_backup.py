@@ -8,6 +8,7 @@ import jsonschema
 import pytest
 
 from drills.report.model import shipped_schema
+from recovery.adapters.s3_store import S3ObjectStore
 from tests.conftest import crmdr
 from tests.lab.conftest import Lab
 
@@ -30,6 +31,8 @@ def test_restore_test_drill_passes_and_a_too_tight_sla_fails_naming_the_objectiv
                                                       "report.junit.xml", "verification.json"}
     assert all(stat.S_IMODE(p.stat().st_mode) & 0o007 == 0 for p in report_dir.iterdir())
     assert fresh_lab.password not in "".join(p.read_text(errors="replace") for p in report_dir.iterdir())
+    stored = S3ObjectStore(fresh_lab.inventory).head(f"drill-reports/{report_dir.name}/report.json")
+    assert stored is not None and stored.lock_mode == "GOVERNANCE" and stored.retain_until is not None
 
     tight = tmp_path / "tight.yaml"
     tight.write_text("""version: 1
