@@ -194,6 +194,9 @@ def _failback_preflight(site: Site, options: Options, truths: Sequence[Truth]) -
     current = site.other(home)
     if site.unreachable:
         raise CheckFailed(f"failback needs both hosts: {'; '.join(site.unreachable.values())}")
+    if not truths[0].done and site.host(current).in_recovery() is not False:
+        raise Refused(f"{current} is not a running primary, so there is nothing to fail back from; "
+                      f"failback returns to {home} only after a failover to {current}")
     if not truths[0].done and site.host(home).running() and site.host(home).in_recovery() is False \
             and site.host(current).in_recovery() is False:
         raise Refused(f"both {home} and {current} are running primaries (split brain): "

@@ -1,13 +1,16 @@
 """crmdr switchover and failback in the real lab: zero acknowledged writes lost, roles restored."""
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from drills.lab.settings import LabPaths
+from drills.lab.system import as_service_user, pg_bin_dir
 from drills.probe import ProbeSettings, WriteProbe, committed_ids
 from recovery.adapters.route53_dns import Route53Dns
 from tests.lab.conftest import Lab
-from tests.lab.runbook_helpers import result, roles, run, write_through_name
+from tests.lab.runbook_helpers import result, role_files, roles, run, write_through_name
 
 pytestmark = pytest.mark.lab
 
@@ -44,3 +47,19 @@ def test_failback_after_failover_restores_the_original_roles(fresh_lab: Lab, tmp
     assert write_through_name(fresh_lab, 1002) == str(fresh_lab.settings.primary_ip)
     again = run(fresh_lab, "failback", tmp_path, "--yes")
     assert again.returncode == 0 and "nothing to do" in again.stdout
+
+
+def test_failback_without_a_failover_is_refused_and_touches_nothing(fresh_lab: Lab, tmp_path: Path) -> None:
+    """GIVEN a crashed primary and a standby never promoted, WHEN failback runs, THEN it is refused:
+    rebuilding the crashed primary from a standby would destroy the newest data."""
+    paths = LabPaths(fresh_lab.dir)
+    subprocess.run(as_service_user([f"{pg_bin_dir()}/pg_ctl", "stop", "-m", "immediate", "-D",
+                                    str(paths.data_dir("primary"))]), check=True, capture_output=True)
+    before = role_files(fresh_lab)
+
+    refused = run(fresh_lab, "failback", tmp_path, "--yes")
+
+    assert refused.returncode == 3, refused.stderr
+    assert "nothing to fail back from" in refused.stderr
+    assert role_files(fresh_lab) == before
+    assert roles(fresh_lab)["standby"] == "standby"
