@@ -34,6 +34,7 @@ from recovery.manifest import (
     verification_key,
 )
 from recovery.ports import Clock, ObjectStore
+from recovery.replay import restore_with_wal
 from recovery.wal import WAL, chain, segment_of, timeline_reasons
 
 log = logging.getLogger(__name__)
@@ -122,12 +123,20 @@ def _hash_only(store: ObjectStore, point: RecoveryPoint, evidence: dict[str, obj
     return reasons
 
 
-def _restore_physical(point: RecoveryPoint, box: Scratch, dbname: str,
+def _restore_physical(inventory: Inventory, store: ObjectStore, point: RecoveryPoint, box: Scratch,
                       evidence: dict[str, object]) -> list[str]:
+    """With archived WAL after the point, replay it too (recovery/replay.py); else the base alone."""
+    evidence["tables_unstable"] = point.tables_unstable
+    names = [obj.key[len(WAL):] for obj in store.list(WAL)]
+    if point.start_lsn and point.stop_lsn and names:
+        found = chain(names, since=segment_of(point.start_lsn, point.cluster.timeline))
+        stop = segment_of(point.stop_lsn, point.cluster.timeline)
+        if found.last is not None and found.last.number > stop.number:
+            return restore_with_wal(inventory, point, box, found, evidence)
+    dbname = inventory.database.name
     started = time.monotonic()
     box.start()
     evidence["restore_seconds"] = round(time.monotonic() - started, 3)
-    evidence["tables_unstable"] = point.tables_unstable
     with box.connect(dbname) as conn:
         return validate(conn, point.tables or None, point.tables_unstable)
 
@@ -192,7 +201,7 @@ def _integrity_and_restore(inventory: Inventory, store: ObjectStore, point: Reco
             reasons = _physical(store, point, box, evidence, progress)
             if not reasons and restore:
                 evidence["isolation"] = ISOLATION
-                reasons = _restore_physical(point, box, inventory.database.name, evidence)
+                reasons = _restore_physical(inventory, store, point, box, evidence)
             return reasons
     if not restore:
         return _hash_only(store, point, evidence, progress)

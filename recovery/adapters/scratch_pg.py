@@ -23,7 +23,8 @@ from policies.errors import HostError
 from recovery.adapters.pg_tools import tool
 
 SOCKET_PORT = 5432  # names the socket file only; nothing listens on TCP
-ISOLATION = ("listen_addresses='' (no TCP), Unix socket in a private directory, local-only hba, "
+ISOLATION = ("listen_addresses='' (no TCP), Unix socket in a private directory, local-only hba "
+             "(no replication connections), "
              "archive_mode=off, no primary_conninfo, no synchronous standbys")
 
 
@@ -124,18 +125,29 @@ class Scratch:
         _chown(hba)
         return hba
 
-    def start(self) -> None:
+    def start(self, recovery: dict[str, str] | None = None) -> None:
+        """Start in isolation; with `recovery` settings, as an archive recovery (recovery.signal).
+
+        Values are shell words (pg_ctl -o goes through /bin/sh): quote them with shlex.
+        """
         options = {
             "listen_addresses": "''", "unix_socket_directories": f"'{self.socket_dir}'",
             "port": str(SOCKET_PORT), "hba_file": f"'{self._write_hba()}'", "archive_mode": "off",
             "archive_command": "''", "primary_conninfo": "''", "synchronous_standby_names": "''",
-            "cluster_name": "'crmdr-scratch'", "restore_command": "''", "max_wal_senders": "0",
+            "cluster_name": "'crmdr-scratch'", "restore_command": "''",
         }
+        options.update(recovery or {})
         flags = " ".join(f"-c {name}={value}" for name, value in options.items())
         (self.data / "standby.signal").unlink(missing_ok=True)
         (self.data / "recovery.signal").unlink(missing_ok=True)
-        self.run([tool("pg_ctl", self.bin_dir), "start", "-D", str(self.data), "-l", str(self.log),
-                  "-w", "-t", "300", "-o", flags], what="starting the scratch server")
+        if recovery:
+            (self.data / "recovery.signal").touch()
+            _chown(self.data / "recovery.signal")
+        try:
+            self.run([tool("pg_ctl", self.bin_dir), "start", "-D", str(self.data), "-l", str(self.log),
+                      "-w", "-t", "300", "-o", flags], what="starting the scratch server")
+        except HostError as err:
+            raise HostError(f"{err}; server log: {self.log_tail(12)}") from None
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():

@@ -191,6 +191,7 @@ def test_corruption_fails_verification_naming_the_object(lab: Lab, case: str) ->
 def test_restore_test_validates_and_is_recorded(lab: Lab, scratch_dir: Path) -> None:
     assert run(lab, "backup", "list").returncode in (0, 1)
     pid = take_point(lab)
+    switch_wal(lab)  # archived WAL after the point: the restore-test replays it as well
 
     done = run(lab, "backup", "verify", "--id", pid, "--restore", "--json", scratch=scratch_dir)
 
@@ -198,6 +199,7 @@ def test_restore_test_validates_and_is_recorded(lab: Lab, scratch_dir: Path) -> 
     verdict = json.loads(done.stdout)
     assert verdict["ok"] and verdict["restore"] and verdict["reasons"] == []
     assert "no TCP" in verdict["evidence"]["isolation"]
+    assert verdict["evidence"]["wal_replayed_to"]  # the archived WAL after the point was replayed too
     assert list(scratch_dir.iterdir()) == []  # scratch removed
     listed = json.loads(run(lab, "backup", "list", "--json").stdout)
     mine = next(p for p in listed["points"] if p["id"] == pid)
@@ -254,3 +256,23 @@ def test_table_written_during_a_physical_backup_is_not_a_false_alarm(lab: Lab, s
     assert "activities" not in point.tables and point.tables["accounts"].rows == 200
     done = run(lab, "backup", "verify", "--id", point.id, "--restore", scratch=scratch_dir)
     assert done.returncode == 0, done.stderr
+
+
+def test_corrupt_archived_wal_passes_the_listing_but_fails_the_restore_test(lab: Lab, scratch_dir: Path) -> None:
+    """GIVEN a segment after the point with one byte changed (same name, same size)."""
+    pid = take_point(lab)
+    corrupt_key = switch_wal(lab)
+    switch_wal(lab)
+    bucket = Bucket(lab)
+    data = bytearray(bucket.get(corrupt_key))
+    data[200] ^= 0xFF
+    bucket.put(corrupt_key, bytes(data))
+
+    listed = run(lab, "backup", "verify", "--id", pid)
+    restored = run(lab, "backup", "verify", "--id", pid, "--restore", scratch=scratch_dir)
+
+    assert listed.returncode == 0, listed.stderr  # names and continuity are fine
+    assert restored.returncode == 1
+    assert re.search(r"WAL replay stopped at \S+, before the newest archived segment wal/[0-9A-F]{24}",
+                     restored.stderr), restored.stderr
+    assert list(scratch_dir.iterdir()) == []
