@@ -23,10 +23,13 @@ def fetch(inventory_file: Path, name: str, target: Path) -> None:
 
     store = S3ObjectStore(load_inventory(inventory_file), lock_mode="GOVERNANCE")
     partial = target.with_name(target.name + ".crmdr-partial")
-    with partial.open("wb") as out:
-        for chunk in store.iter_chunks(wal_key(name)):
-            out.write(chunk)
-    partial.replace(target)
+    try:
+        with partial.open("wb") as out:
+            for chunk in store.iter_chunks(wal_key(name)):
+                out.write(chunk)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:
