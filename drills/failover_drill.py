@@ -17,7 +17,7 @@ from drills.probe import ProbeSettings, WriteProbe, committed_ids
 from drills.report.build import DrillOutcome
 from drills.report.model import Check, Evidence, Phase
 from drills.report.store import write_evidence
-from drills.runner import DrillContext, DrillRequest, run_drill
+from drills.runner import DrillContext
 from drills.timeline import journal_events, phase_at, runbook_phases
 from policies.errors import DrError
 from recovery.adapters.fabric_host import FabricHostRunner
@@ -163,18 +163,3 @@ def _measure(context: DrillContext, writer: str, ledger: tuple[Write, ...], disr
         log.warning("cannot read the probe rows back: %s", err)
         found = frozenset()
     return measure(ledger, found, disruption)
-
-
-def run_failover_drill(directory: Path, settings: object, progress: Callable[[str], None],
-                       out: Path | None = None) -> Path:
-    """For `make demo`: the lab up, a failover drill on it; returns the HTML report's path."""
-    from drills.lab.lab import up
-    from drills.lab.settings import LabSettings
-
-    assert isinstance(settings, LabSettings)
-    up(directory, settings, progress)
-    progress("failover drill: probe, crash the primary, fail over, measure, fail back")
-    request = DrillRequest(drill_type="failover", inventory_path=directory / "inventory.json",
-                           out_dir=out or directory / "reports")
-    _report, report_dir = run_drill(request)
-    return report_dir / "report.html"

@@ -11,19 +11,22 @@ from crmdr.output import emit_json, say
 def demo(
     directory: Path = LabDirOption,
     rows: int = typer.Option(200, "--rows", help="CRM accounts to generate."),
+    out: Path | None = typer.Option(None, "--out", help="Report directory (default: DIR/reports)."),
     json_out: bool = JsonOption,
 ) -> None:
-    """Bring the lab up, write through the DNS name, read the row back from the standby."""
+    """Bring the lab up, run a failover drill on it, print the HTML report's path."""
     from drills.demo import run_demo
     from drills.lab.settings import LabSettings
 
     progress = (lambda step: None) if json_out else (lambda step: say(f"[dim]…[/dim] {step}"))
-    result = run_demo(directory, LabSettings(rows=rows), progress)
+    report, html = run_demo(directory, LabSettings(rows=rows), progress, out)
     if json_out:
-        emit_json(result)
+        emit_json({"passed": report.passed, "report": str(html), "measured": report.measured,
+                   "objectives": [o.model_dump(mode="json") for o in report.objectives]})
     else:
-        say(
-            f"wrote probe row {result['probe_id']} through {result['dns_name']} "
-            f"(resolved to {result['written_to']}), read it back on the standby "
-            f"{result['read_from']} after {result['replicated_after_ms']:.1f} ms"
-        )
+        for objective in report.objectives:
+            mark = "[green]pass[/green]" if objective.passed else "[red]FAIL[/red]"
+            say(f"  {mark}  {objective.name}: {objective.detail}")
+        say(f"failover drill {'PASSED' if report.passed else 'FAILED'}; report: {html}")
+    if not report.passed:
+        raise typer.Exit(1)

@@ -180,3 +180,16 @@ def redact(text: str, secrets: Iterable[str], limit: int = 600) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def divergence(target_timeline: int, target_end: str, history: str) -> str | None:
+    """Why a node whose WAL ends at `target_end` on `target_timeline` cannot follow a primary with
+    this timeline history, or None. pg_rewind can answer "no rewind required" for a node that was
+    restarted read-only after a crash, though its WAL runs past the fork: this catches that."""
+    for line in history.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[0].isdigit() and int(fields[0]) == target_timeline:
+            if lsn_to_int(target_end) > lsn_to_int(fields[1]):
+                return f"its WAL ends at {target_end}, past the fork of timeline {target_timeline} at {fields[1]}"
+            return None
+    return None

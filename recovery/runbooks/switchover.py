@@ -17,7 +17,7 @@ from policies.errors import CheckFailed, DrError, HostError, Refused
 from recovery.inventory import Inventory
 from recovery.runbooks.engine import Step, wait_until
 from recovery.runbooks.failover import guard, promote_step, promoted, validate_step, writes_step
-from recovery.runbooks.plan import Truth, lsn_to_int
+from recovery.runbooks.plan import Truth, divergence, lsn_to_int
 from recovery.runbooks.run import Options, Runbook, RunResult, execute
 from recovery.runbooks.site import Site, open_site
 
@@ -162,10 +162,28 @@ def _rebuild(site: Site, node: str, upstream: str, stamp: str) -> str:
         how = f"pg_rewind: {host.rewind(site.node(upstream))}"
     except HostError as err:
         how = f"pg_rewind failed ({err}); {host.reclone(site.node(upstream), stamp)}"
+    else:
+        why = _still_diverged(site, node, upstream)
+        if why:
+            how = f"{how}, yet {why}; {host.reclone(site.node(upstream), stamp)}"
     host.write_host_conf(site.node(upstream))
     host.set_standby_signal(True)
     host.start()
     return how
+
+
+def _still_diverged(site: Site, node: str, upstream: str) -> str | None:
+    """Check the rewound node against the upstream's timeline history (see `divergence`)."""
+    control = site.host(node).controldata()
+    timeline = int(control.get("Latest checkpoint's TimeLineID", "0") or 0)
+    ends = [control.get("Minimum recovery ending location", "0/0"), control.get("Latest checkpoint location", "0/0")]
+    end = max(ends, key=lsn_to_int)
+    # The newest history file, not pg_control_checkpoint(): right after a promotion the control
+    # file still names the old timeline until the next checkpoint.
+    row = site.host(upstream).query(
+        "SELECT pg_read_file('pg_wal/' || name) FROM pg_ls_waldir() WHERE right(name, 8) = '.history' "
+        "ORDER BY name DESC LIMIT 1")
+    return divergence(timeline, end, str(row[0]) if row else "")
 
 
 def _either(first: Truth, second: Callable[[], Truth]) -> Truth:

@@ -15,10 +15,6 @@ from tests.lab.conftest import Lab
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
-FAILBACK_AFTER_CRASH = pytest.mark.xfail(
-    strict=True, reason="issue 4: run_failback after a crash (pg_ctl stop -m immediate) times out with "
-    "'primary streaming did not happen within 60s: primary -> standby: not connected'")
-
 
 def drill(lab: Lab, out: Path) -> tuple[subprocess.CompletedProcess[str], dict]:
     result = crmdr("drill", "run", "--type", "failover", "--scenario", "crash", "--inventory",
@@ -26,7 +22,6 @@ def drill(lab: Lab, out: Path) -> tuple[subprocess.CompletedProcess[str], dict]:
     return result, json.loads(result.stdout) if result.stdout.strip() else {}
 
 
-@FAILBACK_AFTER_CRASH
 @pytest.mark.lab_settings(synchronous=True)
 def test_failover_drill_synchronous_loses_nothing_and_fails_back(fresh_lab: Lab, tmp_path: Path) -> None:
     out = tmp_path / "reports"
@@ -49,7 +44,6 @@ def test_failover_drill_synchronous_loses_nothing_and_fails_back(fresh_lab: Lab,
     assert fresh_lab.password not in "".join(p.read_text(errors="replace") for p in report_dir.iterdir())
 
 
-@FAILBACK_AFTER_CRASH
 def test_failover_drill_asynchronous_lists_lost_writes_if_any(fresh_lab: Lab, tmp_path: Path) -> None:
     out = tmp_path / "reports"
     result, verdict = drill(fresh_lab, out)

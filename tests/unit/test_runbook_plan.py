@@ -12,6 +12,7 @@ from recovery.runbooks.plan import (
     Event,
     Identity,
     Truth,
+    divergence,
     guard_limitation,
     lag_limitation,
     lsn_to_int,
@@ -185,3 +186,16 @@ def test_torn_last_line_is_ignored_but_a_torn_middle_line_is_not(tmp_path: Path)
     (tmp_path / "r1.jsonl").write_text(f"{{\"bad\n{good}\n")
     with pytest.raises(Exception, match="line 1"):
         read_events("r1", tmp_path)
+
+
+HISTORY = "1\t0/3018790\tno recovery target specified\n"
+
+
+def test_a_node_whose_wal_runs_past_the_fork_has_diverged() -> None:
+    assert divergence(1, "0/40000A0", HISTORY) == (
+        "its WAL ends at 0/40000A0, past the fork of timeline 1 at 0/3018790")
+
+
+def test_a_node_that_stopped_before_the_fork_can_follow() -> None:
+    assert divergence(1, "0/3000000", HISTORY) is None
+    assert divergence(2, "0/9000000", HISTORY) is None, "a timeline absent from the history is not judged"
