@@ -4,14 +4,14 @@ from pathlib import Path
 
 import typer
 
-from crmdr.commands.options import JsonOption, LabDirOption
+from crmdr.commands.options import DEFAULT_REPORT_DIR, JsonOption, LabDirOption
 from crmdr.output import emit_json, say
 
 
 def demo(
     directory: Path = LabDirOption,
     rows: int = typer.Option(200, "--rows", help="CRM accounts to generate."),
-    out: Path | None = typer.Option(None, "--out", help="Report directory (default: DIR/reports)."),
+    out: Path = typer.Option(DEFAULT_REPORT_DIR, "--out", help="Report directory (signed, hash-chained)."),
     json_out: bool = JsonOption,
 ) -> None:
     """Bring the lab up, run a failover drill on it, print the HTML report's path."""

@@ -4,17 +4,15 @@ from pathlib import Path
 
 import typer
 
-from crmdr.commands.options import InventoryOption, JsonOption, inventory_path
+from crmdr.commands.options import DEFAULT_REPORT_DIR, InventoryOption, JsonOption, inventory_path
 from crmdr.output import emit_json, say
 
 app = typer.Typer(help="Drills: run, judge against the SLA tier, report; due dates and schedules.",
                   no_args_is_help=True)
 
-DEFAULT_OUT = Path(".crmdr/reports")
-OutOption = typer.Option(DEFAULT_OUT, "--out", help="Report directory (signed, hash-chained).")
+OutOption = typer.Option(DEFAULT_REPORT_DIR, "--out", help="Report directory (signed, hash-chained).")
 PolicyOption = typer.Option(None, "--policy", help="SLA policy file (default: the shipped tiers).")
 TierOption = typer.Option(None, "--tier", help="SLA tier (default: the inventory's sla_tier).")
-
 
 @app.command("run")
 def run(
@@ -58,7 +56,6 @@ def run(
     if not report.passed:
         raise typer.Exit(1)
 
-
 @app.command("due")
 def due(
     tier: str | None = TierOption,
@@ -87,12 +84,10 @@ def due(
     if any(i.state == "overdue" for i in items):
         raise typer.Exit(1)
 
-
 def _inventory_tier(inventory: Path | None) -> str:
     from recovery.inventory import load_inventory
 
     return load_inventory(inventory_path(inventory)).sla_tier
-
 
 @app.command("schedule")
 def schedule(

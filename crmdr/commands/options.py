@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 
 DEFAULT_LAB_DIR = Path(".crmdr/lab")
+DEFAULT_REPORT_DIR = Path(".crmdr/reports")
 
 InventoryOption = typer.Option(
     None,
