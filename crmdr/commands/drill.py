@@ -14,6 +14,7 @@ OutOption = typer.Option(DEFAULT_REPORT_DIR, "--out", help="Report directory (si
 PolicyOption = typer.Option(None, "--policy", help="SLA policy file (default: the shipped tiers).")
 TierOption = typer.Option(None, "--tier", help="SLA tier (default: the inventory's sla_tier).")
 
+
 @app.command("run")
 def run(
     drill_type: str = typer.Option(..., "--type", help="backup-verify | restore-test | failover"),
@@ -56,6 +57,7 @@ def run(
     if not report.passed:
         raise typer.Exit(1)
 
+
 @app.command("due")
 def due(
     tier: str | None = TierOption,
@@ -84,10 +86,12 @@ def due(
     if any(i.state == "overdue" for i in items):
         raise typer.Exit(1)
 
+
 def _inventory_tier(inventory: Path | None) -> str:
     from recovery.inventory import load_inventory
 
     return load_inventory(inventory_path(inventory)).sla_tier
+
 
 @app.command("schedule")
 def schedule(

@@ -7,11 +7,13 @@ A second `up` with other settings is refused rather than silently rebuilding a l
 import logging
 import secrets
 import shutil
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from drills.lab import aws, postgres, sshd
@@ -173,8 +175,6 @@ def _provision(paths: LabPaths, settings: LabSettings, bin_dir: Path) -> Invento
 
 def wait_streaming(settings: LabSettings, password: str, timeout: float = 30) -> None:
     """The primary sees its standby streaming (any direction, after a failover too)."""
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if _replication(settings, password).get("state") == "streaming":
@@ -227,7 +227,7 @@ def status(root: Path) -> dict[str, Any]:
     if parts[0]["healthy"] and paths.inventory.exists():
         try:
             parts.append({"part": "AWS resources", **aws.describe(load_inventory(paths.inventory)), "healthy": True})
-        except Exception as err:  # a stand-in that lost its state is unhealthy, not a crash
+        except (BotoCoreError, ClientError, DrError) as err:  # a stand-in that lost its state
             parts.append({"part": "AWS resources", "healthy": False, "error": type(err).__name__})
     replication = _replication(settings, password) if any(p["healthy"] for p in parts[1:]) else {}
     healthy = all(p["healthy"] for p in parts) and replication.get("state") == "streaming"

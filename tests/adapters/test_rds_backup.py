@@ -5,12 +5,10 @@ so no Stubber is needed. moto's restored instance has an endpoint nothing listen
 restore-test here proves the failure path: no SQL access means no success, and no leak.
 """
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from policies.sla import load_policy
 from recovery.adapters.clock import SystemClock
@@ -26,26 +24,18 @@ FAST = {"Delay": 1, "MaxAttempts": 5}
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, S3ObjectStore, RdsSnapshots]]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def world(monkeypatch: pytest.MonkeyPatch, dr_key_id: str) -> tuple[Any, S3ObjectStore, RdsSnapshots]:
     monkeypatch.setenv("CRMDR_TEST_DB_PASSWORD", "not-a-real-one")
-    with mock_aws():
-        key_id = boto3.client("kms", region_name="us-west-2").create_key()["KeyMetadata"]["KeyId"]
-        boto3.client("s3", region_name="us-west-2").create_bucket(
-            Bucket="crm-backups", ObjectLockEnabledForBucket=True,
-            CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-        boto3.client("rds", region_name="us-east-1").create_db_instance(
-            DBInstanceIdentifier="crm-primary", Engine="postgres", EngineVersion="15.4",
-            DBInstanceClass="db.t3.micro", MasterUsername="crmdr", MasterUserPassword="password1",
-            AllocatedStorage=20, StorageEncrypted=True)
-        inventory = make_inventory(**{
-            "backup.kms_key_id": key_id, "database.engine": "rds",
-            "database.primary": {"name": "primary", "instance_id": "crm-primary", "region": "us-east-1"},
-            "database.standby": {"name": "standby", "instance_id": "crm-replica", "region": "us-west-2"},
-        })
-        rds = RdsSnapshots(inventory, wait=FAST)
-        yield inventory, S3ObjectStore(inventory), rds
+    boto3.client("rds", region_name="us-east-1").create_db_instance(
+        DBInstanceIdentifier="crm-primary", Engine="postgres", EngineVersion="15.4",
+        DBInstanceClass="db.t3.micro", MasterUsername="crmdr", MasterUserPassword="password1",
+        AllocatedStorage=20, StorageEncrypted=True)
+    inventory = make_inventory(**{
+        "backup.kms_key_id": dr_key_id, "database.engine": "rds",
+        "database.primary": {"name": "primary", "instance_id": "crm-primary", "region": "us-east-1"},
+        "database.standby": {"name": "standby", "instance_id": "crm-replica", "region": "us-west-2"},
+    })
+    return inventory, S3ObjectStore(inventory), RdsSnapshots(inventory, wait=FAST)
 
 
 def test_snapshot_is_copied_to_the_dr_region_and_verified(world: Any) -> None:

@@ -1,11 +1,8 @@
 """`backup prune` against moto: expired points go, Object Lock and the newest verified point stay."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from recovery.adapters.s3_store import S3ObjectStore
 from recovery.manifest import (
@@ -27,15 +24,8 @@ NOW = datetime.now(UTC)
 
 
 @pytest.fixture
-def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3ObjectStore]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        key_id = boto3.client("kms", region_name="us-west-2").create_key()["KeyMetadata"]["KeyId"]
-        boto3.client("s3", region_name="us-west-2").create_bucket(
-            Bucket="crm-backups", ObjectLockEnabledForBucket=True,
-            CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-        yield S3ObjectStore(make_inventory(**{"backup.kms_key_id": key_id}))
+def store(dr_key_id: str) -> S3ObjectStore:
+    return S3ObjectStore(make_inventory(**{"backup.kms_key_id": dr_key_id}))
 
 
 def add_point(store: S3ObjectStore, pid: str, days_ago: int, *, verified: bool,

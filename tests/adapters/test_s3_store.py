@@ -2,12 +2,9 @@
 
 import hashlib
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from policies.errors import CloudError
 from recovery.adapters.s3_store import MiB, S3ObjectStore
@@ -18,17 +15,8 @@ pytestmark = pytest.mark.adapters
 
 
 @pytest.fixture
-def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3ObjectStore]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        kms = boto3.client("kms", region_name="us-west-2")
-        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
-        s3 = boto3.client("s3", region_name="us-west-2")
-        s3.create_bucket(Bucket="crm-backups", ObjectLockEnabledForBucket=True,
-                         CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-        inventory = make_inventory(**{"backup.kms_key_id": key_id})
-        yield S3ObjectStore(inventory, part_size=5 * MiB)
+def store(dr_key_id: str) -> S3ObjectStore:
+    return S3ObjectStore(make_inventory(**{"backup.kms_key_id": dr_key_id}), part_size=5 * MiB)
 
 
 def test_put_get_head_list_with_kms_and_lock(store: S3ObjectStore) -> None:

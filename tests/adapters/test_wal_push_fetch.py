@@ -1,11 +1,8 @@
 """archive_command / restore_command entry points against moto: idempotent, never overwriting."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from recovery import wal_fetch, wal_push
 from recovery.adapters.s3_store import S3ObjectStore
@@ -18,18 +15,11 @@ SEGMENT = "000000010000000000000007"
 
 
 @pytest.fixture
-def inventory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Inventory, Path]]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        key_id = boto3.client("kms", region_name="us-west-2").create_key()["KeyMetadata"]["KeyId"]
-        boto3.client("s3", region_name="us-west-2").create_bucket(
-            Bucket="crm-backups", ObjectLockEnabledForBucket=True,
-            CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-        loaded = make_inventory(**{"backup.kms_key_id": key_id})
-        path = tmp_path / "inventory.json"
-        path.write_text(loaded.to_json())
-        yield loaded, path
+def inventory(dr_key_id: str, tmp_path: Path) -> tuple[Inventory, Path]:
+    loaded = make_inventory(**{"backup.kms_key_id": dr_key_id})
+    path = tmp_path / "inventory.json"
+    path.write_text(loaded.to_json())
+    return loaded, path
 
 
 def test_push_is_idempotent_locked_and_fetch_round_trips(inventory: tuple[Inventory, Path],
