@@ -87,44 +87,38 @@ def failover(
     _show(run_failover(load_inventory(inventory_path(inventory)), options), json_out)
 
 
-def switchover(
-    inventory: Path | None = InventoryOption,
-    dry_run: bool = DryRun,
-    resume: str | None = Resume,
-    yes: bool = Yes,
-    target: str | None = typer.Option(None, "--to", help="Node to promote (default: the current standby)."),
-    journal_dir: Path | None = JournalDir,
-    policy: Path | None = Policy,
-    drill: bool = Drill,
-    json_out: bool = JsonOption,
-) -> None:
-    """Planned role swap with zero data loss; the old primary becomes a standby of the new one."""
-    from recovery.inventory import load_inventory
-    from recovery.runbooks.switchover import run_switchover
+def _planned(runbook: str, to_help: str, summary: str) -> Any:
+    """Switchover and failback take the same options; only the runbook and the help differ."""
 
-    options = _options(dry_run=dry_run, resume=resume, yes=yes, target=target, journal_dir=journal_dir,
-                       policy=policy, drill=drill, json_out=json_out)
-    _show(run_switchover(load_inventory(inventory_path(inventory)), options), json_out)
+    def command(
+        inventory: Path | None = InventoryOption,
+        dry_run: bool = DryRun,
+        resume: str | None = Resume,
+        yes: bool = Yes,
+        target: str | None = typer.Option(None, "--to", help=to_help),
+        journal_dir: Path | None = JournalDir,
+        policy: Path | None = Policy,
+        drill: bool = Drill,
+        json_out: bool = JsonOption,
+    ) -> None:
+        from recovery.inventory import load_inventory
+        from recovery.runbooks import switchover as runbooks
+
+        run = getattr(runbooks, f"run_{runbook}")
+        options = _options(dry_run=dry_run, resume=resume, yes=yes, target=target, journal_dir=journal_dir,
+                           policy=policy, drill=drill, json_out=json_out)
+        _show(run(load_inventory(inventory_path(inventory)), options), json_out)
+
+    command.__doc__ = summary
+    return command
 
 
-def failback(
-    inventory: Path | None = InventoryOption,
-    dry_run: bool = DryRun,
-    resume: str | None = Resume,
-    yes: bool = Yes,
-    target: str | None = typer.Option(None, "--to", help="Node to return to (default: the inventory's primary)."),
-    journal_dir: Path | None = JournalDir,
-    policy: Path | None = Policy,
-    drill: bool = Drill,
-    json_out: bool = JsonOption,
-) -> None:
-    """Rebuild the old primary from the current one (pg_rewind, else pg_basebackup), then switch back."""
-    from recovery.inventory import load_inventory
-    from recovery.runbooks.switchover import run_failback
-
-    options = _options(dry_run=dry_run, resume=resume, yes=yes, target=target, journal_dir=journal_dir,
-                       policy=policy, drill=drill, json_out=json_out)
-    _show(run_failback(load_inventory(inventory_path(inventory)), options), json_out)
+switchover = _planned(
+    "switchover", "Node to promote (default: the current standby).",
+    "Planned role swap with zero data loss; the old primary becomes a standby of the new one.")
+failback = _planned(
+    "failback", "Node to return to (default: the inventory's primary).",
+    "Rebuild the old primary from the current one (pg_rewind, else pg_basebackup), then switch back.")
 
 
 def register(app: typer.Typer) -> None:
