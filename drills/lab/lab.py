@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from drills.lab import aws, postgres, sshd
+from drills.lab import aws, netfault, postgres, sshd
 from drills.lab.settings import LabPaths, LabSettings
 from drills.lab.system import (
     check_traversable,
@@ -244,6 +244,18 @@ def _role(ip: str, port: int, password: str) -> str:
     return "standby" if row == (True,) else "primary"
 
 
+def _heal_cuts(settings: LabSettings) -> list[str]:
+    """Heal the lab's cut addresses first: stopping a cut-off host would wait for timeouts."""
+    addresses = [str(ip) for ip in (settings.primary_ip, settings.standby_ip, settings.aws_ip)]
+    try:
+        cut = [address for address in addresses if netfault.is_cut(address)]
+    except ConfigError:  # no iptables or not root: nothing can have been cut
+        return []
+    for address in cut:
+        netfault.heal(address)
+    return cut
+
+
 def down(root: Path, *, purge: bool) -> list[str]:
     """Stop what `up` started, by PID; leave no listening port. Returns what was stopped."""
     paths = LabPaths(root)
@@ -252,7 +264,7 @@ def down(root: Path, *, purge: bool) -> list[str]:
         if purge and paths.root.exists():
             raise ConfigError(f"{paths.root}: not a lab directory (no lab.json); refusing to remove it")
         return []
-    stopped = []
+    stopped = [f"network cut of {ip}" for ip in _heal_cuts(state.settings)]
     bin_dir = pg_bin_dir()
     for node in reversed(NODES):
         if pid_alive(postgres.postmaster_pid(paths, node)):
