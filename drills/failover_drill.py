@@ -50,7 +50,8 @@ def _acked(ledger: tuple[Write, ...], after: float = 0.0) -> int:
 def _crash(context: DrillContext) -> tuple[Disruption, datetime]:
     """`pg_ctl stop -m immediate` on the primary: a crash without a zombie postmaster."""
     node = context.inventory.database.primary
-    assert isinstance(node, HostNode)
+    if not isinstance(node, HostNode):
+        raise DrError(f"node {node.name} is not an SSH host: a crash drill needs one")
     runner = FabricHostRunner(node, context.inventory.ssh, secrets=context.secrets)
     runner.open()
     wall, start = datetime.now(UTC), time.monotonic()

@@ -21,7 +21,7 @@ from policies.sla import Tier
 from recovery.adapters import pg_tools
 from recovery.adapters.clock import SystemClock
 from recovery.adapters.pg_validation import current_lsn, digests, digests_in_background, digests_spread
-from recovery.adapters.postgres import connect
+from recovery.adapters.postgres import connect, one_row
 from recovery.adapters.secrets import resolve_secret
 from recovery.inventory import HostNode, Inventory, SecretRef
 from recovery.manifest import (
@@ -120,7 +120,7 @@ def _logical(src: Source, store: ObjectStore, pid: str, until: datetime, progres
     with _connect(src, autocommit=False) as conn:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         row = conn.execute("SELECT pg_export_snapshot(), pg_current_wal_lsn()::text").fetchone()
-        assert row is not None
+        row = one_row(row, "snapshot export")
         snapshot, lsn = row
         tables = digests(conn)
         command = pg_tools.dump_command(src.node.bin_dir, src.node.host, src.node.pg_port, src.user,

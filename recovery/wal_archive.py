@@ -17,7 +17,7 @@ from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 from policies.errors import CheckFailed, ConfigError, HostError
 from recovery.adapters.fabric_host import FabricHostRunner
 from recovery.adapters.pg_tools import set_archive_command
-from recovery.adapters.postgres import connect
+from recovery.adapters.postgres import connect, one_row
 from recovery.adapters.secrets import resolve_secret
 from recovery.inventory import HostNode, Inventory
 from recovery.ports import ObjectStore
@@ -76,7 +76,7 @@ def _prove(inventory: Inventory, node: HostNode, store: ObjectStore, timeout: fl
                  dbname=inventory.database.name) as conn:
         conn.execute("SELECT pg_reload_conf()")
         row = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()
-        assert row is not None
+        row = one_row(row, "WAL switch")
         segment = str(row[0])
         retrying = Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(0.5),
                             retry=retry_if_result(lambda found: not found), retry_error_callback=lambda _: False)
@@ -90,17 +90,15 @@ def _prove(inventory: Inventory, node: HostNode, store: ObjectStore, timeout: fl
 
 def install(inventory: Inventory, store: ObjectStore, python: str, *, timeout: float = 60) -> list[Installed]:
     """Install on every host node (primary last, then proven there)."""
-    nodes = [inventory.database.standby, inventory.database.primary]
-    if not all(isinstance(node, HostNode) for node in nodes):
+    nodes = [node for node in (inventory.database.standby, inventory.database.primary) if isinstance(node, HostNode)]
+    if len(nodes) != 2:
         raise ConfigError("inventory database.engine is 'rds': RDS archives WAL itself")
     done = []
     for node in nodes:
-        assert isinstance(node, HostNode)
         command = _prepare_host(inventory, node, python)
         _configure(inventory, node, command)
         done.append(Installed(node.name, command))
-    primary = inventory.database.primary
-    assert isinstance(primary, HostNode)
+    primary = nodes[-1]
     segment = _prove(inventory, primary, store, timeout)
     done[-1] = Installed(primary.name, done[-1].archive_command, segment)
     return done

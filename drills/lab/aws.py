@@ -18,8 +18,7 @@ KMS_ALIAS = "alias/crmdr-backup"
 
 def start_moto(paths: LabPaths, settings: LabSettings, pid: int | None) -> int:
     """Start the moto server unless the one recorded is alive; return its pid."""
-    if pid_alive(pid):
-        assert pid is not None
+    if pid is not None and pid_alive(pid):
         return pid
     paths.aws_log.parent.mkdir(parents=True, exist_ok=True)
     with paths.aws_log.open("ab") as log:

@@ -136,9 +136,8 @@ def pid_alive(pid: int | None) -> bool:
 
 def terminate(pid: int | None, *, timeout: float = 10) -> None:
     """SIGTERM, then SIGKILL after `timeout`; missing processes are fine."""
-    if not pid_alive(pid):
+    if pid is None or not pid_alive(pid):
         return
-    assert pid is not None
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while pid_alive(pid):

@@ -14,12 +14,13 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import psycopg
 from psycopg import sql
 
 from policies.errors import ConfigError, HostError
+from recovery.adapters.postgres import one_row
 from recovery.manifest import ClusterIdentity
 
 _START = re.compile(r"write-ahead log start point: ([0-9A-F]+/[0-9A-F]+) on timeline (\d+)")
@@ -44,8 +45,7 @@ class ProcessReader:
         self._process = process
         self._what = what
         self._stderr = stderr
-        assert process.stdout is not None
-        self._stdout = process.stdout
+        self._stdout = cast(IO[bytes], process.stdout)  # stdout=PIPE: never None
 
     def read(self, size: int = -1) -> bytes:
         data = self._stdout.read(size)
@@ -82,8 +82,8 @@ def stream(command: Sequence[str], *, what: str, password: str | None) -> Iterat
             if process.poll() is None:
                 process.kill()
                 process.wait()
-            assert process.stdout is not None
-            process.stdout.close()
+            if process.stdout is not None:
+                process.stdout.close()
 
 
 def basebackup_command(bin_dir: str, host: str, port: int, user: str) -> list[str]:
@@ -119,7 +119,7 @@ def cluster_identity(conn: psycopg.Connection) -> ClusterIdentity:
         "current_setting('server_version_num')::int, "
         "(SELECT timeline_id FROM pg_control_checkpoint())"
     ).fetchone()
-    assert row is not None
+    row = one_row(row, "cluster identity")
     return ClusterIdentity(system_identifier=row[0], pg_version=row[1], timeline=row[2])
 
 

@@ -6,6 +6,7 @@ from contextlib import AbstractContextManager, contextmanager
 
 import psycopg
 
+from recovery.adapters.postgres import one_row
 from recovery.validation import (
     AMCHECK_SQL,
     INVARIANTS,
@@ -46,7 +47,7 @@ def _digests(conn: psycopg.Connection, only: Collection[str] | None = None) -> d
         if only is not None and table not in only:
             continue
         row = conn.execute(digest_sql(table)).fetchone()
-        assert row is not None
+        row = one_row(row, f"digest of {table}")
         found[table] = TableDigest(rows=int(row[0]), checksum=str(row[1]))
     return found
 
@@ -77,7 +78,7 @@ def digests_spread(open_conn: Callable[[], AbstractContextManager[psycopg.Connec
 
 def current_lsn(conn: psycopg.Connection) -> str:
     row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
-    assert row is not None
+    row = one_row(row, "current WAL position")
     return str(row[0])
 
 

@@ -2,10 +2,20 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import psycopg
 
 from policies.errors import HostError
+
+Row = TypeVar("Row")
+
+
+def one_row(row: Row | None, what: str) -> Row:
+    """The row a single-row query must return (an explicit check: `assert` vanishes under -O)."""
+    if row is None:
+        raise HostError(f"PostgreSQL returned no row for the {what}")
+    return row
 
 
 @contextmanager

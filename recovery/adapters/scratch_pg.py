@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import psycopg
 
@@ -89,8 +89,7 @@ class Scratch:
         with tempfile.TemporaryFile() as errors:
             process = subprocess.Popen(_as_user(command), stdin=subprocess.PIPE,
                                        stdout=subprocess.DEVNULL, stderr=errors)
-            stdin = process.stdin
-            assert stdin is not None
+            stdin = cast(IO[bytes], process.stdin)  # stdin=PIPE: never None
             broken: list[bool] = []
 
             def write(chunk: bytes) -> None:

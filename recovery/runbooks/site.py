@@ -121,7 +121,8 @@ def open_site(inventory: Inventory, policy_path: Path | None = None) -> Site:
     hosts: dict[str, PgHost] = {}
     unreachable: dict[str, str] = {}
     for node in db.nodes():
-        assert isinstance(node, HostNode)
+        if not isinstance(node, HostNode):
+            raise ConfigError(f"node {node.name} is not an SSH host (database.engine: hosts)")
         runner = FabricHostRunner(node, inventory.ssh, secrets=secrets)
         try:
             runner.open()
