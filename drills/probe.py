@@ -1,6 +1,7 @@
 """The write probe: heartbeat rows through the DNS name, as a CRM application would write them.
 
-A background thread inserts rows into `crmdr_probe` at a fixed rate. Each (re)connect
+Background threads (`writers`, each with its own connection, like the members of an
+application's pool) insert rows into `crmdr_probe` at a fixed total rate. Each (re)connect
 re-resolves the database name through Route 53, so the probe follows the failover exactly
 when an application would. Every attempt lands in the ledger as acknowledged (the commit
 returned), failed (never reached a server, or the server refused it) or unknown (sent, but
@@ -33,11 +34,21 @@ class ProbeSettings:
     """Short timeouts: an application pool gives up on a dead server in about a second."""
 
     rate: float = 50.0
+    """Writes per second, all writers together."""
+    writers: int = 1
     connect_timeout: float = 2.0
     statement_timeout_ms: int = 1000
     tcp_user_timeout_ms: int = 1000
     writer: str = "crmdr-probe"
     note: str = "heartbeat"
+
+
+@dataclass
+class _Channel:
+    """One writer's connection and the address it was resolved to."""
+
+    conn: psycopg.Connection | None = None
+    address: str | None = None
 
 
 class WriteProbe:
@@ -47,8 +58,8 @@ class WriteProbe:
                  resolve: Callable[[], str] | None = None) -> None:
         self._inventory = inventory
         self.settings = settings or ProbeSettings()
-        if self.settings.rate <= 0:
-            raise ValueError("probe rate must be above zero")
+        if self.settings.rate <= 0 or self.settings.writers < 1:
+            raise ValueError("probe rate must be above zero, with at least one writer")
         self._resolve = resolve or Route53Dns(inventory).resolve
         db = inventory.database
         self._password = resolve_secret(db.password, inventory) if db.password else None
@@ -58,9 +69,7 @@ class WriteProbe:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._writes: list[Write] = []
-        self._thread: threading.Thread | None = None
-        self._conn: psycopg.Connection | None = None
-        self._address: str | None = None
+        self._threads: list[threading.Thread] = []
         self._base = time.time_ns() // 1_000_000 * ID_STRIDE
         self._sequence = 0
         self.run_writer = f"{self.settings.writer}-{self._base // ID_STRIDE}"
@@ -71,65 +80,72 @@ class WriteProbe:
             return tuple(self._writes)
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._threads:
             raise RuntimeError("the probe is already running")
-        self._thread = threading.Thread(target=self._loop, name="crmdr-write-probe", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._loop, name=f"crmdr-write-probe-{n}", daemon=True)
+                         for n in range(self.settings.writers)]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> tuple[Write, ...]:
         """Stop writing and return the final ledger."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self._close()
+        for thread in self._threads:
+            thread.join()
         return self.ledger
 
     def _loop(self) -> None:
-        interval = 1.0 / self.settings.rate
+        channel = _Channel()
+        interval = self.settings.writers / self.settings.rate
         next_at = time.monotonic()
         while not self._stop.is_set():
-            self._write_once()
+            self._write_once(channel)
             next_at += interval
             delay = next_at - time.monotonic()
             if delay > 0:
                 self._stop.wait(delay)
             else:
                 next_at = time.monotonic()
+        _close(channel)
 
-    def _write_once(self) -> None:
-        self._sequence += 1
-        write_id = self._base + self._sequence
+    def _next_id(self) -> int:
+        with self._lock:
+            self._sequence += 1
+            return self._base + self._sequence
+
+    def _write_once(self, channel: _Channel) -> None:
+        write_id = self._next_id()
         sent_wall, sent_mono = time.time(), time.monotonic()
-        outcome, error = self._attempt(write_id)
+        outcome, error = self._attempt(channel, write_id)
         done = Write(id=write_id, outcome=outcome, sent_wall=sent_wall, sent_mono=sent_mono,
-                     done_mono=time.monotonic(), address=self._address, error=error)
+                     done_mono=time.monotonic(), address=channel.address, error=error)
         with self._lock:
             self._writes.append(done)
 
-    def _attempt(self, write_id: int) -> tuple[Outcome, str | None]:
+    def _attempt(self, channel: _Channel, write_id: int) -> tuple[Outcome, str | None]:
         try:
-            conn = self._connection()
+            conn = self._connection(channel)
         except Exception as err:  # any failure to reach a server is a failed write
-            self._close()
+            _close(channel)
             return "failed", _reason(err, self._password)
         try:
             conn.execute(INSERT, (write_id, self.run_writer, self.settings.note))
         except psycopg.errors.QueryCanceled as err:
-            self._close()
+            _close(channel)
             return "unknown", _reason(err, self._password)
         except psycopg.DatabaseError as err:
             broken = conn.broken or conn.closed or isinstance(err, psycopg.OperationalError)
-            self._close()
+            _close(channel)
             return ("unknown" if broken else "failed"), _reason(err, self._password)
         return "acknowledged", None
 
-    def _connection(self) -> psycopg.Connection:
-        if self._conn is not None and not self._conn.closed:
-            return self._conn
-        self._address = self._resolve()
+    def _connection(self, channel: _Channel) -> psycopg.Connection:
+        if channel.conn is not None and not channel.conn.closed:
+            return channel.conn
+        channel.address = self._resolve()
         s = self.settings
-        self._conn = psycopg.connect(
-            host=self._address, port=self._ports.get(self._address, self._default_port),
+        channel.conn = psycopg.connect(
+            host=channel.address, port=self._ports.get(channel.address, self._default_port),
             user=self._inventory.database.user, password=self._password,
             dbname=self._inventory.database.name, autocommit=True, application_name="crmdr-probe",
             connect_timeout=max(2, round(s.connect_timeout)),
@@ -137,15 +153,16 @@ class WriteProbe:
             tcp_user_timeout=s.tcp_user_timeout_ms, keepalives=1, keepalives_idle=1,
             keepalives_interval=1, keepalives_count=1,
         )
-        return self._conn
+        return channel.conn
 
-    def _close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:  # closing a dead connection may raise anything
-                log.debug("closing the probe connection failed")
+
+def _close(channel: _Channel) -> None:
+    conn, channel.conn = channel.conn, None
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:  # closing a dead connection may raise anything
+            log.debug("closing the probe connection failed")
 
 
 def _reason(err: BaseException, password: str | None) -> str:
