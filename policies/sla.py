@@ -37,6 +37,9 @@ class Tier(BaseModel):
     synchronous_replication: bool = False
     object_lock_mode: LockMode = "GOVERNANCE"
     production_drills_allowed: bool = False
+    automatic_failover: bool = False
+    watch_interval: Duration = Field(default=timedelta(seconds=1))
+    watch_failures: int = Field(default=3, ge=1)
 
 
 class Policy(BaseModel):
@@ -65,7 +68,7 @@ def policy_problems(policy: Policy) -> list[Problem]:
     problems: list[Problem] = []
     for name, tier in policy.tiers.items():
         here: tuple[str | int, ...] = ("tiers", name)
-        for field in ("rto", "rpo", "backup_frequency", "status_notice_every"):
+        for field in ("rto", "rpo", "backup_frequency", "status_notice_every", "watch_interval"):
             if getattr(tier, field) <= timedelta(0):
                 problems.append(((*here, field), f"expected a duration above zero in tier '{name}'"))
         if tier.rpo > tier.retention:
