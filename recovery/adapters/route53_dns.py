@@ -53,8 +53,10 @@ class Route53Dns:
                 return str(record["ResourceRecords"][0]["Value"])
         raise CloudError(f"Route 53: {self._dns.record_name} has no healthy failover record")
 
-    def point_to(self, primary: tuple[str, str | None], secondary: tuple[str, str | None]) -> None:
-        """UPSERT the PRIMARY and SECONDARY records as (address, health check id).
+    def point_to(self, primary: tuple[str, str | None], secondary: tuple[str, str | None],
+                 kind: str = "A") -> None:
+        """UPSERT the PRIMARY and SECONDARY records as (address, health check id); `kind` is
+        "CNAME" for RDS endpoints.
 
         Editing records is the lab's honest mechanism (moto's health checks are always
         healthy); production moves traffic by health-check or ARC routing-control state.
@@ -63,7 +65,7 @@ class Route53Dns:
         for failover, set_id, (address, check) in (
             ("PRIMARY", self._dns.primary_set_id, primary), ("SECONDARY", self._dns.secondary_set_id, secondary),
         ):
-            record: dict[str, Any] = {"Name": self._dns.record_name, "Type": "A", "TTL": self._dns.ttl,
+            record: dict[str, Any] = {"Name": self._dns.record_name, "Type": kind, "TTL": self._dns.ttl,
                                       "SetIdentifier": set_id, "Failover": failover,
                                       "ResourceRecords": [{"Value": address}]}
             if check:

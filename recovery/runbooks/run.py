@@ -11,14 +11,18 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from policies.errors import ConfigError, DrError, Refused
+from policies.sla import Tier
+from recovery.adapters.clock import SystemClock
+from recovery.adapters.dynamo_lock import DynamoLock
+from recovery.adapters.s3_store import S3ObjectStore
+from recovery.adapters.sns_notifier import SnsNotifier
+from recovery.inventory import Inventory
 from recovery.runbooks.engine import Engine, Step, survey
 from recovery.runbooks.journal import Journal, default_journal_dir, new_run_id, read_events
 from recovery.runbooks.plan import RunState, Truth, notice_due, phase_times, render_plan, resume_limitation, run_state
-from recovery.watch import Detection
-from recovery.runbooks.site import Site
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,6 @@ class Options:
     report: Callable[[str], None] = _quiet
     run_id: str = ""
     done_in_run: tuple[str, ...] = ()
-    detection: Detection | None = None
 
     def recorded(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in RECORDED}
@@ -71,21 +74,49 @@ class RunResult:
                 "primary": self.primary, "notices": list(self.notices)}
 
 
+class RunSite(Protocol):
+    """What the engine needs of a site, whether it drives SSH hosts or RDS instances."""
+
+    @property
+    def inventory(self) -> Inventory: ...
+
+    @property
+    def tier(self) -> Tier: ...
+
+    @property
+    def lock(self) -> DynamoLock: ...
+
+    @property
+    def notifier(self) -> SnsNotifier: ...
+
+    @property
+    def store(self) -> S3ObjectStore: ...
+
+    @property
+    def clock(self) -> SystemClock: ...
+
+    @property
+    def secrets(self) -> list[str]: ...
+
+
+S = TypeVar("S", bound=RunSite)
+
+
 @dataclass(frozen=True)
-class Runbook:
+class Runbook(Generic[S]):
     """A named list of steps, a read-only preflight and the node expected primary at the end."""
 
     name: str
-    resolve: Callable[[Site, Options], Options]
-    steps: Callable[[Site, Options], list[Step]]
-    preflight: Callable[[Site, Options, Sequence[Truth]], str]
-    primary_after: Callable[[Site, Options], str]
+    resolve: Callable[[S, Options], Options]
+    steps: Callable[[S, Options], list[Step]]
+    preflight: Callable[[S, Options, Sequence[Truth]], str]
+    primary_after: Callable[[S, Options], str]
 
 
 class Heartbeat:
     """Renews the lease and sends periodic status notices while the steps run."""
 
-    def __init__(self, site: Site, engine: Engine, subject: str, every_seconds: float) -> None:
+    def __init__(self, site: RunSite, engine: Engine, subject: str, every_seconds: float) -> None:
         self._site, self._engine, self._subject = site, engine, subject
         self._every = every_seconds
         self._stop = threading.Event()
@@ -114,7 +145,7 @@ class Heartbeat:
                                             f"current step: {self._engine.current}")
 
 
-def _resumed(runbook: Runbook, options: Options) -> tuple[Options, RunState | None]:
+def _resumed(runbook: Runbook[Any], options: Options) -> tuple[Options, RunState | None]:
     if not options.resume:
         return options, None
     raise_if = read_events(options.resume, options.journal_dir)
@@ -126,7 +157,7 @@ def _resumed(runbook: Runbook, options: Options) -> tuple[Options, RunState | No
     return replace(options, **merged, done_in_run=state.done_steps), state
 
 
-def execute(runbook: Runbook, site: Site, options: Options) -> RunResult:
+def execute(runbook: Runbook[S], site: S, options: Options) -> RunResult:
     """Run (or plan, or resume) one runbook against the site."""
     options, state = _resumed(runbook, options)
     if state is not None and state.finished:
@@ -151,11 +182,11 @@ def execute(runbook: Runbook, site: Site, options: Options) -> RunResult:
     return _locked(runbook, site, options, steps, plan, evidence, (started, deciding))
 
 
-def _subject(runbook: Runbook, site: Site, options: Options) -> str:
+def _subject(runbook: Runbook[Any], site: RunSite, options: Options) -> str:
     return f"{'[DRILL] ' if options.drill else ''}crmdr {runbook.name} {site.inventory.stack}"
 
 
-def _locked(runbook: Runbook, site: Site, options: Options, steps: list[Step], plan: list[str],
+def _locked(runbook: Runbook[S], site: S, options: Options, steps: list[Step], plan: list[str],
             evidence: str, times: tuple[tuple[Any, float], tuple[Any, float]]) -> RunResult:
     journal = Journal(options.run_id, runbook.name, options.journal_dir, site.clock, mirror=site.store,
                       secrets=site.secrets, drill=options.drill)
@@ -164,7 +195,6 @@ def _locked(runbook: Runbook, site: Site, options: Options, steps: list[Step], p
     try:
         journal.record("run", "started", evidence=json.dumps(options.recorded(), sort_keys=True),
                        reason="resumed" if options.resume else "", at=started)
-        _record_detection(journal, options.detection)
         journal.record("preflight", "started", phase="detect", at=started)
         journal.record("preflight", "succeeded", evidence=evidence, phase="detect")
         journal.record("lock", "started", phase="decide", at=deciding)
@@ -199,15 +229,7 @@ def _locked(runbook: Runbook, site: Site, options: Options, steps: list[Step], p
                      tuple(plan), str(journal.path), phase_times(events), primary, tuple(site.notifier.sent))
 
 
-def _record_detection(journal: Journal, found: Detection | None) -> None:
-    """A watch's outage opens the detect phase at its first failed probe (crmdr watch)."""
-    if found is not None:
-        journal.record("watch", "started", phase="detect", at=(found.first_failure, found.first_failure_mono))
-        journal.record("watch", "succeeded", phase="detect", evidence=found.evidence,
-                       at=(found.declared, found.declared_mono))
-
-
-def _notice(site: Site, options: Options, state: str, detail: str) -> str:
+def _notice(site: RunSite, options: Options, state: str, detail: str) -> str:
     """Timestamped, honest, marked as a drill when it is one."""
     kind = "DRILL (not a real outage)" if options.drill else "REAL RECOVERY"
     return (f"{site.clock.now().isoformat(timespec='seconds')} {kind}\nstack {site.inventory.stack}, "
