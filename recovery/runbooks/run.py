@@ -23,6 +23,7 @@ from recovery.inventory import Inventory
 from recovery.runbooks.engine import Engine, Step, survey
 from recovery.runbooks.journal import Journal, default_journal_dir, new_run_id, read_events
 from recovery.runbooks.plan import RunState, Truth, notice_due, phase_times, render_plan, resume_limitation, run_state
+from recovery.watch import Detection
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class Options:
     report: Callable[[str], None] = _quiet
     run_id: str = ""
     done_in_run: tuple[str, ...] = ()
+    detection: Detection | None = None
 
     def recorded(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in RECORDED}
@@ -195,6 +197,7 @@ def _locked(runbook: Runbook[S], site: S, options: Options, steps: list[Step], p
     try:
         journal.record("run", "started", evidence=json.dumps(options.recorded(), sort_keys=True),
                        reason="resumed" if options.resume else "", at=started)
+        _record_detection(journal, options.detection)
         journal.record("preflight", "started", phase="detect", at=started)
         journal.record("preflight", "succeeded", evidence=evidence, phase="detect")
         journal.record("lock", "started", phase="decide", at=deciding)
@@ -227,6 +230,14 @@ def _locked(runbook: Runbook[S], site: S, options: Options, steps: list[Step], p
     events = read_events(options.run_id, options.journal_dir)
     return RunResult(runbook.name, options.run_id, "succeeded", f"{runbook.name} done: {primary} is the primary",
                      tuple(plan), str(journal.path), phase_times(events), primary, tuple(site.notifier.sent))
+
+
+def _record_detection(journal: Journal, found: Detection | None) -> None:
+    """A watch's outage opens the detect phase at its first failed probe (crmdr watch)."""
+    if found is not None:
+        journal.record("watch", "started", phase="detect", at=(found.first_failure, found.first_failure_mono))
+        journal.record("watch", "succeeded", phase="detect", evidence=found.evidence,
+                       at=(found.declared, found.declared_mono))
 
 
 def _notice(site: RunSite, options: Options, state: str, detail: str) -> str:
