@@ -76,6 +76,7 @@ class HostNode(_Model):
     data_dir: Name
     bin_dir: Name = "/usr/lib/postgresql/15/bin"
     tags: dict[str, str] = Field(default_factory=dict)
+    instance_id: Name | None = None  # the EC2 instance, for isolation by security group
 
     @property
     def known_hosts_name(self) -> str:
@@ -94,6 +95,22 @@ class RdsNode(_Model):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
+class Ec2Isolation(_Model):
+    """Swap the host's security groups for `security_group_id`, a group with no rules."""
+
+    method: Literal["ec2-security-group"]
+    security_group_id: Name
+
+
+class LocalFirewallIsolation(_Model):
+    """iptables on the machine running crmdr: isolates the host from this machine's clients only."""
+
+    method: Literal["local-firewall"]
+
+
+Isolation = Annotated[Ec2Isolation | LocalFirewallIsolation, Field(discriminator="method")]
+
+
 class Database(_Model):
     engine: Literal["hosts", "rds"]
     name: Name = "crm"
@@ -104,6 +121,7 @@ class Database(_Model):
     synchronous: bool = False
     primary: HostNode | RdsNode
     standby: HostNode | RdsNode
+    isolation: Isolation | None = None  # how to fence a host that cannot be reached
 
     @model_validator(mode="after")
     def _nodes_match_engine(self) -> "Database":

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Protocol
 
 from policies.errors import CloudError
+from recovery.inventory import HostNode
 
 
 @dataclass(frozen=True)
@@ -102,3 +103,13 @@ class Notifier(Protocol):
     """Status notices to people (SNS topic in the DR region)."""
 
     def publish(self, subject: str, message: str) -> None: ...
+
+
+class Isolator(Protocol):
+    """Cuts a database host off from its clients when it cannot be stopped (fence by isolation)."""
+
+    def isolate(self, node: HostNode) -> str: ...
+
+    def is_isolated(self, node: HostNode) -> bool: ...
+
+    def release(self, node: HostNode) -> str: ...

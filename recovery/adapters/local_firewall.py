@@ -6,20 +6,24 @@ clients elsewhere; in a real network isolate at the network (e.g. an EC2 securit
 
 Each cut address has its own chain, `CRMDR-<address>`, hooked from OUTPUT and INPUT by
 source and destination: healing one address never touches another's rules, and a lab
-heals its cuts by healing its own addresses. Every call is idempotent.
+heals its cuts by healing its own addresses. An isolation (a fence) uses its own chain,
+`CRMDR-ISO-<address>`, so healing a network fault never lifts a fence. Every call is idempotent.
 """
 
 import ipaddress
 import logging
 import os
 import shutil
+import socket
 import subprocess
 
 from policies.errors import ConfigError, HostError
+from recovery.inventory import HostNode
 
 log = logging.getLogger(__name__)
 
 PREFIX = "CRMDR-"
+ISOLATION = "CRMDR-ISO-"
 HOOKS = (("OUTPUT", "-d"), ("OUTPUT", "-s"), ("INPUT", "-d"), ("INPUT", "-s"))
 
 
@@ -42,17 +46,17 @@ def _address(address: str) -> str:
         raise ConfigError(f"{address!r}: expected an IPv4 address to cut off") from None
 
 
-def chain(address: str) -> str:
-    return f"{PREFIX}{_address(address)}"
+def chain(address: str, prefix: str = PREFIX) -> str:
+    return f"{prefix}{_address(address)}"
 
 
 def _exists(name: str) -> bool:
     return _iptables("-n", "-L", name, check=False).returncode == 0
 
 
-def cut(address: str) -> None:
+def cut(address: str, prefix: str = PREFIX) -> None:
     """Silent partition: packets vanish (DROP, not REJECT), so TCP connects time out."""
-    name = chain(address)
+    name = chain(address, prefix)
     if not _exists(name):
         _iptables("-N", name)
     if _iptables("-C", name, "-j", "DROP", check=False).returncode != 0:
@@ -64,9 +68,9 @@ def cut(address: str) -> None:
     log.info("network cut: %s", address)
 
 
-def is_cut(address: str) -> bool:
+def is_cut(address: str, prefix: str = PREFIX) -> bool:
     """Every hook and the DROP rule in place: what "the isolation holds" means here."""
-    name = chain(address)
+    name = chain(address, prefix)
     if not _exists(name) or _iptables("-C", name, "-j", "DROP", check=False).returncode != 0:
         return False
     return all(
@@ -75,8 +79,8 @@ def is_cut(address: str) -> bool:
     )
 
 
-def heal(address: str) -> None:
-    name = chain(address)
+def heal(address: str, prefix: str = PREFIX) -> None:
+    name = chain(address, prefix)
     for table_chain, flag in HOOKS:
         rule = (table_chain, flag, _address(address), "-j", name)
         while _iptables("-C", *rule, check=False).returncode == 0:
@@ -87,16 +91,47 @@ def heal(address: str) -> None:
         log.info("network healed: %s", address)
 
 
-def cut_addresses() -> list[str]:
-    """Addresses with a chain of ours, whoever cut them."""
-    listing = _iptables("-S").stdout.splitlines()
-    return [line.split()[1][len(PREFIX):] for line in listing if line.startswith(f"-N {PREFIX}")]
+def cut_addresses(prefix: str = PREFIX) -> list[str]:
+    """Addresses with a chain of ours of this kind, whoever cut them."""
+    names = [line.split()[1] for line in _iptables("-S").stdout.splitlines() if line.startswith("-N ")]
+    found = []
+    for name in (name for name in names if name.startswith(prefix)):
+        try:
+            found.append(str(ipaddress.IPv4Address(name.removeprefix(prefix))))
+        except ValueError:  # another kind of chain (CRMDR-ISO-... under CRMDR-)
+            continue
+    return found
 
 
-def heal_all(within: str = "0.0.0.0/0") -> list[str]:
+def heal_all(within: str = "0.0.0.0/0", prefix: str = PREFIX) -> list[str]:
     """Heal every cut address inside `within` (a network); returns them."""
     network = ipaddress.IPv4Network(within)
-    healed = [address for address in cut_addresses() if ipaddress.IPv4Address(address) in network]
+    healed = [address for address in cut_addresses(prefix) if ipaddress.IPv4Address(address) in network]
     for address in healed:
-        heal(address)
+        heal(address, prefix)
     return healed
+
+
+def _resolve(node: HostNode) -> str:
+    try:
+        return socket.gethostbyname(node.host)
+    except OSError as err:
+        raise HostError(f"cannot resolve {node.name} ({node.host}) to isolate it: {err}") from None
+
+
+class LocalFirewallIsolator:
+    """Fence by isolation on this machine (inventory `database.isolation.method: local-firewall`)."""
+
+    def isolate(self, node: HostNode) -> str:
+        address = _resolve(node)
+        cut(address, ISOLATION)
+        return (f"iptables on {socket.gethostname()}: every packet to and from {address} dropped "
+                f"(chain {chain(address, ISOLATION)}); clients elsewhere are not cut off")
+
+    def is_isolated(self, node: HostNode) -> bool:
+        return is_cut(_resolve(node), ISOLATION)
+
+    def release(self, node: HostNode) -> str:
+        address = _resolve(node)
+        heal(address, ISOLATION)
+        return f"iptables isolation of {address} lifted on {socket.gethostname()}"
