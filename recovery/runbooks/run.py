@@ -27,7 +27,7 @@ from recovery.watch import Detection
 
 log = logging.getLogger(__name__)
 
-RECORDED = ("accept_data_loss", "force_unfenced", "drill", "target")
+RECORDED = ("accept_data_loss", "force_unfenced", "drill", "target", "point", "to_time")
 
 
 def _quiet(message: str) -> None:
@@ -44,6 +44,8 @@ class Options:
     force_unfenced: bool = False
     drill: bool = False
     target: str | None = None
+    point: str | None = None  # restore: the recovery point id (None: the newest)
+    to_time: str | None = None  # restore: ISO-8601 recovery target time (None: end of the archive)
     journal_dir: Path = field(default_factory=default_journal_dir)
     policy: Path | None = None
     confirm: Callable[[list[str]], bool] | None = None
