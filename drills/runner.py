@@ -21,7 +21,15 @@ from drills.report.build import DrillOutcome, Provenance, build_report, report_i
 from drills.report.model import DrillReport, Person, Signing, Toolkit
 from drills.report.render import render_all
 from drills.report.signing import fingerprint, key_path, load_or_create_key, public_key_text
-from drills.report.store import chain_head, make_dir, past_reports, publish, redact, write_private
+from drills.report.store import (
+    chain_head,
+    make_dir,
+    past_reports,
+    publish,
+    redact,
+    refuse_shared_dir,
+    write_private,
+)
 from drills.schedule import due_drills, prometheus_text
 from policies.errors import ConfigError, DrError, Refused
 from policies.sla import DrillType, Policy, Tier, load_policy
@@ -146,6 +154,7 @@ def run_drill(request: DrillRequest) -> tuple[DrillReport, Path]:
     refusal = drill_refusal(inventory, tier, request.drill_type, request.i_understand_production)
     if refusal:
         raise Refused(refusal)
+    refuse_shared_dir(request.out_dir)
     key = _signer(request, inventory)
     execute = executor_for(request.drill_type)
     out = make_dir(request.out_dir)

@@ -5,6 +5,7 @@ A second `up` with other settings is refused rather than silently rebuilding a l
 """
 
 import logging
+import os
 import secrets
 import shutil
 import time
@@ -100,8 +101,8 @@ def _ensure_secrets(paths: LabPaths) -> dict[str, str]:
     for name in ("db_password", "replication_password"):
         file = paths.secrets / name
         if not file.exists():
-            file.write_text(secrets.token_urlsafe(24))
-            file.chmod(0o600)
+            with os.fdopen(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+                out.write(secrets.token_urlsafe(24))
         values[name] = file.read_text().strip()
     return values
 

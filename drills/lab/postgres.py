@@ -5,6 +5,7 @@ backup copies the shared settings and each host rewrites only its own file.
 """
 
 import logging
+import os
 from pathlib import Path
 
 from psycopg import sql
@@ -60,7 +61,9 @@ def host_conf(
 
 
 def write_service_file(path: Path, text: str, mode: int = 0o600) -> None:
-    path.write_text(text)
+    """Written with `mode` from the first byte: some of these files hold passwords."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "w") as out:
+        out.write(text)
     path.chmod(mode)
     give_to_service_user(path)
 

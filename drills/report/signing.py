@@ -1,20 +1,22 @@
 """Ed25519 keys for report signatures: load from a path, or create one for the lab on first use.
 
 The key path comes from `--signing-key`, else `$CRMDR_SIGNING_KEY`; only a lab inventory may
-fall back to a key generated in the lab directory. The private key file is 0600; the public
-key travels inside every report so a verifier needs nothing else but a trust anchor.
+fall back to a key generated in the lab directory. The private key file is 0600 (a key file
+that every user can read is refused: anyone could have signed with it); the public key travels
+inside every report so a verifier needs nothing else but a trust anchor.
 """
 
 import base64
 import hashlib
 import os
+import stat
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from policies.errors import ConfigError
+from policies.errors import ConfigError, Refused
 
 KEY_ENV = "CRMDR_SIGNING_KEY"
 
@@ -45,6 +47,14 @@ def load_or_create_key(path: Path, *, create: bool) -> Ed25519PrivateKey:
         with os.fdopen(fd, "wb") as out:
             out.write(pem)
         return key
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o007:
+        raise Refused(f"{path}: the report signing key is accessible to every user (mode {mode:04o}); "
+                      f"refusing to sign with it (chmod 600 {path})")
+    return _load_private(path)
+
+
+def _load_private(path: Path) -> Ed25519PrivateKey:
     try:
         loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as err:
@@ -87,7 +97,7 @@ def read_public_key(path: Path) -> str:
         raise ConfigError(f"{path}: cannot read the public key ({err.strerror})") from None
     try:
         if b"PRIVATE KEY" in data:
-            return public_key_text(load_or_create_key(path, create=False))
+            return public_key_text(_load_private(path))
         if b"PUBLIC KEY" in data:
             public = serialization.load_pem_public_key(data)
             if isinstance(public, Ed25519PublicKey):

@@ -14,6 +14,7 @@ index: the DR bucket copy under Object Lock is the anchor that survives a rewrit
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from pydantic import ValidationError
 
 from drills.report.model import ChainLink, DrillReport, Evidence
 from drills.report.signing import public_key_text, sign, signature_valid
-from policies.errors import DrError
+from policies.errors import DrError, Refused
 
 CHAIN = "chain.jsonl"
 REPORT = "report.json"
@@ -52,7 +53,15 @@ def write_private(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
         os.close(fd)
 
 
+def refuse_shared_dir(path: Path) -> None:
+    """Refused: a directory every user may write to, where anyone could swap a report or the chain."""
+    if path.is_dir() and path.stat().st_mode & stat.S_IWOTH:
+        raise Refused(f"{path}: the report directory is writable by every user "
+                      f"(mode {stat.S_IMODE(path.stat().st_mode):04o}); refusing to write reports there")
+
+
 def make_dir(path: Path) -> Path:
+    refuse_shared_dir(path)
     path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
     path.chmod(DIR_MODE)
     return path

@@ -19,6 +19,8 @@ from recovery.runbooks.plan import Event, Status, redact
 log = logging.getLogger(__name__)
 
 MIRROR_PREFIX = "runs/"
+FILE_MODE = 0o640  # journals name hosts, commands and outputs: not for every local user
+DIR_MODE = 0o750
 
 
 def default_journal_dir() -> Path:
@@ -54,8 +56,8 @@ class Journal:
             reason=redact(reason, self._secrets), evidence=redact(evidence, self._secrets), phase=phase,
             drill=self.drill,
         )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as out:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+        with os.fdopen(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE), "a") as out:
             out.write(event.to_line() + "\n")
             out.flush()
             os.fsync(out.fileno())
