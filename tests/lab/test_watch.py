@@ -1,0 +1,81 @@
+"""`crmdr watch` on a real lab: it sees the primary crash, declares the outage and fails over."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from recovery.adapters.fabric_host import FabricHostRunner
+from recovery.adapters.route53_dns import Route53Dns
+from recovery.inventory import HostNode
+from recovery.runbooks.journal import read_events
+from tests.conftest import ROOT, crmdr
+from tests.lab.conftest import Lab
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+AUTO_POLICY = """version: 1
+tiers:
+  gold:
+    rto: 5m
+    rpo: 30s
+    backup_frequency: 1h
+    retention: 35d
+    max_replication_lag: 10s
+    status_notice_every: 15m
+    automatic_failover: true
+    watch_interval: 0.3s
+    watch_failures: 3
+    drills: {backup-verify: 1d, restore-test: 7d, failover: 30d}
+"""
+
+
+def crash_primary(lab: Lab) -> None:
+    node = lab.inventory.database.primary
+    assert isinstance(node, HostNode)
+    runner = FabricHostRunner(node, lab.inventory.ssh, secrets=[lab.password])
+    runner.open()
+    try:
+        runner.run(f"{node.bin_dir}/pg_ctl stop -D {node.data_dir} -m immediate", timeout=30)
+    finally:
+        runner.close()
+
+
+def test_watch_once_is_healthy_on_a_running_lab(shared_lab: Lab) -> None:
+    result = crmdr("watch", "--once", "--json", "--inventory", str(shared_lab.inventory_path))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "healthy"
+
+
+def test_watch_detects_a_crash_and_fails_over(fresh_lab: Lab, tmp_path: Path) -> None:
+    policy = tmp_path / "auto.yaml"
+    policy.write_text(AUTO_POLICY)
+    journals = tmp_path / "runs"
+    command = [sys.executable, "-m", "crmdr", "watch", "--failover", "--accept-data-loss", "--json",
+               "--inventory", str(fresh_lab.inventory_path), "--policy", str(policy), "--journal-dir", str(journals)]
+    watcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert watcher.stdout is not None
+        first = json.loads(watcher.stdout.readline())
+        assert first["status"] == "healthy"
+        crash_primary(fresh_lab)
+        out, err = watcher.communicate(timeout=180)
+    finally:
+        watcher.kill()
+    assert watcher.returncode == 0, err
+    lines = out.splitlines()
+    statuses = [json.loads(line)["status"] for line in lines if line.startswith("{\"")]
+    assert statuses[:3] == ["suspect", "suspect", "outage"], statuses
+    document = json.loads("\n".join(lines[len(statuses):]))
+    assert document["outage"]["consecutive_failures"] == 3
+    assert document["failover"]["status"] == "succeeded"
+    assert Route53Dns(fresh_lab.inventory).resolve() == str(fresh_lab.settings.standby_ip)
+    events = read_events(document["failover"]["run_id"], journals)
+    watch_events = [e for e in events if e.step == "watch"]
+    assert [e.status for e in watch_events] == ["started", "succeeded"]
+    assert all(e.phase == "detect" for e in watch_events)
+    assert document["failover"]["phases"]["detect"]["start"] == document["outage"]["first_failure"]
+    outage_journals = list(journals.glob("watch-*.jsonl"))
+    assert len(outage_journals) == 1 and "outage declared" in outage_journals[0].read_text()
