@@ -11,15 +11,17 @@ amcheck (never a false alarm, never a silent pass).
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import version
 
-from policies.errors import ConfigError, Refused
+from policies.errors import ConfigError, HostError, Refused
 from policies.sla import Tier
 from recovery.adapters import pg_tools
 from recovery.adapters.clock import SystemClock
+from recovery.adapters.fault_hooks import PausedReader
 from recovery.adapters.pg_validation import current_lsn, digests, digests_in_background, digests_spread
 from recovery.adapters.postgres import connect, one_row
 from recovery.adapters.secrets import resolve_secret
@@ -72,6 +74,16 @@ def _connect(src: Source, autocommit: bool = True):  # type: ignore[no-untyped-d
                    dbname=src.dbname, autocommit=autocommit)
 
 
+@contextmanager
+def _step(src: Source, step: str) -> Iterator[None]:
+    """A host failure names the primary and the step, so the operator knows where it broke."""
+    try:
+        yield
+    except HostError as err:
+        node = src.node
+        raise HostError(f"backup step '{step}' on {node.name} ({node.host}:{node.pg_port}) failed: {err}") from None
+
+
 def estimate(src: Source, kind: Kind) -> int:
     """Bytes the stream will roughly carry, for the progress bar."""
     query = ("SELECT sum(pg_database_size(datname))::bigint FROM pg_database" if kind == "physical"
@@ -100,14 +112,16 @@ def _physical(src: Source, store: ObjectStore, pid: str, until: datetime,
     key = f"{point_prefix(pid)}base.tar"
     command = pg_tools.basebackup_command(src.node.bin_dir, src.node.host, src.node.pg_port,
                                           src.replication_user)
-    with _connect(src) as conn, digests_in_background(conn) as pending, \
+    with _step(src, "stream pg_basebackup"), _connect(src) as conn, digests_in_background(conn) as pending, \
             pg_tools.stream(command, what="pg_basebackup", password=src.replication_password) as out:
-        stored = store.upload_stream(key, out, retain_until=until, on_progress=progress)
+        stored = store.upload_stream(key, PausedReader(out, "backup-stream"), retain_until=until,
+                                     on_progress=progress)
         start, stop, timeline = pg_tools.backup_lsns(out.finish())
         before = pending.result()
-    with _connect(src) as conn:
-        at_lsn = current_lsn(conn)
-    after = digests_spread(lambda: _connect(src))  # each table after the stop point
+    with _step(src, "digest tables after the backup"):
+        with _connect(src) as conn:
+            at_lsn = current_lsn(conn)
+        after = digests_spread(lambda: _connect(src))  # each table after the stop point
     stable = {name: digest for name, digest in after.items() if before.get(name) == digest}
     return [ObjectEntry(key=key, size=stored.size, sha256=str(stored.sha256))], {
         "start_lsn": start, "stop_lsn": stop, "timeline": timeline, "tables": stable,
@@ -117,7 +131,7 @@ def _physical(src: Source, store: ObjectStore, pid: str, until: datetime,
 def _logical(src: Source, store: ObjectStore, pid: str, until: datetime, progress: Progress | None,
              ) -> tuple[list[ObjectEntry], dict[str, object]]:
     key = f"{point_prefix(pid)}crm.dump"
-    with _connect(src, autocommit=False) as conn:
+    with _step(src, "stream pg_dump"), _connect(src, autocommit=False) as conn:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         row = conn.execute("SELECT pg_export_snapshot(), pg_current_wal_lsn()::text").fetchone()
         row = one_row(row, "snapshot export")

@@ -18,9 +18,10 @@ from typing import IO, cast
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from policies.errors import ConfigError, HostError
-from recovery.adapters.postgres import one_row
+from recovery.adapters.postgres import LIVENESS, one_row
 from recovery.manifest import ClusterIdentity
 
 _START = re.compile(r"write-ahead log start point: ([0-9A-F]+/[0-9A-F]+) on timeline (\d+)")
@@ -88,13 +89,14 @@ def stream(command: Sequence[str], *, what: str, password: str | None) -> Iterat
 
 def basebackup_command(bin_dir: str, host: str, port: int, user: str) -> list[str]:
     """Tar to stdout (WAL fetched into the tar, backup_manifest injected), fast checkpoint."""
-    return [tool("pg_basebackup", bin_dir), "-h", host, "-p", str(port), "-U", user, "--no-password",
-            "-D", "-", "-F", "tar", "-X", "fetch", "-c", "fast", "-v", "--manifest-checksums=CRC32C"]
+    return [tool("pg_basebackup", bin_dir), "-d", LIVENESS, "-h", host, "-p", str(port),
+            "-U", user, "--no-password", "-D", "-", "-F", "tar", "-X", "fetch", "-c", "fast", "-v",
+            "--manifest-checksums=CRC32C"]
 
 
 def dump_command(bin_dir: str, host: str, port: int, user: str, dbname: str, snapshot: str) -> list[str]:
     return [tool("pg_dump", bin_dir), "-h", host, "-p", str(port), "-U", user, "--no-password",
-            "-d", dbname, "-F", "custom", f"--snapshot={snapshot}"]
+            "-d", make_conninfo(LIVENESS, dbname=dbname), "-F", "custom", f"--snapshot={snapshot}"]
 
 
 def backup_lsns(stderr: str) -> tuple[str | None, str | None, int | None]:

@@ -6,6 +6,7 @@ from contextlib import AbstractContextManager, contextmanager
 
 import psycopg
 
+from policies.errors import HostError
 from recovery.adapters.postgres import one_row
 from recovery.validation import (
     AMCHECK_SQL,
@@ -59,7 +60,15 @@ def digests_in_background(conn: psycopg.Connection) -> Iterator["Future[dict[str
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         conn.execute("SELECT 1")  # the first query takes the transaction's snapshot
         with ThreadPoolExecutor(max_workers=1) as pool:
-            yield pool.submit(_digests, conn)
+            yield pool.submit(_host_errors, conn)
+
+
+def _host_errors(conn: psycopg.Connection, only: Collection[str] | None = None) -> dict[str, TableDigest]:
+    """_digests with a lost connection as HostError (a network cut is not a bug)."""
+    try:
+        return _digests(conn, only)
+    except psycopg.OperationalError as err:
+        raise HostError(f"digest query on {conn.info.host} failed: {str(err).strip().splitlines()[0]}") from None
 
 
 def digests_spread(open_conn: Callable[[], AbstractContextManager[psycopg.Connection]],
@@ -70,7 +79,7 @@ def digests_spread(open_conn: Callable[[], AbstractContextManager[psycopg.Connec
 
     def share(index: int) -> dict[str, TableDigest]:
         with open_conn() as conn:
-            return _digests(conn, names[index::workers])
+            return _host_errors(conn, names[index::workers])
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return {name: d for part in pool.map(share, range(workers)) for name, d in part.items()}

@@ -10,6 +10,10 @@ from policies.errors import HostError
 
 Row = TypeVar("Row")
 
+LIVENESS = "keepalives=1 keepalives_idle=5 keepalives_interval=2 keepalives_count=3 tcp_user_timeout=15000"
+"""libpq settings that notice a peer cut off mid-session in about 11 s (idle or waiting for an
+answer) instead of the kernel's ~15 minutes of retransmissions."""
+
 
 def one_row(row: Row | None, what: str) -> Row:
     """The row a single-row query must return (an explicit check: `assert` vanishes under -O)."""
@@ -26,7 +30,7 @@ def connect(
     """A short-lived connection; the password never appears in an error message."""
     try:
         conn = psycopg.connect(
-            host=host, port=port, user=user, password=password, dbname=dbname,
+            LIVENESS, host=host, port=port, user=user, password=password, dbname=dbname,
             connect_timeout=max(1, int(timeout)), autocommit=autocommit,
             application_name="crmdr",
         )
