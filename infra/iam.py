@@ -16,6 +16,10 @@ from typing import Any
 Document = dict[str, Any]
 
 DRILL_METRICS_NAMESPACE = "CrmDr/Drills"
+# What a drill writes next to the recovery points (relative to the backup prefix): verification
+# results, journal mirrors and report copies. Never a manifest nor a point's objects: a newer
+# version of either would be read as the current one, whatever Object Lock keeps underneath.
+EVIDENCE_KEYS = ("points/*/verifications/*", "runs/*", "drill-reports/*")
 FAILOVER_METRICS_NAMESPACE = "CrmDr/Failover"
 
 
@@ -103,7 +107,8 @@ def _evidence_statements(scope: RunnerScope) -> list[Document]:
         statement(
             "WriteEvidence",
             ["s3:PutObject", "s3:PutObjectRetention"],
-            [f"{scope.report_bucket_arn}/*", f"{scope.backup_bucket_arn}/{scope.backup_prefix}*"],
+            [f"{scope.report_bucket_arn}/*",
+             *(f"{scope.backup_bucket_arn}/{scope.backup_prefix}{keys}" for keys in EVIDENCE_KEYS)],
         ),
         statement(
             "UseBackupKey",

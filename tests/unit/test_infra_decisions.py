@@ -138,7 +138,8 @@ def test_runner_policy_is_valid_json_with_unique_statement_ids() -> None:
     sids = [statement["Sid"] for statement in document["Statement"]]
     assert len(sids) == len(set(sids))
     [write] = [s for s in document["Statement"] if s["Sid"] == "WriteEvidence"]
-    assert write["Resource"] == ["arn:aws:s3:::r/*", "arn:aws:s3:::b/crm/*"]
+    assert write["Resource"] == ["arn:aws:s3:::r/*", "arn:aws:s3:::b/crm/points/*/verifications/*",
+                                 "arn:aws:s3:::b/crm/runs/*", "arn:aws:s3:::b/crm/drill-reports/*"]
 
 
 def facts(**overrides: object) -> InventoryFacts:
