@@ -157,6 +157,7 @@ def _steps(site: Site, options: Options) -> list[Step]:
         *promote_steps(site, target),
         Step("dns", f"point {site.inventory.dns.record_name} at {target} only", "dns",
              check=lambda: site.dns_truth(target, target), act=lambda: site.point_dns(target, target)),
+        *site.app_steps(target),
         validate_step(site, options, target),
     ]
 
@@ -215,6 +216,10 @@ FAILOVER = Runbook(
 
 def run_failover(inventory: Inventory, options: Options) -> RunResult:
     """Fail over to the standby (or `options.target`); see the module docstring."""
+    if inventory.database.engine == "rds":
+        from recovery.runbooks.rds_failover import run_rds_failover
+
+        return run_rds_failover(inventory, options)
     site = open_site(inventory, options.policy)
     try:
         return execute(FAILOVER, site, options)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from policies.errors import ConfigError, DrError, HostError, HostKeyMismatch
 from policies.sla import Tier, load_policy
+from recovery.adapters.app_config import AppHosts
 from recovery.adapters.clock import SystemClock
 from recovery.adapters.dynamo_lock import DynamoLock
 from recovery.adapters.fabric_host import FabricHostRunner
@@ -22,6 +23,9 @@ from recovery.adapters.s3_store import S3ObjectStore
 from recovery.adapters.secrets import resolve_secret
 from recovery.adapters.sns_notifier import SnsNotifier
 from recovery.inventory import HostNode, Inventory
+from recovery.ports import HostRunner
+from recovery.runbooks.app_hosts import app_hosts_steps
+from recovery.runbooks.engine import Step
 from recovery.runbooks.plan import Truth
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,7 @@ class Site:
     clock: SystemClock
     db_password: str | None = None
     secrets: list[str] = field(default_factory=list)
+    apps: AppHosts | None = None
 
     def host(self, name: str) -> PgHost:
         return self.hosts[name]
@@ -60,6 +65,10 @@ class Site:
         seen = {role: str(rec["ResourceRecords"][0]["Value"]) for role, rec in records.items()}
         want = {"PRIMARY": self.node(primary).host, "SECONDARY": self.node(secondary).host}
         return Truth(seen == want, f"PRIMARY -> {seen.get('PRIMARY')}, SECONDARY -> {seen.get('SECONDARY')}")
+
+    def app_steps(self, primary: str) -> list[Step]:
+        """Re-point the inventory's app hosts at `primary` (none when it lists none)."""
+        return app_hosts_steps(self.apps, lambda: self.node(primary).host, self.node(primary).host)
 
     def point_dns(self, primary: str, secondary: str) -> str:
         self.dns.point_to((self.node(primary).host, self.health_check(primary)),
@@ -102,6 +111,8 @@ class Site:
     def close(self) -> None:
         for host in self.hosts.values():
             host.runner.close()
+        if self.apps is not None:
+            self.apps.close()
 
 
 def marker_id(run: str) -> int:
@@ -109,12 +120,28 @@ def marker_id(run: str) -> int:
     return int(hashlib.sha256(run.encode()).hexdigest()[:15], 16)
 
 
+def open_apps(inventory: Inventory, opened: list[HostRunner]) -> AppHosts | None:
+    """The app hosts, connected: a changed host key stops here (closing what is open)."""
+    if not inventory.app_hosts:
+        return None
+    apps = AppHosts(inventory.app_hosts, inventory.ssh)
+    try:
+        for name, why in apps.open().items():
+            log.warning("app host %s is unreachable now: %s", name, why)
+    except HostKeyMismatch:
+        for runner in opened:
+            runner.close()
+        apps.close()
+        raise
+    return apps
+
+
 def open_site(inventory: Inventory, policy_path: Path | None = None) -> Site:
     """Resolve secrets, connect to every host (pinned keys), build the cloud adapters."""
     db = inventory.database
     if db.engine != "hosts":
-        raise ConfigError("this runbook drives self-managed hosts (database.engine: hosts); "
-                          "the RDS path is not implemented yet")
+        raise ConfigError("this runbook drives self-managed hosts (database.engine: hosts); for "
+                          "engine rds only `crmdr failover` is implemented")
     password = resolve_secret(db.password, inventory) if db.password else None
     repl = resolve_secret(db.replication_password, inventory) if db.replication_password else None
     secrets = [s for s in (password, repl) if s]
@@ -136,7 +163,8 @@ def open_site(inventory: Inventory, policy_path: Path | None = None) -> Site:
                                   replication_user=db.replication_user, replication_password=repl,
                                   dbname=db.name)
     tier = load_policy(policy_path).tier(inventory.sla_tier)
-    return Site(inventory=inventory, tier=tier, hosts=hosts, unreachable=unreachable,
+    apps = open_apps(inventory, [h.runner for h in hosts.values()])
+    return Site(inventory=inventory, tier=tier, hosts=hosts, unreachable=unreachable, apps=apps,
                 dns=Route53Dns(inventory), lock=DynamoLock(inventory), notifier=SnsNotifier(inventory),
                 store=S3ObjectStore(inventory), clock=SystemClock(), db_password=password,
                 secrets=secrets)

@@ -108,6 +108,7 @@ def switch_steps(site: Site, options: Options, source: str, target: str) -> list
         promote_step(site, target),
         Step("dns", f"point {site.inventory.dns.record_name} at {target} (secondary {source})", "dns",
              check=lambda: site.dns_truth(target, source), act=lambda: site.point_dns(target, source)),
+        *site.app_steps(target),
         Step("rejoin", f"restart {source} as a standby of {target}", "validate",
              check=lambda: rejoined(site, source, target), act=lambda: _demote(site, source, target),
              guard=lambda: guard(site, source, "rejoin", want_primary=False), timeout=120, attempts=2),
