@@ -12,12 +12,15 @@ replays no WAL, so it is refused with or without --to-time.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from policies.errors import ConfigError
 from recovery.catalog import PointStatus
 from recovery.manifest import RecoveryPoint
 from recovery.wal import Segment, chain, parse_segment, segment_of, timeline_reasons
+
+LISTING_RESOLUTION = timedelta(seconds=1)
+"""S3 listings give LastModified to the second: a file may have been stored up to this much later."""
 
 
 @dataclass(frozen=True)
@@ -118,11 +121,11 @@ def _reach(point: RecoveryPoint, files: Sequence[ArchivedFile], target: datetime
         return after, Refusal(f"no archived WAL after recovery point {point.id}: it restores only to its own "
                               f"end ({point.finished_at.isoformat()}); --to-time {target.isoformat()} cannot be "
                               "reached (install archiving with `crmdr backup wal install`)", True)
-    end = max(when for _, when in after)
-    if target > end:
+    end = max(when for _, when in after) + LISTING_RESOLUTION
+    if target >= end:
         return after, Refusal(f"--to-time {target.isoformat()} is after the newest archived WAL "
                               f"(archived {end.isoformat()}): the WAL that reaches it is not in the bucket", True)
-    upto = min((when, seg.number) for seg, when in after if when >= target)[1]
+    upto = min((when, seg.number) for seg, when in after if when + LISTING_RESOLUTION > target)[1]
     return [(seg, when) for seg, when in after if seg.number <= upto], None
 
 

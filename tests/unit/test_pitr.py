@@ -83,6 +83,16 @@ def test_a_time_after_the_last_archived_segment_cannot_be_reached() -> None:
     assert reason.bad_input and "after the newest archived WAL" in reason.reason
 
 
+def test_archive_times_count_to_the_second_of_an_s3_listing() -> None:
+    newest = at(10)  # segment 13, listed to the second: it may have been stored up to 1 s later
+
+    within = choose(POINTS, ARCHIVE, point_id=None, target=newest + timedelta(milliseconds=500), now=NOW)
+    beyond = refused(choose(POINTS, ARCHIVE, point_id=None, target=newest + timedelta(seconds=1), now=NOW))
+
+    assert isinstance(within, RestorePlan) and within.last_segment == "00000001000000000000000D"
+    assert "after the newest archived WAL" in beyond.reason
+
+
 def test_a_time_after_a_point_without_archived_wal_cannot_be_reached() -> None:
     reason = refused(choose(POINTS, [], point_id=None, target=at(30), now=NOW))
 
