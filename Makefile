@@ -54,8 +54,9 @@ unit: setup
 lab: setup
 	$(BIN)/pytest -m lab $(PYTEST_ARGS)
 
+# Each benchmark brings up its own lab; `make bench BENCH="rto startup"` runs some of them.
 bench: setup
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(BENCH)
 
 clean:
 	-$(BIN)/crmdr lab down --purge 2>/dev/null

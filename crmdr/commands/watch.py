@@ -68,6 +68,8 @@ def watch(
     refusal = failover_limitation(tier_name, chosen) if failover else None
     if refusal:
         raise Refused(refusal)
+    if failover:  # imported now, so an outage does not wait for paramiko and the runbook to load
+        import recovery.runbooks.failover  # noqa: F401
     report = _printer(json_out, once)
     ends = ("healthy", "outage") if once else ("outage",)
     verdict = run_watch(PrimaryProbe(loaded, settings.timeout), settings, until=lambda v: v.status in ends,

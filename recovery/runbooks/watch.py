@@ -70,10 +70,13 @@ def fail_over(inventory: Inventory, found: Detection, options: Options) -> RunRe
 
 
 class BackgroundWatch:
-    """The watch in a thread, for a drill: start before the disruption, then wait for the outage."""
+    """The watch in a thread, for a drill: start before the disruption, then wait for the outage.
 
-    def __init__(self, probe: Probe, settings: WatchSettings) -> None:
-        self._probe, self._settings = probe, settings
+    It stops by itself after `lifetime` seconds, so a drill that fails half-way leaves no probe behind.
+    """
+
+    def __init__(self, probe: Probe, settings: WatchSettings, lifetime: float) -> None:
+        self._probe, self._settings, self._lifetime = probe, settings, lifetime
         self._stop = threading.Event()
         self._verdict: Verdict | None = None
         self._first_healthy = threading.Event()
@@ -84,8 +87,10 @@ class BackgroundWatch:
             if verdict.status == "healthy":
                 self._first_healthy.set()
 
-        self._verdict = watch(self._probe, self._settings, until=lambda v: v.status == "outage",
-                              report=seen, stop=self._stop)
+        clock = SystemClock()
+        deadline = clock.monotonic() + self._lifetime
+        self._verdict = watch(self._probe, self._settings, report=seen, stop=self._stop,
+                              until=lambda v: v.status == "outage" or clock.monotonic() > deadline)
 
     def start(self, healthy_within: float) -> None:
         """Start probing; CheckFailed when no probe succeeds in time (nothing to detect from)."""

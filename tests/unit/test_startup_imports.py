@@ -1,0 +1,37 @@
+"""The recovery path never imports Pulumi: it must run where Pulumi is not installed (a correctness
+property, not a timing; the timings are in benchmarks/startup.py)."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.unit
+
+FORBIDDEN = ("pulumi", "pulumi_aws")
+RECOVERY_PATH = ("crmdr.cli", "recovery.runbooks.failover", "recovery.runbooks.switchover",
+                 "recovery.runbooks.watch", "recovery.adapters.health_probe", "recovery.backup",
+                 "drills.failover_drill", "drills.runner")
+
+
+def imported_by(*args: str) -> set[str]:
+    """Top-level packages a `python -X importtime ...` run imported (from its stderr)."""
+    done = subprocess.run([sys.executable, "-X", "importtime", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)
+    return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in done.stderr.splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+@pytest.mark.parametrize("command", [("--help",), ("failover", "--help"), ("watch", "--help")])
+def test_cli_help_imports_no_pulumi(command: tuple[str, ...]) -> None:
+    found = imported_by("-m", "crmdr", *command)
+    assert "crmdr" in found and "typer" in found
+    assert not found & set(FORBIDDEN)
+
+
+def test_recovery_modules_import_no_pulumi() -> None:
+    found = imported_by("-c", "import " + ", ".join(RECOVERY_PATH))
+    assert {"recovery", "drills", "paramiko", "boto3"} <= found
+    assert not found & set(FORBIDDEN)
