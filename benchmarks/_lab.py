@@ -8,6 +8,7 @@ import argparse
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -59,6 +60,11 @@ def lab(slot: int, size_gb: float) -> Iterator[BenchLab]:
                            rows=max(100, int(size_gb * ROWS_PER_GB)))
     try:
         yield BenchLab(directory, up(directory, settings, lambda step: print(f"   lab: {step}", flush=True)))
+    except BaseException:
+        log = directory / "aws" / "moto.log"
+        if log.exists():  # the stand-in's side of a failure, before the lab is purged
+            print("".join(log.read_text(errors="replace").splitlines(keepends=True)[-30:]), file=sys.stderr)
+        raise
     finally:
         try:
             if (directory / "lab.json").exists():
@@ -73,11 +79,10 @@ def timed(action: Callable[[], object]) -> float:
     return time.monotonic() - began
 
 
-def sh(command: Sequence[str], env: dict[str, str] | None = None, **kwargs: object) -> str:
-    """Run a command; SystemExit with its stderr's tail when it fails (a benchmark cannot go on)."""
-    done = subprocess.run(list(command), capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, **kwargs)  # type: ignore[call-overload]
-    if done.returncode != 0:
+def sh(command: Sequence[str], env: dict[str, str] | None = None, ok: Sequence[int] = (0,)) -> str:
+    """Run a command; SystemExit with its stderr's tail on another exit code (the benchmark cannot go on)."""
+    done = subprocess.run(list(command), capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if done.returncode not in ok:
         raise SystemExit(f"{' '.join(map(str, command[:3]))} failed: {(done.stderr or done.stdout).strip()[-400:]}")
     return str(done.stdout)
 

@@ -12,10 +12,12 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
-from policies.errors import DrError, HostError, VerificationFailed
+from policies.errors import CloudError, DrError, HostError, VerificationFailed
 from recovery.adapters import pg_tools
 from recovery.adapters.clock import SystemClock
+from recovery.adapters.fault_hooks import pause
 from recovery.adapters.pg_validation import validate
 from recovery.adapters.scratch_pg import ISOLATION, Scratch, scratch
 from recovery.backup import CLUSTER_KEY
@@ -33,13 +35,14 @@ from recovery.manifest import (
     parse_verification,
     verification_key,
 )
-from recovery.ports import Clock, ObjectStore
+from recovery.ports import Clock, ObjectNotFound, ObjectStore
 from recovery.replay import restore_with_wal
 from recovery.wal import WAL, chain, segment_of, timeline_reasons
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
+FETCHERS = 16
 
 
 def load_point(store: ObjectStore, pid: str) -> RecoveryPoint:
@@ -70,6 +73,7 @@ def _stream(store: ObjectStore, entry: ObjectEntry, sink: Callable[[bytes], obje
         sink(chunk)
         if progress:
             progress(len(chunk))
+        pause("verify-stream")
     if read != entry.size:
         return f"object {entry.key}: read {read} bytes, the manifest says {entry.size}", read
     if digest.hexdigest() != entry.sha256:
@@ -221,6 +225,11 @@ def verify_point(inventory: Inventory, store: ObjectStore, pid: str, *, restore:
     if not reasons:
         try:
             reasons = _integrity_and_restore(inventory, store, point, restore, evidence, progress)
+        except ObjectNotFound as err:
+            reasons = [str(err)]
+        except CloudError as err:  # the bucket did not answer: no verdict on the point either way
+            raise VerificationFailed(f"recovery point {pid} was not verified: step 'read its objects' "
+                                     f"failed ({err})") from None
         except DrError as err:
             reasons = [str(err)]
         reasons += wal_reasons(store, point, evidence)
@@ -233,19 +242,34 @@ def verify_point(inventory: Inventory, store: ObjectStore, pid: str, *, restore:
     return verdict
 
 
+def _fetch_all(store: ObjectStore, keys: list[str]) -> list[bytes]:
+    """GET many small objects at once (S3 latency, not bandwidth, bounds a catalog read)."""
+    with ThreadPoolExecutor(max_workers=FETCHERS) as pool:
+        return list(pool.map(store.get_bytes, keys))
+
+
 def read_catalog(store: ObjectStore) -> Catalog:
     """Every manifest with its newest verdict, and the WAL chain since the oldest physical point."""
-    keys = [obj.key for obj in store.list(POINTS)]
+    manifests: list[str] = []
+    newest_verdict: dict[str, str] = {}
+    for key in (obj.key for obj in store.list(POINTS)):
+        pid, _, rest = key[len(POINTS):].partition("/")
+        if rest == "manifest.json":
+            manifests.append(key)
+        elif rest.startswith("verifications/") and key > newest_verdict.get(pid, ""):
+            newest_verdict[pid] = key
     statuses, broken = [], []
-    for key in (k for k in keys if k.endswith("/manifest.json")):
+    points: list[RecoveryPoint] = []
+    for key, data in zip(manifests, _fetch_all(store, manifests), strict=True):
         try:
-            point = parse_manifest(store.get_bytes(key), key)
+            points.append(parse_manifest(data, key))
         except VerificationFailed as err:
             broken.append(str(err))
-            continue
-        verdicts = sorted(k for k in keys if k.startswith(f"{POINTS}{point.id}/verifications/"))
-        verdict = parse_verification(store.get_bytes(verdicts[-1])) if verdicts else None
-        statuses.append(PointStatus(point, verdict))
+    verdict_keys = [newest_verdict[p.id] for p in points if p.id in newest_verdict]
+    verdicts = dict(zip(verdict_keys, _fetch_all(store, verdict_keys), strict=True))
+    for point in points:
+        stored = verdicts.get(newest_verdict.get(point.id, ""))
+        statuses.append(PointStatus(point, parse_verification(stored) if stored is not None else None))
     statuses.sort(key=lambda s: s.point.finished_at)
     starts = [segment_of(s.point.start_lsn, s.point.cluster.timeline) for s in statuses
               if s.point.kind == "physical" and s.point.start_lsn]

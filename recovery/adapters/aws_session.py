@@ -4,15 +4,26 @@ For the lab's stand-in (an `endpoint_url`), fixed dummy credentials are used whe
 configured, so the lab needs no AWS account.
 """
 
+from datetime import datetime
 from functools import cache
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.utils import parse_timestamp
 
 from recovery.inventory import Aws
 
-RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
+RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30,
+                 max_pool_connections=32)  # parallel GETs of small objects (catalog reads)
+
+
+def _timestamp(value: Any) -> datetime:
+    """ISO 8601 first (S3 listings: 10x faster than botocore's dateutil parse), else botocore's."""
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return parse_timestamp(value)
 
 
 @cache
@@ -20,6 +31,7 @@ def _session(profile: str | None, lab: bool) -> boto3.session.Session:
     session = boto3.session.Session(profile_name=profile)
     if lab and session.get_credentials() is None:
         session = boto3.session.Session(aws_access_key_id="lab", aws_secret_access_key="lab")  # noqa: S106
+    session._session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
     return session
 
 

@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from policies.errors import CloudError
 from policies.sla import load_policy
 from recovery.adapters.aws_session import client
+from recovery.adapters.object_cache import ObjectCache
 from recovery.inventory import Inventory
 from recovery.ports import ObjectNotFound, Readable, StoredObject
 
@@ -69,6 +70,8 @@ class S3ObjectStore:
             use_threads=True,
         )
         self._transfer.max_in_memory_upload_chunks = max_in_memory_parts
+        self._cache = ObjectCache.default()
+        self._etags: dict[str, str] = {}  # from the latest listing: a cached copy under it is current
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}{key}"
@@ -99,7 +102,17 @@ class S3ObjectStore:
                             retain_until=retain_until, kms_key_id=self.kms_key_id)
 
     def get_bytes(self, key: str) -> bytes:
-        return b"".join(self.iter_chunks(key))
+        """The whole object; from the local cache when a listing just reported the cached ETag."""
+        listed = self._etags.get(key, "")
+        if cached := self._cache.get(self.bucket, self._key(key), listed):
+            return cached
+        try:
+            response = self._s3.get_object(Bucket=self.bucket, Key=self._key(key))
+            data: bytes = response["Body"].read()
+        except (ClientError, BotoCoreError) as err:
+            raise self._error("read", key, err) from None
+        self._cache.put(self.bucket, self._key(key), str(response.get("ETag", "")), data)
+        return data
 
     def open_stream(self, key: str) -> Readable:
         """The object's body as a file-like stream (read it to the end, then drop it)."""
@@ -171,6 +184,7 @@ class S3ObjectStore:
                 Bucket=self.bucket, Prefix=self._key(prefix))
             for page in pages:
                 for entry in page.get("Contents", []):
+                    self._etags[entry["Key"][len(self.prefix):]] = str(entry.get("ETag", ""))
                     found.append(StoredObject(key=entry["Key"][len(self.prefix):], size=int(entry["Size"]),
                                               last_modified=entry.get("LastModified")))
         except (ClientError, BotoCoreError) as err:
