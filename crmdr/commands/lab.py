@@ -21,6 +21,7 @@ def up(
     primary_ip: str = typer.Option("127.0.0.11", "--primary-ip"),
     standby_ip: str = typer.Option("127.0.0.12", "--standby-ip"),
     aws_ip: str = typer.Option("127.0.0.10", "--aws-ip"),
+    app_ip: str = typer.Option("127.0.0.13", "--app-ip", help="App host that failovers re-point ('' for none)."),
     ssh_port: int = typer.Option(2222, "--ssh-port"),
     pg_port: int = typer.Option(5433, "--pg-port"),
     aws_port: int = typer.Option(4566, "--aws-port"),
@@ -34,7 +35,7 @@ def up(
     settings = settings_from_flags(
         LabSettings,
         {"rows": rows, "seed": seed, "synchronous": synchronous, "sla_tier": tier,
-         "primary_ip": primary_ip, "standby_ip": standby_ip, "aws_ip": aws_ip,
+         "primary_ip": primary_ip, "standby_ip": standby_ip, "aws_ip": aws_ip, "app_ip": app_ip or None,
          "ssh_port": ssh_port, "pg_port": pg_port, "aws_port": aws_port},
     )
     report = (lambda step: None) if json_out else (lambda step: say(f"[dim]…[/dim] {step}"))

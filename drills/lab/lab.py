@@ -22,6 +22,7 @@ from drills.lab.settings import LabPaths, LabSettings
 from drills.lab.system import (
     check_traversable,
     ensure_os_user,
+    give_to_service_user,
     os_user,
     pg_bin_dir,
     pid_alive,
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 NODES = ("primary", "standby")
+APP = "app"
 
 
 class LabState(BaseModel):
@@ -64,7 +66,12 @@ def _write_state(paths: LabPaths, state: LabState) -> None:
 
 
 def _ip(settings: LabSettings, node: str) -> str:
-    return str(settings.primary_ip if node == "primary" else settings.standby_ip)
+    return str({"primary": settings.primary_ip, "app": settings.app_ip}.get(node, settings.standby_ip))
+
+
+def _ssh_nodes(settings: LabSettings) -> tuple[str, ...]:
+    """Every host with an sshd: the database nodes, and the app host when the lab has one."""
+    return (*NODES, APP) if settings.app_ip else NODES
 
 
 def _listeners(settings: LabSettings) -> list[tuple[str, str, int]]:
@@ -73,6 +80,8 @@ def _listeners(settings: LabSettings) -> list[tuple[str, str, int]]:
     for node in NODES:
         found.append((f"PostgreSQL of {node}", _ip(settings, node), settings.pg_port))
         found.append((f"sshd of {node}", _ip(settings, node), settings.ssh_port))
+    if settings.app_ip:
+        found.append((f"sshd of {APP}", _ip(settings, APP), settings.ssh_port))
     return found
 
 
@@ -81,6 +90,7 @@ def _owned_pids(paths: LabPaths, state: LabState | None) -> dict[str, int | None
     for node in NODES:
         pids[f"PostgreSQL of {node}"] = postgres.postmaster_pid(paths, node)
         pids[f"sshd of {node}"] = sshd.pid(paths, node)
+    pids[f"sshd of {APP}"] = sshd.pid(paths, APP)
     return pids
 
 
@@ -143,8 +153,10 @@ def up(root: Path, settings: LabSettings, progress: Progress) -> Inventory:
         postgres.clone_standby(paths, settings, bin_dir)
     postgres.start(paths, "standby", _ip(settings, "standby"), settings.pg_port, bin_dir)
 
-    progress("sshd on both hosts")
-    for node in NODES:
+    progress("sshd on every host")
+    if settings.app_ip:
+        _ensure_app_config(paths, settings)
+    for node in _ssh_nodes(settings):
         sshd.start(paths, node, _ip(settings, node), settings.ssh_port)
 
     progress("AWS stand-in (moto) for both regions")
@@ -167,11 +179,21 @@ def _provision(paths: LabPaths, settings: LabSettings, bin_dir: Path) -> Invento
     from policies.sla import load_policy
 
     retention = load_policy().tier(settings.sla_tier).retention.days
-    known = {node: sshd.known_hosts_line(paths, node, _ip(settings, node), settings.ssh_port) for node in NODES}
+    known = {node: sshd.known_hosts_line(paths, node, _ip(settings, node), settings.ssh_port)
+             for node in _ssh_nodes(settings)}
     draft = lab_inventory(
         settings, paths, user=os_user(), bin_dir=str(bin_dir), known_hosts=known, account=aws.MOTO_ACCOUNT
     )
     return aws.provision(draft, retention_days=retention)
+
+
+def _ensure_app_config(paths: LabPaths, settings: LabSettings) -> None:
+    """The app host's env file, first naming the primary; its SSH user owns the directory (atomic mv)."""
+    config = paths.app_config()
+    if not config.exists():
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(f"# CRM application settings (crm-dr lab)\nCRMDR_DB_HOST={settings.primary_ip}\n")
+        give_to_service_user(config.parent)
 
 
 def wait_streaming(settings: LabSettings, password: str, timeout: float = 30) -> None:
@@ -274,6 +296,9 @@ def down(root: Path, *, purge: bool) -> list[str]:
         if pid_alive(sshd.pid(paths, node)):
             sshd.stop(paths, node)
             stopped.append(f"sshd of {node}")
+    if pid_alive(sshd.pid(paths, APP)):
+        sshd.stop(paths, APP)
+        stopped.append(f"sshd of {APP}")
     if pid_alive(state.moto_pid):
         aws.stop_moto(state.moto_pid)
         stopped.append("moto server")

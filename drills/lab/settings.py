@@ -19,6 +19,8 @@ class LabSettings(BaseModel):
     primary_ip: IPv4Address = IPv4Address("127.0.0.11")
     standby_ip: IPv4Address = IPv4Address("127.0.0.12")
     aws_ip: IPv4Address = IPv4Address("127.0.0.10")
+    app_ip: IPv4Address | None = None
+    """An application host (its own sshd and env file) that failovers re-point; None: no app host."""
     ssh_port: Port = 2222
     pg_port: Port = 5433
     aws_port: Port = 4566
@@ -32,11 +34,13 @@ class LabSettings(BaseModel):
 
     @model_validator(mode="after")
     def _loopback_and_distinct(self) -> "LabSettings":
-        addresses = [self.primary_ip, self.standby_ip, self.aws_ip]
+        addresses = [self.primary_ip, self.standby_ip, self.aws_ip, *([self.app_ip] if self.app_ip else [])]
         if not all(address.is_loopback for address in addresses):
             raise ValueError("expected loopback addresses (127.x.y.z) for the lab hosts")
         if self.primary_ip == self.standby_ip:
             raise ValueError("expected distinct addresses for the primary and the standby")
+        if self.app_ip in (self.primary_ip, self.standby_ip, self.aws_ip):
+            raise ValueError("expected the app host's address to differ from the other lab hosts")
         if self.primary_region == self.dr_region:
             raise ValueError("expected the DR region to differ from the primary region")
         return self
@@ -66,3 +70,7 @@ class LabPaths:
 
     def ssh_dir(self, name: str) -> Path:
         return self.host(name) / "ssh"
+
+    def app_config(self) -> Path:
+        """The app host's env file (CRMDR_DB_HOST=...), in a directory its SSH user owns."""
+        return self.host("app") / "etc" / "crm.env"

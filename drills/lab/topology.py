@@ -43,4 +43,7 @@ def lab_inventory(
         "dns": {"zone_id": "pending", "zone": ZONE, "record_name": RECORD, "ttl": 30},
         "lock": {"table": LOCK_TABLE, "region": settings.dr_region},
         "notify": {"topic_arn": f"arn:aws:sns:{settings.dr_region}:{account}:{TOPIC}"},
+        "app_hosts": [{"name": "app", "host": str(settings.app_ip), "ssh_port": settings.ssh_port, "user": user,
+                       "known_hosts": known_hosts["app"], "config_file": str(paths.app_config())}]
+        if settings.app_ip else [],
     })
