@@ -129,10 +129,12 @@ class PgHost:
         self.sh(command, timeout=30)
 
     def write_passfile(self) -> None:
-        """Replication and superuser passwords for primary_conninfo and pg_rewind (mode 0600)."""
-        lines = [f"*:*:*:{self._repl_user}:{self._repl_password or ''}", f"*:*:*:{self._user}:{self._password or ''}"]
-        quoted = " ".join(shlex.quote(line) for line in lines)
-        self.sh(f"umask 077 && printf '%s\\n' {quoted} > {shlex.quote(self.passfile)}", timeout=30)
+        """The replication password for primary_conninfo (mode 0600); nothing else stays on disk."""
+        self._write_passfile(self.passfile, self._repl_user, self._repl_password)
+
+    def _write_passfile(self, path: str, user: str, password: str | None) -> None:
+        line = shlex.quote(f"*:*:*:{user}:{password or ''}")
+        self.sh(f"umask 077 && printf '%s\\n' {line} > {shlex.quote(path)}", timeout=30)
 
     def write_host_conf(self, upstream: HostNode | None) -> None:
         """This host's own settings; with `upstream`, stream from it."""
@@ -145,10 +147,15 @@ class PgHost:
         self.sh(f"printf '%s\\n' {quoted} > {self.data}/{HOST_CONF}", timeout=30)
 
     def rewind(self, source: HostNode) -> str:
-        """pg_rewind from `source` (the node must be stopped); returns its last output line."""
-        conninfo = (f"host={source.host} port={source.pg_port} user={self._user} dbname=postgres "
-                    f"passfile={self.passfile}")
-        out = self.sh(f"{self.bin}/pg_rewind -D {self.data} --source-server={shlex.quote(conninfo)} 2>&1",
+        """pg_rewind from `source` (the node must be stopped); returns its last output line.
+
+        The superuser password it needs sits in a passfile only while pg_rewind runs.
+        """
+        passfile = f"{self.passfile}.rewind"
+        self._write_passfile(passfile, self._user, self._password)
+        conninfo = f"host={source.host} port={source.pg_port} user={self._user} dbname=postgres passfile={passfile}"
+        out = self.sh(f"trap {shlex.quote('rm -f ' + shlex.quote(passfile))} EXIT; "
+                      f"{self.bin}/pg_rewind -D {self.data} --source-server={shlex.quote(conninfo)} 2>&1",
                       timeout=1800)
         return out.strip().splitlines()[-1] if out.strip() else "pg_rewind done"
 

@@ -47,10 +47,12 @@ class Site:
     apps: AppHosts | None = None
 
     def host(self, name: str) -> PgHost:
+        if name not in self.hosts:
+            raise ConfigError(f"no database node named '{name}' (expected one of: {', '.join(self.hosts)})")
         return self.hosts[name]
 
     def node(self, name: str) -> HostNode:
-        return self.hosts[name].node
+        return self.host(name).node
 
     def other(self, name: str) -> str:
         return next(n for n in self.hosts if n != name)
