@@ -18,11 +18,10 @@ from drills.report.build import DrillOutcome
 from drills.report.model import Check, Evidence, Phase
 from drills.report.store import write_evidence
 from drills.runner import DrillContext
+from drills.scenarios import SCENARIOS, Scenario
 from drills.timeline import journal_events, phase_at, runbook_phases
 from policies.errors import DrError
-from recovery.adapters.fabric_host import FabricHostRunner
 from recovery.adapters.route53_dns import Route53Dns
-from recovery.inventory import HostNode
 from recovery.runbooks.failover import run_failover
 from recovery.runbooks.run import Options
 from recovery.runbooks.switchover import run_failback
@@ -45,23 +44,6 @@ def _wait(condition: Callable[[], bool], seconds: float) -> bool:
 
 def _acked(ledger: tuple[Write, ...], after: float = 0.0) -> int:
     return sum(1 for w in ledger if w.outcome == "acknowledged" and w.sent_mono >= after)
-
-
-def _crash(context: DrillContext) -> tuple[Disruption, datetime]:
-    """`pg_ctl stop -m immediate` on the primary: a crash without a zombie postmaster."""
-    node = context.inventory.database.primary
-    if not isinstance(node, HostNode):
-        raise DrError(f"node {node.name} is not an SSH host: a crash drill needs one")
-    runner = FabricHostRunner(node, context.inventory.ssh, secrets=context.secrets)
-    runner.open()
-    wall, start = datetime.now(UTC), time.monotonic()
-    try:
-        runner.run(f"{node.bin_dir}/pg_ctl stop -D {node.data_dir} -m immediate", timeout=30)
-    finally:
-        runner.close()
-    effective = time.monotonic()
-    disruption = Disruption(started_mono=start, started_wall=wall.timestamp(), effective_mono=effective)
-    return disruption, wall
 
 
 def _ledger_csv(ledger: tuple[Write, ...], origin: float) -> bytes:
@@ -96,9 +78,18 @@ def _failback(context: DrillContext, options: Options) -> tuple[list[Check], lis
     return checks, evidence, text
 
 
+def _undo(context: DrillContext, scenario: Scenario) -> Check:
+    """Bring the disrupted host back (the failover's isolation stays until failback)."""
+    try:
+        return Check(name=f"undo {scenario.name}", passed=True, detail=scenario.restore(context))
+    except DrError as err:
+        return Check(name=f"undo {scenario.name}", passed=False, detail=f"{err} (manual cleanup needed)")
+
+
 def run(context: DrillContext) -> DrillOutcome:
-    """The failover drill (scenario crash)."""
+    """The failover drill (scenarios in drills/scenarios.py)."""
     inventory = context.inventory
+    scenario = SCENARIOS[context.scenario or "crash"]
     options = Options(drill=True, accept_data_loss=not inventory.database.synchronous,
                       journal_dir=context.report_dir.parent / ".journals")
     probe = WriteProbe(inventory, ProbeSettings(rate=PROBE_RATE, writer="crmdr-drill"))
@@ -112,8 +103,9 @@ def run(context: DrillContext) -> DrillOutcome:
         if not _wait(lambda: _acked(probe.ledger) >= STEADY_WRITES, WAIT_SECONDS):
             raise DrError(f"steady state not reached: fewer than {STEADY_WRITES} writes acknowledged")
         timeline.append(phase_at("steady state (probe)", origin_wall, datetime.now(UTC), origin_wall))
-        disruption, crash_wall = _crash(context)
-        timeline.append(phase_at("disrupt: crash primary", crash_wall, datetime.now(UTC), origin_wall))
+        disruption = scenario.disrupt(context)
+        disrupted_at = datetime.fromtimestamp(disruption.started_wall, UTC)
+        timeline.append(phase_at(f"disrupt: {scenario.name} primary", disrupted_at, datetime.now(UTC), origin_wall))
         failover_journal = run_failover(inventory, options).journal
         effective = disruption.effective_mono
         _wait(lambda: _acked(probe.ledger, effective) > 0, WAIT_SECONDS)
@@ -129,13 +121,14 @@ def run(context: DrillContext) -> DrillOutcome:
     evidence += found_evidence
     timeline += runbook_phases(journal_events(journal), origin_wall, prefix="failover: ")
     measurement = _measure(context, probe.run_writer, ledger, disruption)
-    cleanup: list[Check] = []
+    cleanup = [_undo(context, scenario)]
     if failure is None:
-        cleanup, back_evidence, back_journal = _failback(context, options)
+        back_checks, back_evidence, back_journal = _failback(context, options)
+        cleanup += back_checks
         evidence += back_evidence
         timeline += runbook_phases(journal_events(back_journal), origin_wall, prefix="failback: ")
     else:
-        cleanup = [Check(name="fail back", passed=False, detail="skipped: the failover did not complete")]
+        cleanup.append(Check(name="fail back", passed=False, detail="skipped: the failover did not complete"))
     objectives = [*failover_objectives(measurement, context.tier),
                   check("Failover runbook", failure, "completed")]
     return DrillOutcome(
@@ -148,7 +141,7 @@ def run(context: DrillContext) -> DrillOutcome:
                                 detail=f"{len(measurement.lost_ids)} lost of {measurement.acknowledged}"),
                           Check(name="no failed write was committed", passed=not measurement.failed_but_committed,
                                 detail=f"{len(measurement.failed_but_committed)} found")],
-        isolation=(f"{inventory.environment} stack '{inventory.stack}': the primary was crashed on purpose; "
+        isolation=(f"{inventory.environment} stack '{inventory.stack}': {scenario.what} on purpose; "
                    f"clients of {inventory.dns.record_name} saw {measurement.failed} failed and "
                    f"{measurement.unknown} unknown writes during the drill"
                    + ("" if inventory.database.synchronous else

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 REPORT_PREFIX = "drill-reports/"
 DISRUPTIVE: frozenset[str] = frozenset({"failover"})
 SCENARIOS = ("crash", "host-lost", "network-cut")
-IMPLEMENTED_SCENARIOS = ("crash",)
+IMPLEMENTED_SCENARIOS = ("crash", "host-lost", "network-cut")
 
 
 @dataclass(frozen=True)
