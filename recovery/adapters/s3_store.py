@@ -90,7 +90,8 @@ class S3ObjectStore:
                 return ObjectNotFound(f"{where} does not exist")
             message = err.response.get("Error", {}).get("Message") or code
             return CloudError(f"cannot {action} {where}: {code} {message}".rstrip())
-        return CloudError(f"cannot {action} {where}: {err}")
+        # A transport error (timeout, refused) names the endpoint: botocore's streaming read says "None"
+        return CloudError(f"cannot {action} {where} at {self._s3.meta.endpoint_url}: {err}")
 
     def put_bytes(self, key: str, data: bytes, *, retain_until: datetime | None = None) -> StoredObject:
         try:

@@ -85,3 +85,26 @@ def test_backup_with_the_primary_cut_mid_stream_fails_naming_it_and_a_rerun_succ
     again = crmdr("backup", "run", "--kind", "physical", "--json", "--inventory", str(fresh_lab.inventory_path))
     assert again.returncode == 0, again.stderr
     assert [p["id"] for p in _points(fresh_lab)] == [json.loads(again.stdout)["id"]]
+
+
+def test_verify_with_the_bucket_endpoint_cut_reports_failure_never_success(
+        fresh_lab: Lab, tmp_path: Path, record_property: Any) -> None:
+    taken = crmdr("backup", "run", "--kind", "physical", "--json", "--inventory", str(fresh_lab.inventory_path))
+    assert taken.returncode == 0, taken.stderr
+    pid = json.loads(taken.stdout)["id"]
+    endpoint = str(fresh_lab.settings.aws_ip)
+    process = _start(fresh_lab, tmp_path / "go", "verify-stream", "backup", "verify", "--id", pid, "--json")
+    try:
+        out, err, seconds = _cut_when_paused(process, tmp_path / "go", endpoint)
+    finally:
+        netfault.heal(endpoint)
+    record_property("seconds_to_fail", round(seconds, 1))
+
+    assert process.returncode == 1, err
+    assert endpoint in err and pid in err, err
+    assert '"ok": true' not in out and "Traceback" not in err
+    assert [p["verified"] for p in _points(fresh_lab)] == [False], "an interrupted verification counted"
+
+    again = crmdr("backup", "verify", "--id", pid, "--json", "--inventory", str(fresh_lab.inventory_path))
+    assert again.returncode == 0 and json.loads(again.stdout)["ok"] is True, again.stderr
+    assert [p["verified"] for p in _points(fresh_lab)] == [True]
