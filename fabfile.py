@@ -9,13 +9,19 @@ Hosts are named as in the inventory (`$CRMDR_INVENTORY`, else the lab's):
 
 Fabric's own connection to `-H NAME` is never opened: each task builds a pinned-key runner
 for the inventory node of that name (RejectPolicy, the inventory's known_hosts line).
+Errors end the task with one sentence and crmdr's exit codes (2 bad input, 3 refused).
 """
 
+import functools
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from fabric import Connection, task
+from invoke.exceptions import Exit
 
-from policies.errors import ConfigError, Refused
+from policies.errors import ConfigError, DrError, Refused
 from recovery.adapters.fabric_host import FabricHostRunner
 from recovery.adapters.pg_host import PgHost
 from recovery.adapters.secrets import resolve_secret
@@ -48,11 +54,32 @@ def _host(c: Connection, name: str | None = None) -> PgHost:
 
 
 def _confirm(what: str, yes: bool) -> None:
-    if not yes and input(f"{what}? [y/N] ").strip().lower() != "y":
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise Refused(f"{what}: no terminal to confirm on; pass --yes")
+    if input(f"{what}? [y/N] ").strip().lower() != "y":
         raise Refused(f"{what}: not confirmed")
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _one_sentence(body: F) -> F:
+    """A DrError becomes its sentence on stderr and its exit code, as with `crmdr`."""
+
+    @functools.wraps(body)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return body(*args, **kwargs)
+        except DrError as err:
+            raise Exit(f"fab {body.__name__}: {err}", code=err.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
 @task
+@_one_sentence
 def status(c: Connection) -> None:
     """Role, running state, timeline and upstream of the host."""
     host = _host(c)
@@ -65,6 +92,7 @@ def status(c: Connection) -> None:
 
 
 @task
+@_one_sentence
 def fence(c: Connection, yes: bool = False) -> None:
     """Stop PostgreSQL immediately and leave standby.signal: it can only come back read-only."""
     host = _host(c)
@@ -78,6 +106,7 @@ def fence(c: Connection, yes: bool = False) -> None:
 
 
 @task
+@_one_sentence
 def promote(c: Connection, yes: bool = False) -> None:
     """Promote a standby (refused on anything but a running standby)."""
     host = _host(c)
@@ -89,6 +118,7 @@ def promote(c: Connection, yes: bool = False) -> None:
 
 
 @task
+@_one_sentence
 def rewind(c: Connection, upstream: str, yes: bool = False) -> None:
     """Rebuild the host as a standby of `upstream` with pg_rewind (refused on a running primary)."""
     host, source = _host(c), _host(c, upstream)
