@@ -2,7 +2,8 @@
 
 One lab for the module (slot 4): GIVEN WAL archiving installed, a physical backup, a row
 committed before T and one after T, both archived. The dry run and the refusal change
-nothing, so they share the lab with the restore (which runs last and rebuilds the standby).
+nothing, so they share the lab with the restores (which run last and rebuild the standby;
+each works whether the standby is still a standby or already a restored primary).
 """
 
 import json
@@ -15,7 +16,10 @@ from typing import Any
 import pytest
 from tenacity import Retrying, stop_after_delay, wait_fixed
 
+from drills.lab.postgres import stop
+from drills.lab.settings import LabPaths
 from recovery.adapters.postgres import connect
+from recovery.runbooks.journal import read_events
 from tests.conftest import crmdr
 from tests.lab.conftest import Lab, start_lab, stop_lab
 from tests.lab.runbook_helpers import cloud_state, role_files, run
@@ -119,3 +123,23 @@ def test_restore_to_a_time_onto_the_standby(given: Given, tmp_path: Path) -> Non
     done_steps = [e["step"] for e in events if e["status"] == "succeeded" and e["step"] in STEPS]
     assert done_steps == STEPS
     assert events[-1]["step"] == "run" and events[-1]["status"] == "succeeded"
+
+
+def test_a_crashed_restore_resumes_to_the_end_of_the_archive(given: Given, tmp_path: Path) -> None:
+    """GIVEN the standby stopped, WHEN a restore without --to-time crashes once the point is extracted
+    and is resumed, THEN it converges without fetching again, to the end of the archived WAL."""
+    lab = given.lab
+    stop(LabPaths(lab.dir), "standby", Path(lab.inventory.database.standby.bin_dir))  # type: ignore[union-attr]
+
+    crashed = run(lab, "restore", tmp_path, "--id", given.point, "--target", "standby", "--yes",
+                  env={"CRMDR_TEST_CRASH_AT": "fetch"})
+    run_id = next(tmp_path.glob("*.jsonl")).stem
+    resumed = run(lab, "restore", tmp_path, "--resume", run_id, "--yes", "--json")
+
+    assert crashed.returncode == 137, crashed.stderr
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["evidence"]["target_time"] is None
+    fetch = [e.status for e in read_events(run_id, tmp_path) if e.step == "fetch"]
+    assert fetch == ["started", "skipped"]  # extracted once; the resume's check found it done
+    probe = "SELECT pg_is_in_recovery(), array_agg(id ORDER BY id) FROM crmdr_probe WHERE id IN (%s, %s)"
+    assert _sql(lab, "standby", probe, (BEFORE, AFTER)) == [(False, [BEFORE, AFTER])]
