@@ -282,6 +282,15 @@ def decide(site: Site, options: Options) -> RestorePlan:
     return decision
 
 
+def known_target(inventory: Inventory, target: str | None) -> str:
+    """--target names a database node of the inventory (checked before any host is contacted)."""
+    names = [node.name for node in inventory.database.nodes()]
+    if target not in names:
+        raise ConfigError(f"--target: no database node named '{target}' in the inventory "
+                          f"(expected one of: {', '.join(names)})")
+    return str(target)
+
+
 class RestoreRunbook:
     """The runbook's callbacks; `run` holds the state of the restore once resolved."""
 
@@ -291,11 +300,9 @@ class RestoreRunbook:
                                      preflight=self.preflight, primary_after=lambda site, options: str(options.target))
 
     def resolve(self, site: Site, options: Options) -> Options:
-        if options.target not in site.hosts:
-            raise ConfigError(f"--target: no database node named '{options.target}' in the inventory "
-                              f"(expected one of: {', '.join(site.hosts)})")
+        target = known_target(site.inventory, options.target)
         plan = decide(site, options)
-        self.run = Restore(site, options.target, options.run_id, plan, options.journal_dir)
+        self.run = Restore(site, target, options.run_id, plan, options.journal_dir)
         return replace(options, point=plan.point.id,
                        to_time=plan.target_time.isoformat() if plan.target_time else None)
 
@@ -339,6 +346,8 @@ def finished_message(site: Site, r: Restore) -> str:
 
 def run_restore(inventory: Inventory, options: Options) -> tuple[RunResult, dict[str, object]]:
     """Restore onto `options.target`; the result and the evidence (point, LSN, timeline, seconds)."""
+    if not options.resume:
+        known_target(inventory, options.target)
     site = open_site(inventory, options.policy)
     try:
         restore = RestoreRunbook()
