@@ -35,9 +35,10 @@ def _session(profile: str | None, lab: bool) -> boto3.session.Session:
     return session
 
 
-def client(aws: Aws, service: str, region: str) -> Any:
+def client(aws: Aws, service: str, region: str, read_timeout: float | None = None) -> Any:
     """A client for `service` in `region`, honouring profile and the lab endpoint."""
     session = _session(aws.profile, aws.endpoint_url is not None)
+    config = RETRIES if read_timeout is None else RETRIES.merge(Config(read_timeout=read_timeout))
     return session.client(  # type: ignore[call-overload]  # service names are checked by botocore
-        service, region_name=region, endpoint_url=aws.endpoint_url, config=RETRIES
+        service, region_name=region, endpoint_url=aws.endpoint_url, config=config
     )

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 CHUNK = 8 * MiB
+COMPLETE_TIMEOUT = 600.0
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
 
 
@@ -64,7 +65,10 @@ class S3ObjectStore:
         self.kms_key_id = backup.kms_key_id
         self.object_lock = backup.object_lock
         self.lock_mode = lock_mode or load_policy(None).tier(inventory.sla_tier).object_lock_mode
-        self._s3: Any = client(inventory.aws, "s3", backup.region)
+        # CompleteMultipartUpload of a large object can take minutes to answer (S3 keeps the
+        # connection alive; the lab's moto assembles the parts in memory); a retry after a
+        # read timeout finds the upload already completed and fails it.
+        self._s3: Any = client(inventory.aws, "s3", backup.region, read_timeout=COMPLETE_TIMEOUT)
         self._transfer = TransferConfig(
             multipart_threshold=part_size, multipart_chunksize=part_size, max_concurrency=concurrency,
             use_threads=True,
