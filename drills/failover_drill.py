@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from drills.detection import detected, start_detection
 from drills.judge import check, failover_objectives
 from drills.measure import Disruption, Measurement, Write, measure
 from drills.probe import ProbeSettings, WriteProbe, committed_ids
@@ -103,10 +104,11 @@ def run(context: DrillContext) -> DrillOutcome:
         if not _wait(lambda: _acked(probe.ledger) >= STEADY_WRITES, WAIT_SECONDS):
             raise DrError(f"steady state not reached: fewer than {STEADY_WRITES} writes acknowledged")
         timeline.append(phase_at("steady state (probe)", origin_wall, datetime.now(UTC), origin_wall))
+        watcher = start_detection(context)
         disruption = scenario.disrupt(context)
         disrupted_at = datetime.fromtimestamp(disruption.started_wall, UTC)
         timeline.append(phase_at(f"disrupt: {scenario.name} primary", disrupted_at, datetime.now(UTC), origin_wall))
-        failover_journal = run_failover(inventory, options).journal
+        failover_journal = run_failover(inventory, detected(context, watcher, options)).journal
         effective = disruption.effective_mono
         _wait(lambda: _acked(probe.ledger, effective) > 0, WAIT_SECONDS)
     except DrError as err:

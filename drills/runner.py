@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 REPORT_PREFIX = "drill-reports/"
 DISRUPTIVE: frozenset[str] = frozenset({"failover"})
 SCENARIOS = ("crash", "host-lost", "network-cut")
+DETECT_MODES = ("declared", "watch")
 IMPLEMENTED_SCENARIOS = ("crash", "host-lost", "network-cut")
 
 
@@ -52,6 +53,7 @@ class DrillRequest:
     tier: str | None = None
     policy_path: Path | None = None
     scenario: str | None = None
+    detect: str = "declared"
     signing_key: Path | None = None
     i_understand_production: bool = False
     operator: str | None = None
@@ -71,6 +73,7 @@ class DrillContext:
     scenario: str | None
     report_dir: Path
     secrets: list[str] = field(default_factory=list)
+    detect: str = "declared"
 
 
 Executor = Callable[[DrillContext], DrillOutcome]
@@ -131,6 +134,9 @@ def _load(request: DrillRequest) -> tuple[Inventory, Policy, str, Tier]:
     policy = load_policy(request.policy_path)
     tier_name = request.tier or inventory.sla_tier
     tier = policy.tier(tier_name)
+    if request.detect not in DETECT_MODES or (request.detect != "declared" and request.drill_type != "failover"):
+        raise ConfigError(f"--detect: expected {' or '.join(DETECT_MODES)} (watch for failover drills only), "
+                          f"got '{request.detect}' for a {request.drill_type} drill")
     if request.scenario is not None and request.drill_type != "failover":
         raise ConfigError(f"--scenario applies to failover drills only, not {request.drill_type}")
     if request.scenario is not None and request.scenario not in SCENARIOS:
@@ -163,7 +169,7 @@ def run_drill(request: DrillRequest) -> tuple[DrillReport, Path]:
     report_dir = out / report_id(started, request.drill_type, nonce)
     context = DrillContext(inventory, request.inventory_path, tier, tier_name,
                            request.scenario or ("crash" if request.drill_type == "failover" else None),
-                           report_dir, _secrets(inventory))
+                           report_dir, _secrets(inventory), detect=request.detect)
     outcome = execute(context)
     finished = datetime.now(UTC)
     public = public_key_text(key)

@@ -23,6 +23,8 @@ def run(
     out: Path = OutOption,
     inventory: Path | None = InventoryOption,
     scenario: str | None = typer.Option(None, "--scenario", help="failover: crash | host-lost | network-cut"),
+    detect: str = typer.Option("declared", "--detect", help="failover: declared (the drill starts the failover) "
+                               "| watch (crmdr watch must detect the disruption first)"),
     signing_key: Path | None = typer.Option(None, "--signing-key", help="Ed25519 PEM key ($CRMDR_SIGNING_KEY)."),
     production: bool = typer.Option(False, "--i-understand-production",
                                     help="Allow a disruptive drill on production (the policy must allow it too)."),
@@ -43,7 +45,7 @@ def run(
     request = DrillRequest(
         drill_type=drill_type, inventory_path=inventory_path(inventory), out_dir=out, tier=tier,
         policy_path=policy, scenario=scenario, signing_key=signing_key, i_understand_production=production,
-        operator=operator, approvals=tuple(approver), textfile=textfile, store_in_bucket=not no_bucket,
+        detect=detect, operator=operator, approvals=tuple(approver), textfile=textfile, store_in_bucket=not no_bucket,
     )
     report, report_dir = run_drill(request)
     if json_out:

@@ -105,3 +105,13 @@ def test_watch_bad_failures_exits_2(tmp_path: Path) -> None:
     inventory.write_text(make_inventory().model_dump_json())
     result = crmdr("watch", "--once", "--failures", "0", "--inventory", str(inventory))
     assert result.returncode == 2 and "--failures" in result.stderr
+
+
+@pytest.mark.parametrize(("drill_type", "detect"), [("backup-verify", "watch"), ("failover", "guess")])
+def test_drill_detect_bad_input_exits_2(tmp_path: Path, drill_type: str, detect: str) -> None:
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(make_inventory().model_dump_json())
+    result = crmdr("drill", "run", "--type", drill_type, "--detect", detect, "--inventory", str(inventory),
+                   "--out", str(tmp_path / "reports"))
+    assert result.returncode == 2, result.stderr
+    assert "--detect" in result.stderr and not (tmp_path / "reports").exists()
