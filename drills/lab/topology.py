@@ -36,6 +36,8 @@ def lab_inventory(
             "synchronous": settings.synchronous,
             "primary": node("primary", str(settings.primary_ip), settings.primary_region),
             "standby": node("standby", str(settings.standby_ip), settings.dr_region),
+            # Every client of a lab runs on this machine, so its firewall isolates a host completely.
+            "isolation": {"method": "local-firewall"},
         },
         "ssh": {"identity_file": str(paths.client_key)},
         "backup": {"bucket": BUCKET, "prefix": "crm/", "region": settings.dr_region,

@@ -35,15 +35,23 @@ class PgHost:
         parent = node.data_dir.rstrip("/").rsplit("/", 1)[0]
         self.passfile = f"{parent}/pgpass"
         self.logfile = f"{parent}/postgres.log"
+        self.down: str | None = None
+        """Why the host could not be reached when the runbook opened; set, every call fails fast."""
 
     @property
     def name(self) -> str:
         return self.node.name
 
+    def _reachable(self) -> None:
+        if self.down:
+            raise HostError(f"host {self.name} is unreachable ({self.down})")
+
     def sh(self, command: str, *, timeout: float = 60, check: bool = True) -> str:
+        self._reachable()
         return self.runner.run(command, timeout=timeout, check=check).stdout
 
     def query(self, sql: str, params: tuple[Any, ...] = (), dbname: str = "postgres") -> tuple[Any, ...] | None:
+        self._reachable()
         with connect(self.node.host, self.node.pg_port, user=self._user, password=self._password,
                      dbname=dbname, timeout=3) as conn:
             try:
@@ -54,6 +62,7 @@ class PgHost:
 
     def execute(self, *statements: str) -> None:
         """Statements without results (ALTER SYSTEM, pg_reload_conf), each in autocommit."""
+        self._reachable()
         with connect(self.node.host, self.node.pg_port, user=self._user, password=self._password,
                      dbname="postgres", timeout=3) as conn:
             for statement in statements:
@@ -64,6 +73,7 @@ class PgHost:
                     raise HostError(f"PostgreSQL on {self.name}: {message}") from None
 
     def running(self) -> bool:
+        self._reachable()
         result = self.runner.run(f"{self.bin}/pg_ctl status -D {self.data}", timeout=30, check=False)
         if result.exit_code not in (0, PG_CTL_NOT_RUNNING):
             raise HostError(f"host {self.name}: pg_ctl status exited {result.exit_code}: {result.stderr.strip()}")
@@ -98,6 +108,7 @@ class PgHost:
                         system_id=self.controldata().get("Database system identifier"))
 
     def has_standby_signal(self) -> bool:
+        self._reachable()
         return self.runner.run(f"test -f {self.data}/standby.signal", timeout=30, check=False).ok
 
     def upstream(self) -> str:
@@ -170,6 +181,7 @@ class PgHost:
 
     def replication(self) -> list[tuple[str, str, str]]:
         """(application_name, state, sync_state) of each standby this primary streams to."""
+        self._reachable()
         with connect(self.node.host, self.node.pg_port, user=self._user, password=self._password,
                      dbname="postgres", timeout=3) as conn:
             rows = conn.execute("SELECT application_name, state, coalesce(sync_state, '') "

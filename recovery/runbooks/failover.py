@@ -71,15 +71,35 @@ def guard(site: Site, name: str, action: str, *, want_primary: bool | None) -> s
     return reason
 
 
+def isolated(site: Site, name: str) -> Truth:
+    """Cut off from its clients by the inventory's isolation method (fence by isolation)."""
+    if site.isolator is None:
+        return Truth(False, f"{name} is unreachable and no isolation method is configured")
+    done = site.isolator.is_isolated(site.node(name))
+    return Truth(done, f"{name} {'is isolated' if done else 'is not isolated'} "
+                       f"({site.inventory.database.isolation.method if site.inventory.database.isolation else ''})")
+
+
+def fenced_or_isolated(site: Site, name: str) -> Truth:
+    """An unreachable host counts as fenced once isolated; a reachable one must be stopped."""
+    return isolated(site, name) if name in site.unreachable else fenced(site, name)
+
+
 def _fence_steps(site: Site, options: Options, old: str) -> Step:
     forced: list[str] = []
+    how_isolated: list[str] = []
 
     def act() -> str:
         host = site.host(old)
         try:
+            if old in site.unreachable:
+                raise HostError(site.unreachable[old])
             how = host.stop("immediate")
             host.set_standby_signal(True)
         except HostError as err:
+            if site.isolator is not None:
+                how_isolated.append(site.isolator.isolate(site.node(old)))
+                return f"{old} unreachable ({err}); isolated: {how_isolated[0]}"
             if not options.force_unfenced:
                 raise Refused(f"cannot confirm that {old} is fenced ({err}); isolate it by hand "
                               "(security group, power) and re-run, or pass --force-unfenced") from None
@@ -90,10 +110,11 @@ def _fence_steps(site: Site, options: Options, old: str) -> Step:
     def verify() -> Truth:
         if forced:
             return Truth(True, "fencing unconfirmed (forced by the operator)")
-        return fenced(site, old)
+        return isolated(site, old) if how_isolated else fenced(site, old)
 
-    return Step("fence", f"stop {old} (pg_ctl stop -m immediate) and mark it a standby", "fence",
-                check=lambda: fenced(site, old), act=act, verify=verify,
+    return Step("fence", f"stop {old} (pg_ctl stop -m immediate) and mark it a standby; isolate it when "
+                "unreachable", "fence",
+                check=lambda: fenced_or_isolated(site, old), act=act, verify=verify,
                 guard=lambda: None if old in site.unreachable else guard(site, old, "fence", want_primary=None),
                 timeout=120, attempts=2)
 
@@ -171,7 +192,8 @@ def lag_seconds(site: Site, old: str, target: str) -> float | None:
         if row:
             return float(row[0])
     except DrError:
-        pass
+        if site.inventory.database.synchronous:
+            return None  # no acknowledged commit can be missing; the silence since the cut is no lag
     try:
         row = site.host(target).query(
             "SELECT extract(epoch FROM now() - last_msg_receipt_time)::float FROM pg_stat_wal_receiver")
@@ -193,9 +215,9 @@ def _preflight(site: Site, options: Options, truths: Sequence[Truth]) -> str:
     if role is None:
         raise CheckFailed(f"PostgreSQL on the standby {target} does not answer; nothing to promote")
     fence_done = truths[0].done
-    if not fence_done and old in site.unreachable and not options.force_unfenced:
-        raise Refused(f"cannot fence {old}: {site.unreachable[old]}; isolate it by hand and re-run, "
-                      "or pass --force-unfenced")
+    if not fence_done and old in site.unreachable and site.isolator is None and not options.force_unfenced:
+        raise Refused(f"cannot fence {old}: {site.unreachable[old]}; configure database.isolation, isolate it "
+                      "by hand and re-run, or pass --force-unfenced")
     lag = lag_seconds(site, old, target) if role and not fence_done else 0.0
     limitation = lag_limitation(lag, site.tier.max_replication_lag, accept_data_loss=options.accept_data_loss,
                                 synchronous=site.inventory.database.synchronous)

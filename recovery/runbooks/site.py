@@ -16,6 +16,7 @@ from recovery.adapters.app_config import AppHosts
 from recovery.adapters.clock import SystemClock
 from recovery.adapters.dynamo_lock import DynamoLock
 from recovery.adapters.fabric_host import FabricHostRunner
+from recovery.adapters.isolation import isolator_for
 from recovery.adapters.pg_host import PgHost
 from recovery.adapters.postgres import connect
 from recovery.adapters.route53_dns import Route53Dns
@@ -23,7 +24,7 @@ from recovery.adapters.s3_store import S3ObjectStore
 from recovery.adapters.secrets import resolve_secret
 from recovery.adapters.sns_notifier import SnsNotifier
 from recovery.inventory import HostNode, Inventory
-from recovery.ports import HostRunner
+from recovery.ports import HostRunner, Isolator
 from recovery.runbooks.app_hosts import app_hosts_steps
 from recovery.runbooks.engine import Step
 from recovery.runbooks.plan import Truth
@@ -44,6 +45,7 @@ class Site:
     clock: SystemClock
     db_password: str | None = None
     secrets: list[str] = field(default_factory=list)
+    isolator: Isolator | None = None
     apps: AppHosts | None = None
 
     def host(self, name: str) -> PgHost:
@@ -79,6 +81,8 @@ class Site:
 
     def _through_dns(self, sql: str, run: str) -> tuple[str, bool]:
         address = self.dns.resolve()
+        if any(self.node(name).host == address for name in self.unreachable):
+            raise HostError(f"{self.inventory.dns.record_name} points at {address}, which is unreachable")
         db = self.inventory.database
         port = next((h.node.pg_port for h in self.hosts.values() if h.node.host == address), 5432)
         with connect(address, port, user=db.user, password=self.db_password, dbname=db.name) as conn:
@@ -164,9 +168,10 @@ def open_site(inventory: Inventory, policy_path: Path | None = None) -> Site:
         hosts[node.name] = PgHost(node, runner, user=db.user, password=password,
                                   replication_user=db.replication_user, replication_password=repl,
                                   dbname=db.name)
+        hosts[node.name].down = unreachable.get(node.name)
     tier = load_policy(policy_path).tier(inventory.sla_tier)
     apps = open_apps(inventory, [h.runner for h in hosts.values()])
     return Site(inventory=inventory, tier=tier, hosts=hosts, unreachable=unreachable, apps=apps,
                 dns=Route53Dns(inventory), lock=DynamoLock(inventory), notifier=SnsNotifier(inventory),
                 store=S3ObjectStore(inventory), clock=SystemClock(), db_password=password,
-                secrets=secrets)
+                secrets=secrets, isolator=isolator_for(inventory))

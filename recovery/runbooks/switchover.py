@@ -16,7 +16,7 @@ from dataclasses import replace
 from policies.errors import CheckFailed, DrError, HostError, Refused
 from recovery.inventory import Inventory
 from recovery.runbooks.engine import Step, wait_until
-from recovery.runbooks.failover import guard, promote_step, promoted, validate_step, writes_step
+from recovery.runbooks.failover import guard, isolated, promote_step, promoted, validate_step, writes_step
 from recovery.runbooks.plan import Truth, divergence, lsn_to_int
 from recovery.runbooks.run import Options, Runbook, RunResult, execute
 from recovery.runbooks.site import Site, open_site
@@ -154,7 +154,35 @@ SWITCHOVER = Runbook(
 )
 
 
+def _unisolate(site: Site, node: str) -> str:
+    """Lift a failover's isolation of `node`, reconnect and fence it at once (stop, standby.signal).
+
+    The node may be a stale primary behind its isolation (a network cut): it is stopped before
+    anything else, and isolated again when it cannot be reached once released.
+    """
+    if node not in site.unreachable:
+        return ""
+    if site.isolator is None or not isolated(site, node).done:
+        raise CheckFailed(f"{node} is unreachable: {site.unreachable[node]}")
+    how = site.isolator.release(site.node(node))
+    host = site.host(node)
+    try:
+        host.runner.run("true", timeout=30)
+    except HostError:
+        site.isolator.isolate(site.node(node))
+        raise
+    del site.unreachable[node]
+    host.down = None
+    stopped = host.stop("immediate")
+    host.set_standby_signal(True)
+    refusal = guard(site, node, "rebuild", want_primary=False)
+    if refusal:
+        raise Refused(refusal)
+    return f"{how}; fenced ({stopped}, standby.signal); "
+
+
 def _rebuild(site: Site, node: str, upstream: str, stamp: str) -> str:
+    released = _unisolate(site, node)
     host = site.host(node)
     host.stop("fast")
     host.write_passfile()
@@ -170,7 +198,7 @@ def _rebuild(site: Site, node: str, upstream: str, stamp: str) -> str:
     host.write_host_conf(site.node(upstream))
     host.set_standby_signal(True)
     host.start()
-    return how
+    return f"{released}{how}"
 
 
 def _still_diverged(site: Site, node: str, upstream: str) -> str | None:
@@ -200,7 +228,8 @@ def _failback_steps(site: Site, options: Options) -> list[Step]:
         Step("rebuild", f"rebuild {home} as a standby of {current} (pg_rewind, else pg_basebackup)", "fence",
              check=lambda: _either(promoted(site, home), lambda: rejoined(site, home, current)),
              act=lambda: _rebuild(site, home, current, stamp),
-             guard=lambda: guard(site, home, "rebuild", want_primary=False), timeout=3600, attempts=1),
+             guard=lambda: None if home in site.unreachable else guard(site, home, "rebuild", want_primary=False),
+             timeout=3600, attempts=1),
         Step("rebuild-streaming", f"wait until {home} streams from {current}", "fence",
              check=lambda: _either(promoted(site, home), lambda: streams_from(site, home, current)),
              act=lambda: wait_until(lambda: streams_from(site, home, current), STREAM_SECONDS, f"{home} streaming")),
@@ -211,16 +240,19 @@ def _failback_steps(site: Site, options: Options) -> list[Step]:
 def _failback_preflight(site: Site, options: Options, truths: Sequence[Truth]) -> str:
     home = str(options.target)
     current = site.other(home)
-    if site.unreachable:
-        raise CheckFailed(f"failback needs both hosts: {'; '.join(site.unreachable.values())}")
+    fenced_off = home in site.unreachable and isolated(site, home).done
+    missing = [why for name, why in site.unreachable.items() if not (name == home and fenced_off)]
+    if missing:
+        raise CheckFailed(f"failback needs both hosts: {'; '.join(missing)}")
     if not truths[0].done and site.host(current).in_recovery() is not False:
         raise Refused(f"{current} is not a running primary, so there is nothing to fail back from; "
                       f"failback returns to {home} only after a failover to {current}")
-    if not truths[0].done and site.host(home).running() and site.host(home).in_recovery() is False \
-            and site.host(current).in_recovery() is False:
+    if not truths[0].done and not fenced_off and site.host(home).running() \
+            and site.host(home).in_recovery() is False and site.host(current).in_recovery() is False:
         raise Refused(f"both {home} and {current} are running primaries (split brain): "
                       "stop the one that must not take writes first")
-    return f"{current} is the primary; {home} will be rebuilt from it"
+    lifted = ", once its isolation is lifted and it is fenced" if fenced_off else ""
+    return f"{current} is the primary; {home} will be rebuilt from it{lifted}"
 
 
 FAILBACK = Runbook(

@@ -135,13 +135,21 @@ def test_two_failovers_at_once_one_refused_naming_the_holder(fresh_lab: Lab, tmp
 
 
 def test_unreachable_old_primary_is_refused_unless_forced(fresh_lab: Lab, tmp_path: Path) -> None:
+    """Without database.isolation (older inventories) nothing can fence an unreachable primary."""
+    data = json.loads(fresh_lab.inventory_path.read_text())
+    del data["database"]["isolation"]
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps(data))
     sshd.stop(LabPaths(fresh_lab.dir), "primary")
 
-    refused = run(fresh_lab, "failover", tmp_path, "--yes")
+    def failover(*args: str) -> subprocess.CompletedProcess[str]:
+        return crmdr("failover", "--inventory", str(inventory), "--journal-dir", str(tmp_path), *args)
+
+    refused = failover("--yes")
     assert refused.returncode == 3 and "--force-unfenced" in refused.stderr
     assert roles(fresh_lab)["standby"] == "standby"
 
-    forced = result(run(fresh_lab, "failover", tmp_path, "--yes", "--force-unfenced", "--json"))
+    forced = result(failover("--yes", "--force-unfenced", "--json"))
     fence = [e for e in read_events(forced["run_id"], tmp_path) if e.step == "fence" and e.status == "succeeded"]
     assert "NOT FENCED" in fence[0].evidence
     assert roles(fresh_lab)["standby"] == "primary"
