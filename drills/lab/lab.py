@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from drills.lab import aws, netfault, postgres, sshd
+from drills.lab import aws, postgres, sshd
 from drills.lab.settings import LabPaths, LabSettings
 from drills.lab.system import (
     check_traversable,
@@ -32,6 +32,7 @@ from drills.lab.system import (
 )
 from drills.lab.topology import lab_inventory
 from policies.errors import ConfigError, DrError
+from recovery.adapters import local_firewall
 from recovery.adapters.postgres import connect
 from recovery.inventory import Inventory, load_inventory
 
@@ -268,15 +269,17 @@ def _role(ip: str, port: int, password: str) -> str:
 
 
 def _heal_cuts(settings: LabSettings) -> list[str]:
-    """Heal the lab's cut addresses first: stopping a cut-off host would wait for timeouts."""
+    """Heal the lab's cuts and isolations first: stopping a cut-off host would wait for timeouts."""
     addresses = [str(ip) for ip in (settings.primary_ip, settings.standby_ip, settings.aws_ip)]
+    healed = []
     try:
-        cut = [address for address in addresses if netfault.is_cut(address)]
+        for kind, prefix in (("network cut", local_firewall.PREFIX), ("isolation", local_firewall.ISOLATION)):
+            for address in (a for a in addresses if local_firewall.is_cut(a, prefix)):
+                local_firewall.heal(address, prefix)
+                healed.append(f"{kind} of {address}")
     except ConfigError:  # no iptables or not root: nothing can have been cut
         return []
-    for address in cut:
-        netfault.heal(address)
-    return cut
+    return healed
 
 
 def down(root: Path, *, purge: bool) -> list[str]:
@@ -287,7 +290,7 @@ def down(root: Path, *, purge: bool) -> list[str]:
         if purge and paths.root.exists():
             raise ConfigError(f"{paths.root}: not a lab directory (no lab.json); refusing to remove it")
         return []
-    stopped = [f"network cut of {ip}" for ip in _heal_cuts(state.settings)]
+    stopped = _heal_cuts(state.settings)
     bin_dir = pg_bin_dir()
     for node in reversed(NODES):
         if pid_alive(postgres.postmaster_pid(paths, node)):
