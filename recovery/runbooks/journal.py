@@ -2,13 +2,17 @@
 
 The local file is the source of truth while a run lives; the mirror (the whole file, put
 after every event) lets another machine `--resume` a run whose laptop died. A mirror that
-cannot be written is logged, not fatal.
+cannot be written is logged, not fatal. Puts run in order on one background thread, so a
+step never waits for S3 (~20 ms each, a third of a second per failover); a put that finds a
+newer file already queued carries it instead, and `flush()` waits for the last one.
 """
 
 import logging
 import os
 import secrets as token
+import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -45,6 +49,10 @@ class Journal:
         self._secrets = [s for s in secrets if s]
         self.drill = drill
         self.events: list[Event] = []
+        self._pending: bytes | None = None
+        self._pending_lock = threading.Lock()
+        self._uploads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crmdr-journal-mirror") \
+            if mirror is not None else None
 
     def record(self, step: str, status: Status, *, attempt: int = 1, reason: str = "", evidence: str = "",
                phase: str = "", at: tuple[datetime, float] | None = None) -> Event:
@@ -66,12 +74,26 @@ class Journal:
         return event
 
     def _push(self) -> None:
-        if self._mirror is None:
+        if self._uploads is None:
             return
+        with self._pending_lock:
+            self._pending = self.path.read_bytes()
+        self._uploads.submit(self._upload)
+
+    def _upload(self) -> None:
+        with self._pending_lock:
+            data, self._pending = self._pending, None
+        if data is None or self._mirror is None:
+            return  # an earlier put already carried this event
         try:
-            self._mirror.put_bytes(f"{MIRROR_PREFIX}{self.path.name}", self.path.read_bytes())
+            self._mirror.put_bytes(f"{MIRROR_PREFIX}{self.path.name}", data)
         except DrError as err:
             log.warning("journal mirror not updated: %s", err)
+
+    def flush(self) -> None:
+        """Wait until the mirror holds every event recorded so far."""
+        if self._uploads is not None:
+            self._uploads.submit(lambda: None).result()
 
 
 def read_events(run: str, directory: Path, mirror: ObjectStore | None = None) -> list[Event]:

@@ -228,6 +228,7 @@ def _locked(runbook: Runbook[S], site: S, options: Options, steps: list[Step], p
         primary = runbook.primary_after(site, options)
         site.notifier.publish(f"{subject}: done", _notice(site, options, "done", f"primary is now {primary}"))
     finally:
+        journal.flush()
         site.lock.release()
     events = read_events(options.run_id, options.journal_dir)
     return RunResult(runbook.name, options.run_id, "succeeded", f"{runbook.name} done: {primary} is the primary",
