@@ -12,6 +12,7 @@ amcheck (never a false alarm, never a silent pass).
 
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +38,8 @@ from recovery.manifest import (
     seal,
     to_bytes,
 )
-from recovery.ports import Clock, ObjectStore
+from recovery.ports import Clock, ObjectStore, Readable
+from recovery.validation import TableDigest
 
 log = logging.getLogger(__name__)
 
@@ -107,25 +109,48 @@ def ensure_cluster(store: ObjectStore, identity: ClusterIdentity) -> None:
             f"{identity.major}); refusing to mix them")
 
 
+class _AtEnd:
+    """Calls `then` once, right after the last byte was read (the producer exited cleanly)."""
+
+    def __init__(self, source: Readable, then: Callable[[], None]) -> None:
+        self._source, self._then, self._fired = source, then, False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size)
+        if not data and size != 0 and not self._fired:
+            self._fired = True
+            self._then()
+        return data
+
+
+def _after_stop(src: Source) -> tuple[str, dict[str, TableDigest]]:
+    """Each table's digest after the stop point, and the WAL position they were taken from."""
+    with _connect(src) as conn:
+        at_lsn = current_lsn(conn)
+    return at_lsn, digests_spread(lambda: _connect(src))
+
+
 def _physical(src: Source, store: ObjectStore, pid: str, until: datetime,
               progress: Progress | None) -> tuple[list[ObjectEntry], dict[str, object]]:
+    """The 'after' digests start once pg_basebackup has exited, while the last parts upload."""
     key = f"{point_prefix(pid)}base.tar"
     command = pg_tools.basebackup_command(src.node.bin_dir, src.node.host, src.node.pg_port,
                                           src.replication_user)
-    with _step(src, "stream pg_basebackup"), _connect(src) as conn, digests_in_background(conn) as pending, \
-            pg_tools.stream(command, what="pg_basebackup", password=src.replication_password) as out:
-        stored = store.upload_stream(key, PausedReader(out, "backup-stream"), retain_until=until,
-                                     on_progress=progress)
-        start, stop, timeline = pg_tools.backup_lsns(out.finish())
-        before = pending.result()
-    with _step(src, "digest tables after the backup"):
-        with _connect(src) as conn:
-            at_lsn = current_lsn(conn)
-        after = digests_spread(lambda: _connect(src))  # each table after the stop point
-    stable = {name: digest for name, digest in after.items() if before.get(name) == digest}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        after: list[Future[tuple[str, dict[str, TableDigest]]]] = []
+        with _step(src, "stream pg_basebackup"), _connect(src) as conn, \
+                digests_in_background(conn) as pending, \
+                pg_tools.stream(command, what="pg_basebackup", password=src.replication_password) as out:
+            reader = _AtEnd(PausedReader(out, "backup-stream"), lambda: after.append(pool.submit(_after_stop, src)))
+            stored = store.upload_stream(key, reader, retain_until=until, on_progress=progress)
+            start, stop, timeline = pg_tools.backup_lsns(out.finish())
+            before = pending.result()
+        with _step(src, "digest tables after the backup"):
+            at_lsn, digests_after = after[0].result() if after else _after_stop(src)
+    stable = {name: digest for name, digest in digests_after.items() if before.get(name) == digest}
     return [ObjectEntry(key=key, size=stored.size, sha256=str(stored.sha256))], {
         "start_lsn": start, "stop_lsn": stop, "timeline": timeline, "tables": stable,
-        "tables_at_lsn": at_lsn, "tables_unstable": sorted(set(after) - set(stable))}
+        "tables_at_lsn": at_lsn, "tables_unstable": sorted(set(digests_after) - set(stable))}
 
 
 def _logical(src: Source, store: ObjectStore, pid: str, until: datetime, progress: Progress | None,
