@@ -86,3 +86,12 @@ def test_catalog_takes_each_points_newest_verdict(store: S3ObjectStore) -> None:
         assert [s.point.id for s in catalog.points] == ids
         assert [s.state() for s in catalog.points[:4]] == ["unverified", "integrity-ok", "FAILED", "integrity-ok"]
         assert len(catalog.broken) == 1 and "points/broken/manifest.json" in catalog.broken[0]
+
+
+def test_ranged_reads_come_back_in_order_and_an_empty_object_reads_as_nothing(store: S3ObjectStore) -> None:
+    data = bytes(range(251)) * 40_000  # ~10 MB, 10 ranges of 1 MiB read 4 at a time
+    store.put_bytes("points/c/base.tar", data)
+    store.put_bytes("points/c/empty", b"")
+
+    assert b"".join(store.iter_chunks("points/c/base.tar", 1024 * 1024)) == data
+    assert list(store.iter_chunks("points/c/empty")) == []
