@@ -135,6 +135,11 @@ class Database(_Model):
                 )
         if self.primary.name == self.standby.name:
             raise ValueError("expected database.primary and database.standby to have distinct names")
+        if isinstance(self.isolation, Ec2Isolation):
+            for role in ("primary", "standby"):
+                if not getattr(getattr(self, role), "instance_id", None):
+                    raise ValueError(f"expected database.{role}.instance_id: isolation by EC2 security group "
+                                     "swaps the groups of that instance")
         return self
 
     def nodes(self) -> list[HostNode | RdsNode]:

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from policies.errors import CheckFailed, DrError, HostError, Refused, VerificationFailed
 from recovery.inventory import Inventory
+from recovery.ports import Isolator
 from recovery.runbooks.engine import Step, wait_until
 from recovery.runbooks.plan import Truth, guard_limitation, lag_limitation
 from recovery.runbooks.run import Options, Runbook, RunResult, execute
@@ -89,6 +90,16 @@ def _fence_steps(site: Site, options: Options, old: str) -> Step:
     forced: list[str] = []
     how_isolated: list[str] = []
 
+    def _isolate(isolator: Isolator, unreachable: HostError) -> str:
+        try:
+            how_isolated.append(isolator.isolate(site.node(old)))
+        except DrError as err:
+            if not options.force_unfenced:
+                raise  # retried (cloud errors), then the run stops, resumable
+            forced.append(str(err))
+            return f"NOT FENCED: unreachable ({unreachable}) and isolation failed ({err}); --force-unfenced"
+        return f"{old} unreachable ({unreachable}); isolated: {how_isolated[0]}"
+
     def act() -> str:
         host = site.host(old)
         try:
@@ -98,8 +109,7 @@ def _fence_steps(site: Site, options: Options, old: str) -> Step:
             host.set_standby_signal(True)
         except HostError as err:
             if site.isolator is not None:
-                how_isolated.append(site.isolator.isolate(site.node(old)))
-                return f"{old} unreachable ({err}); isolated: {how_isolated[0]}"
+                return _isolate(site.isolator, err)
             if not options.force_unfenced:
                 raise Refused(f"cannot confirm that {old} is fenced ({err}); isolate it by hand "
                               "(security group, power) and re-run, or pass --force-unfenced") from None

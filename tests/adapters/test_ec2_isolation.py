@@ -1,6 +1,8 @@
 """Fence by isolation on EC2 (moto): the instance's groups swapped for an empty one, and back."""
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -10,7 +12,7 @@ from moto import mock_aws
 from policies.errors import ConfigError
 from recovery.adapters.ec2_isolation import ORIGINAL_GROUPS_TAG, Ec2SecurityGroupIsolator
 from recovery.adapters.isolation import isolator_for
-from recovery.inventory import HostNode, Inventory
+from recovery.inventory import HostNode, Inventory, load_inventory
 from tests.conftest import make_inventory
 
 
@@ -33,7 +35,7 @@ def _world(ec2: Any, *, empty: bool = True) -> tuple[Inventory, HostNode, list[s
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=subnet,
                                  SecurityGroupIds=app)["Instances"][0]["InstanceId"]
-    inventory = make_inventory(**{"database.primary.instance_id": instance,
+    inventory = make_inventory(**{"database.primary.instance_id": instance, "database.standby.instance_id": "i-2",
                                   "database.isolation": {"method": "ec2-security-group", "security_group_id": iso}})
     node = inventory.database.primary
     assert isinstance(node, HostNode)
@@ -76,13 +78,20 @@ def test_isolation_group_with_rules_is_refused(ec2: Any) -> None:
     assert _groups(ec2, str(node.instance_id)) == sorted(app)
 
 
-def test_node_without_instance_id_is_a_config_error(ec2: Any) -> None:
-    inventory = make_inventory(**{"database.isolation": {"method": "ec2-security-group",
-                                                         "security_group_id": "sg-123"}})
-    isolator = isolator_for(inventory)
-    assert isolator is not None
+def test_inventory_without_instance_ids_is_rejected(tmp_path: Path) -> None:
+    data = make_inventory().model_dump(mode="json")
+    data["database"]["isolation"] = {"method": "ec2-security-group", "security_group_id": "sg-123"}
+    path = tmp_path / "inventory.json"
+    path.write_text(json.dumps(data))
     with pytest.raises(ConfigError, match="instance_id"):
-        isolator.isolate(inventory.database.primary)  # type: ignore[arg-type]
+        load_inventory(path)
+
+
+def test_node_without_instance_id_is_a_config_error(ec2: Any) -> None:
+    inventory = make_inventory(**{"database.primary.instance_id": "i-0123456789abcdef0"})
+    isolator = Ec2SecurityGroupIsolator(inventory, "sg-123")
+    with pytest.raises(ConfigError, match="instance_id"):
+        isolator.isolate(inventory.database.standby)  # type: ignore[arg-type]
 
 
 def test_old_inventories_have_no_isolation() -> None:
