@@ -5,12 +5,13 @@ disruption; the failover starts only once it declares the outage, and the failov
 `detect` phase spans from the first failed probe to the declaration (recovery/watch.py).
 """
 
+import threading
 from dataclasses import replace
 
 from drills.runner import DrillContext
 from recovery.adapters.health_probe import PrimaryProbe
 from recovery.runbooks.run import Options
-from recovery.runbooks.watch import BackgroundWatch, declare_outage
+from recovery.runbooks.watch import BackgroundWatch, declare_outage, outage_journal, prepare_failover
 from recovery.watch import watch_settings
 
 HEALTHY_WITHIN = 30.0
@@ -22,6 +23,7 @@ def start_detection(context: DrillContext) -> BackgroundWatch | None:
     if context.detect != "watch":
         return None
     settings = watch_settings(context.tier)
+    prepare_failover(context.inventory)  # as the watch service does: ready before the outage
     watcher = BackgroundWatch(PrimaryProbe(context.inventory, settings.timeout), settings,
                               lifetime=HEALTHY_WITHIN + DETECT_WITHIN + 60)
     watcher.start(HEALTHY_WITHIN)
@@ -33,5 +35,6 @@ def detected(context: DrillContext, watcher: BackgroundWatch | None, options: Op
     if watcher is None:
         return options
     found = watcher.detection(DETECT_WITHIN)
-    declare_outage(context.inventory, found, options.journal_dir, drill=True)
+    journal = outage_journal(context.inventory, options.journal_dir, drill=True)
+    threading.Thread(target=declare_outage, args=(context.inventory, found, journal), name="crmdr-declare").start()
     return replace(options, detection=found)

@@ -57,7 +57,7 @@ def watch(
     from recovery.adapters.health_probe import PrimaryProbe
     from recovery.inventory import load_inventory
     from recovery.runbooks.journal import default_journal_dir
-    from recovery.runbooks.watch import declare_outage
+    from recovery.runbooks.watch import prepare_failover
     from recovery.runbooks.watch import watch as run_watch
     from recovery.watch import failover_limitation, watch_settings
 
@@ -68,25 +68,35 @@ def watch(
     refusal = failover_limitation(tier_name, chosen) if failover else None
     if refusal:
         raise Refused(refusal)
-    if failover:  # imported now, so an outage does not wait for paramiko and the runbook to load
-        import recovery.runbooks.failover  # noqa: F401
-    report = _printer(json_out, once)
-    ends = ("healthy", "outage") if once else ("outage",)
+    if failover:
+        prepare_failover(loaded)
+    journals = journal_dir or default_journal_dir()
+    printer = _printer(json_out, once)
+
+    def report(verdict: "Verdict") -> None:
+        printer(verdict)
+        if verdict.detection and not failover:  # a service without --failover declares and keeps watching
+            _declare(loaded, verdict.detection, journals, json_out)
+
+    ends = ("healthy", "outage") if once else ("outage",) if failover else ()
     verdict = run_watch(PrimaryProbe(loaded, settings.timeout), settings, until=lambda v: v.status in ends,
                         report=report)
     if verdict is None:
         return
     if once and not (failover and verdict.detection):
         _show_once(verdict, json_out)
-    if verdict.detection is None:
-        return
-    journal = declare_outage(loaded, verdict.detection, journal_dir or default_journal_dir())
-    if not json_out:
-        say(f"outage journal: {journal}")
-    if failover:
-        _fail_over(loaded, verdict, verdict.detection, (accept_data_loss, journal_dir, policy, json_out))
-    elif once:
+    if failover and verdict.detection:
+        _fail_over(loaded, verdict, verdict.detection, (accept_data_loss, journals, policy, json_out))
+    elif verdict.detection:
         raise typer.Exit(1)
+
+
+def _declare(loaded: "Inventory", found: "Detection", journals: Path, json_out: bool) -> None:
+    from recovery.runbooks.watch import declare_outage, outage_journal
+
+    path = declare_outage(loaded, found, outage_journal(loaded, journals))
+    if not json_out:
+        say(f"outage journal: {path}")
 
 
 def _show_once(verdict: "Verdict", json_out: bool) -> None:
@@ -97,16 +107,15 @@ def _show_once(verdict: "Verdict", json_out: bool) -> None:
 
 
 def _fail_over(loaded: "Inventory", verdict: "Verdict", found: "Detection",
-               given: tuple[bool, Path | None, Path | None, bool]) -> None:
-    accept_data_loss, journal_dir, policy, json_out = given
-    from recovery.runbooks.journal import default_journal_dir
+               given: tuple[bool, Path, Path | None, bool]) -> None:
+    """The failover starts at once; the outage is journalled and announced alongside it."""
     from recovery.runbooks.run import Options
-    from recovery.runbooks.watch import fail_over
+    from recovery.runbooks.watch import fail_over, outage_journal
 
+    accept_data_loss, journals, policy, json_out = given
     report = (lambda line: None) if json_out else (lambda line: say(f"[dim]…[/dim] {line}"))
-    result = fail_over(loaded, found, Options(
-        accept_data_loss=accept_data_loss, journal_dir=journal_dir or default_journal_dir(), policy=policy,
-        report=report))
+    result = fail_over(loaded, found, Options(accept_data_loss=accept_data_loss, journal_dir=journals,
+                                              policy=policy, report=report), outage_journal(loaded, journals))
     if json_out:
         emit_json({"outage": verdict.to_dict(), "failover": result.to_dict()})
     else:
