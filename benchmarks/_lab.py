@@ -7,9 +7,11 @@ A benchmark never touches a developer's lab: it brings one up on 127.0.$CRMDR_BE
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -58,6 +60,8 @@ def lab(slot: int, size_gb: float) -> Iterator[BenchLab]:
     settings = LabSettings(aws_ip=base, primary_ip=f"127.0.{net()}.{10 * slot + 1}",
                            standby_ip=f"127.0.{net()}.{10 * slot + 2}",
                            rows=max(100, int(size_gb * ROWS_PER_GB)))
+    if threading.current_thread() is threading.main_thread():  # `timeout`/kill: still purge the lab
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         yield BenchLab(directory, up(directory, settings, lambda step: print(f"   lab: {step}", flush=True)))
     except BaseException:
