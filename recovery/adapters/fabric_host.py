@@ -5,6 +5,7 @@ is `RejectPolicy` and the only known key is the one the inventory pins.
 """
 
 import logging
+import socket
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,6 +19,21 @@ from recovery.inventory import AppHost, HostNode, Ssh
 from recovery.ports import CommandResult
 
 log = logging.getLogger(__name__)
+
+DEAD_PEER = (("SOL_SOCKET", "SO_KEEPALIVE", 1), ("IPPROTO_TCP", "TCP_KEEPIDLE", 5),
+             ("IPPROTO_TCP", "TCP_KEEPINTVL", 2), ("IPPROTO_TCP", "TCP_KEEPCNT", 3),
+             ("IPPROTO_TCP", "TCP_USER_TIMEOUT", 15000))
+"""A host cut off mid-session kills the SSH connection in ~15 s. Without it paramiko waits up to
+an hour for a channel to open (a command's timeout starts only once it has), and TCP retransmits
+for ~15 minutes. Options the platform lacks (TCP_USER_TIMEOUT off Linux) are skipped."""
+
+
+def _detect_dead_peer(sock: object) -> None:
+    if not isinstance(sock, socket.socket):  # a proxy or gateway channel: nothing to tune
+        return
+    for level, option, value in DEAD_PEER:
+        if hasattr(socket, option):
+            sock.setsockopt(getattr(socket, level), getattr(socket, option), value)
 
 
 def pinned_connection(node: HostNode | AppHost, ssh: Ssh) -> Connection:
@@ -73,6 +89,7 @@ class FabricHostRunner:
             raise HostError(f"host {self.name} ({where}): SSH failed ({err})") from None
         except (TimeoutError, OSError, EOFError) as err:
             raise HostError(f"host {self.name} ({where}) is unreachable over SSH ({err})") from None
+        _detect_dead_peer(self._conn.transport.sock)
 
     def run(self, command: str, *, timeout: float | None = None, check: bool = True) -> CommandResult:
         self.open()

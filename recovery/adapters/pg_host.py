@@ -12,13 +12,15 @@ from typing import Any
 import psycopg
 
 from policies.errors import HostError
-from recovery.adapters.postgres import connect
+from recovery.adapters.postgres import LIVENESS, connect
 from recovery.inventory import HostNode
 from recovery.ports import HostRunner
 from recovery.runbooks.plan import Identity
 
 HOST_CONF = "crmdr_host.conf"
 PG_CTL_NOT_RUNNING = 3
+UPSTREAM_TIMEOUTS = f"connect_timeout=10 {LIVENESS}"
+"""pg_rewind and pg_basebackup give up on an upstream cut off, instead of waiting on TCP for minutes."""
 
 
 class PgHost:
@@ -164,7 +166,8 @@ class PgHost:
         """
         passfile = f"{self.passfile}.rewind"
         self._write_passfile(passfile, self._user, self._password)
-        conninfo = f"host={source.host} port={source.pg_port} user={self._user} dbname=postgres passfile={passfile}"
+        conninfo = (f"host={source.host} port={source.pg_port} user={self._user} dbname=postgres "
+                    f"passfile={passfile} {UPSTREAM_TIMEOUTS}")
         out = self.sh(f"trap {shlex.quote('rm -f ' + shlex.quote(passfile))} EXIT; "
                       f"{self.bin}/pg_rewind -D {self.data} --source-server={shlex.quote(conninfo)} 2>&1",
                       timeout=1800)
@@ -174,7 +177,7 @@ class PgHost:
         """Fresh base backup from `source`; the old data directory is kept aside, not deleted."""
         aside = shlex.quote(f"{self.node.data_dir.rstrip('/')}.before-{stamp}")
         self.sh(f"mv {self.data} {aside}", timeout=60)
-        conninfo = f"passfile={self.passfile}"
+        conninfo = f"passfile={self.passfile} {UPSTREAM_TIMEOUTS}"
         self.sh(f"{self.bin}/pg_basebackup -h {source.host} -p {source.pg_port} -U {self._repl_user} "
                 f"-D {self.data} -X stream -c fast --no-password -d {shlex.quote(conninfo)}", timeout=3600)
         return f"pg_basebackup from {source.name}; previous data kept in {aside}"

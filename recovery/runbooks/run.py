@@ -223,7 +223,8 @@ def _locked(runbook: Runbook[S], site: S, options: Options, steps: list[Step], p
                 site.notifier.publish(f"{subject}: FAILED", _notice(
                     site, options, f"failed at step {engine.current}", f"{err}\nresume: crmdr {runbook.name} "
                     f"--resume {options.run_id}"))
-                raise
+                raise type(err)(f"{runbook.name} failed at step {engine.current}: {err} (resume: crmdr "
+                                f"{runbook.name} --resume {options.run_id})") from None
         journal.record("run", "succeeded")
         primary = runbook.primary_after(site, options)
         site.notifier.publish(f"{subject}: done", _notice(site, options, "done", f"primary is now {primary}"))

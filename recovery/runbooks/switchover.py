@@ -183,6 +183,7 @@ def _unisolate(site: Site, node: str) -> str:
 
 def _rebuild(site: Site, node: str, upstream: str, stamp: str) -> str:
     released = _unisolate(site, node)
+    site.host(upstream).query("SELECT 1")  # an unreachable upstream fails here, before the data is touched
     host = site.host(node)
     host.stop("fast")
     host.write_passfile()

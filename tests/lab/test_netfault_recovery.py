@@ -9,6 +9,7 @@ converging re-run once the network heals.
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from drills.lab import netfault
 from recovery.adapters.aws_session import client
 from tests.conftest import ROOT, crmdr
 from tests.lab.conftest import Lab
+from tests.lab.runbook_helpers import only_run, result, roles, run, write_through_name
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -31,7 +33,7 @@ TOOL_LIMIT = 120.0
 def _start(lab: Lab, gate: Path, point: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "crmdr", *args, "--inventory", str(lab.inventory_path)],
-        env={**os.environ, "CRMDR_TEST_PAUSE_AT": f"{point}:{gate}"}, cwd=ROOT,
+        env={**os.environ, "CRMDR_TEST_PAUSE_AT": f"{point}:{gate}", "PYTHONFAULTHANDLER": "1"}, cwd=ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -51,9 +53,9 @@ def _cut_when_paused(process: subprocess.Popen[str], gate: Path, address: str) -
     try:
         out, err = process.communicate(timeout=TOOL_LIMIT)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
-        pytest.fail(f"hung: still running {TOOL_LIMIT:g}s after {address} was cut")
+        process.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack, to find the hang
+        _, err = process.communicate()
+        pytest.fail(f"hung: still running {TOOL_LIMIT:g}s after {address} was cut: {err[-6000:]}")
     return out, err, time.monotonic() - cut_at
 
 
@@ -108,3 +110,38 @@ def test_verify_with_the_bucket_endpoint_cut_reports_failure_never_success(
     again = crmdr("backup", "verify", "--id", pid, "--json", "--inventory", str(fresh_lab.inventory_path))
     assert again.returncode == 0 and json.loads(again.stdout)["ok"] is True, again.stderr
     assert [p["verified"] for p in _points(fresh_lab)] == [True]
+
+
+def test_failback_with_the_current_primary_cut_fails_naming_it_then_resume_converges(
+        fresh_lab: Lab, tmp_path: Path, record_property: Any) -> None:
+    """GIVEN a failover to the standby, WHEN the standby (now the primary) is cut off just as failback
+    starts rebuilding the old primary from it, THEN failback fails naming the standby and the step,
+    and after the cut heals, `failback --resume RUN` converges to the original roles."""
+    journal = tmp_path / "runs"
+    result(run(fresh_lab, "failover", journal / "failover", "--yes", "--json"))
+    standby = str(fresh_lab.settings.standby_ip)
+    gate = tmp_path / "go"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crmdr", "failback", "--yes", "--inventory", str(fresh_lab.inventory_path),
+         "--journal-dir", str(journal / "failback")],
+        env={**os.environ, "CRMDR_TEST_HOLD_AT": f"rebuild:{gate}", "PYTHONFAULTHANDLER": "1"}, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any('"lock"' in f.read_text() for f in (journal / "failback").glob("*.jsonl")):
+            assert process.poll() is None and time.monotonic() < deadline, "failback never took the lock"
+            time.sleep(0.05)
+        Path(f"{gate}.reached").touch()
+        _, err, seconds = _cut_when_paused(process, gate, standby)
+    finally:
+        netfault.heal(standby)
+    record_property("seconds_to_fail", round(seconds, 1))
+
+    assert process.returncode == 1, err
+    assert standby in err and "rebuild" in err and "Traceback" not in err, err
+    run_id = only_run(journal / "failback")[0].run
+    resumed = run(fresh_lab, "failback", journal / "failback", "--yes", "--resume", run_id)
+    assert resumed.returncode == 0, resumed.stderr
+    assert roles(fresh_lab) == {"primary": "primary", "standby": "standby"}
+    assert write_through_name(fresh_lab, 31337) == str(fresh_lab.settings.primary_ip)
