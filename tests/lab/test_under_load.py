@@ -10,6 +10,7 @@ Figures (writes checked, writes/s, acknowledged lost) go to the junit properties
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -57,10 +58,11 @@ def _rows_on(lab: Lab, address: str, writer: str) -> set[int]:
         return {int(r[0]) for r in conn.execute("SELECT id FROM crmdr_probe WHERE writer = %s", (writer,))}
 
 
-def _under_load(lab: Lab, change: Callable[[], Disruption | None]) -> tuple[WriteProbe, tuple[Write, ...], Disruption]:
+def _under_load(lab: Lab, change: Callable[[], Disruption | None], probe: WriteProbe | None = None,
+                ) -> tuple[WriteProbe, tuple[Write, ...], Disruption]:
     """Steady load, the role change, load again on the new primary; returns the final ledger."""
     new_primary = str(lab.settings.standby_ip)
-    probe = WriteProbe(lab.inventory, LOAD)
+    probe = probe or WriteProbe(lab.inventory, LOAD)
     probe.start()
     try:
         _wait_for(probe, lambda ledger: _acked(ledger) >= STEADY_WRITES, f"{STEADY_WRITES} acknowledged writes")
@@ -119,6 +121,49 @@ def test_async_failover_under_load_reports_every_lost_write(fresh_lab: Lab, reco
         "only writes sent before the crash can be lost"
     assert (measured.rpo_seconds > 0) == bool(missing)
     _record(record_property, "async failover", ledger, disruption, len(missing))
+
+
+def _set_standby_replication(lab: Lab, on: bool) -> None:
+    """Stop (or restart) the standby's WAL receiver; stopped, the asynchronous primary goes on
+    acknowledging commits the standby never sees. (A cut of the standby's address would not stop
+    it: its connection to the primary leaves from 127.0.0.1.)"""
+    db = lab.inventory.database
+    with connect(str(lab.settings.standby_ip), db.standby.pg_port, user=db.user, password=lab.password,
+                 dbname=db.name) as conn:
+        conn.execute("ALTER SYSTEM RESET primary_conninfo" if on else "ALTER SYSTEM SET primary_conninfo = ''")
+        conn.execute("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + WAIT
+        while not on and conn.execute("SELECT count(*) FROM pg_stat_wal_receiver").fetchone() != (0,):
+            assert time.monotonic() < deadline, "the standby's WAL receiver did not stop"
+            time.sleep(0.05)
+
+
+def _lag_then_crash(lab: Lab, probe: WriteProbe) -> Disruption:
+    """Replication stops, writes go on, the primary crashes, failover with accepted data loss."""
+    _set_standby_replication(lab, on=False)
+    stopped_at = time.monotonic()
+    _wait_for(probe, lambda ledger: _acked(ledger, after=stopped_at) >= AFTER_WRITES,
+              f"{AFTER_WRITES} writes acknowledged while replication was stopped")
+    disruption = _crash_primary(lab)
+    _set_standby_replication(lab, on=True)
+    result(run(lab, "failover", lab.dir / "runs", "--yes", "--json", "--accept-data-loss"))
+    return replace(disruption, started_mono=stopped_at)
+
+
+def test_async_failover_of_a_lagging_standby_reports_exactly_the_lost_writes(
+        fresh_lab: Lab, record_property: Callable) -> None:
+    probe = WriteProbe(fresh_lab.inventory, LOAD)
+    _, ledger, disruption = _under_load(fresh_lab, lambda: _lag_then_crash(fresh_lab, probe), probe)
+
+    acked = {w.id for w in ledger if w.outcome == "acknowledged"}
+    missing = acked - _rows_on(fresh_lab, str(fresh_lab.settings.standby_ip), probe.run_writer)
+    unreplicated = {w.id for w in ledger if w.outcome == "acknowledged"
+                    and disruption.started_mono <= w.sent_mono < disruption.effective_mono}
+    assert unreplicated and unreplicated <= missing, "writes acknowledged with replication stopped survived"
+    measured = measure(ledger, committed_ids(fresh_lab.inventory, probe.run_writer), disruption)
+    assert set(measured.lost_ids) == missing
+    assert measured.rpo_seconds > 0
+    _record(record_property, "async failover, lagging standby", ledger, disruption, len(missing))
 
 
 def _switchover(lab: Lab) -> None:
