@@ -106,7 +106,7 @@ def rows_from(times: dict[str, dict[str, list[float]]], raw: list[float]) -> lis
         goal = GOALS[mode]
         rows.append(row(f"failover RTO, {label}", found["rto"], "raw floor", raw, f"< {goal:g} s", goal,
                         on="median"))
-        rows += [row(f"  phase {phase} ({mode})", found[phase]) for phase in PHASES]
+        rows += [row(f"phase {phase} ({mode})", found[phase]) for phase in PHASES]
     return rows
 
 
