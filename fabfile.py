@@ -6,6 +6,8 @@ Hosts are named as in the inventory (`$CRMDR_INVENTORY`, else the lab's):
     fab -H primary fence          # pg_ctl stop -m immediate + standby.signal (asks first)
     fab -H standby promote
     fab -H primary rewind --upstream standby
+    fab -H primary isolate        # cut off by the inventory's database.isolation (asks first)
+    fab -H primary release        # lift that isolation
 
 Fabric's own connection to `-H NAME` is never opened: each task builds a pinned-key runner
 for the inventory node of that name (RejectPolicy, the inventory's known_hosts line).
@@ -23,9 +25,11 @@ from invoke.exceptions import Exit
 
 from policies.errors import ConfigError, DrError, Refused
 from recovery.adapters.fabric_host import FabricHostRunner
+from recovery.adapters.isolation import isolator_for
 from recovery.adapters.pg_host import PgHost
 from recovery.adapters.secrets import resolve_secret
 from recovery.inventory import HostNode, Inventory, load_inventory
+from recovery.ports import Isolator
 from recovery.runbooks.failover import guard_limitation
 
 
@@ -35,16 +39,21 @@ def _inventory() -> Inventory:
     return load_inventory(Path(os.environ.get("CRMDR_INVENTORY", ".crmdr/lab/inventory.json")))
 
 
-def _host(c: Connection, name: str | None = None) -> PgHost:
-    inventory = _inventory()
+def _node(inventory: Inventory, wanted: str) -> HostNode:
     db = inventory.database
-    wanted = name or c.host
     try:
         node = db.node(wanted)
     except KeyError as err:
         raise ConfigError(str(err.args[0])) from None
     if not isinstance(node, HostNode):
         raise ConfigError(f"node {wanted} is not an SSH host (engine {db.engine})")
+    return node
+
+
+def _host(c: Connection, name: str | None = None) -> PgHost:
+    inventory = _inventory()
+    db = inventory.database
+    node = _node(inventory, name or c.host)
     password = resolve_secret(db.password, inventory) if db.password else None
     repl = resolve_secret(db.replication_password, inventory) if db.replication_password else None
     runner = FabricHostRunner(node, inventory.ssh, secrets=[s for s in (password, repl) if s])
@@ -133,3 +142,31 @@ def rewind(c: Connection, upstream: str, yes: bool = False) -> None:
     host.write_host_conf(source.node)
     host.set_standby_signal(True)
     print(host.start())
+
+
+def _isolator(c: Connection) -> tuple[Isolator, HostNode]:
+    """No SSH here: isolation is for a host that cannot be reached."""
+    inventory = _inventory()
+    node = _node(inventory, c.host)
+    isolator = isolator_for(inventory)
+    if isolator is None:
+        raise ConfigError("the inventory names no database.isolation method")
+    return isolator, node
+
+
+@task
+@_one_sentence
+def isolate(c: Connection, yes: bool = False) -> None:
+    """Fence an unreachable host by isolation (database.isolation: security group swap or local firewall)."""
+    isolator, node = _isolator(c)
+    _confirm(f"isolate {node.name}", yes)
+    print(isolator.isolate(node))
+
+
+@task
+@_one_sentence
+def release(c: Connection, yes: bool = False) -> None:
+    """Lift an isolation (fence the host properly first if it may still run as a primary)."""
+    isolator, node = _isolator(c)
+    _confirm(f"release {node.name}", yes)
+    print(isolator.release(node))

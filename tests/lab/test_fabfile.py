@@ -47,3 +47,19 @@ def test_fence_without_terminal_or_yes_is_refused_and_changes_nothing(shared_lab
     assert done.returncode == 3
     assert "no terminal to confirm on; pass --yes" in done.stderr and "Traceback" not in done.stderr
     assert role_files(shared_lab) == before and roles(shared_lab)["primary"] == "primary"
+
+
+def test_isolate_then_release_a_host(shared_lab: Lab) -> None:
+    from recovery.adapters import local_firewall
+
+    standby = str(shared_lab.settings.standby_ip)
+    try:
+        done = _fab(shared_lab, "-H", "standby", "isolate", "--yes")
+        assert done.returncode == 0, done.stderr
+        assert f"every packet to and from {standby} dropped" in done.stdout
+        assert local_firewall.is_cut(standby, local_firewall.ISOLATION)
+    finally:
+        released = _fab(shared_lab, "-H", "standby", "release", "--yes")
+    assert released.returncode == 0, released.stderr
+    assert not local_firewall.is_cut(standby, local_firewall.ISOLATION)
+    assert roles(shared_lab)["standby"] == "standby"
