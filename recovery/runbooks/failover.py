@@ -228,12 +228,15 @@ def _preflight(site: Site, options: Options, truths: Sequence[Truth]) -> str:
     if not fence_done and old in site.unreachable and site.isolator is None and not options.force_unfenced:
         raise Refused(f"cannot fence {old}: {site.unreachable[old]}; configure database.isolation, isolate it "
                       "by hand and re-run, or pass --force-unfenced")
-    lag = lag_seconds(site, old, target) if role and not fence_done else 0.0
+    # A fenced old primary says nothing about what the standby lacks: only a resumed run, whose first
+    # preflight measured before it fenced, skips measuring (the figure is in its journal).
+    measured = fence_done and options.resume is not None
+    lag = lag_seconds(site, old, target) if role and not measured else 0.0
     limitation = lag_limitation(lag, site.tier.max_replication_lag, accept_data_loss=options.accept_data_loss,
                                 synchronous=site.inventory.database.synchronous)
     if limitation:
         raise Refused(limitation)
-    shown = "unknown" if lag is None else f"{lag:.3f}s"
+    shown = "unknown" if lag is None else "measured before the fence" if measured and role else f"{lag:.3f}s"
     return f"standby {target} {'in recovery' if role else 'already primary'}; lag {shown}; old primary {old} " \
            f"{'unreachable' if old in site.unreachable else 'reachable'}"
 

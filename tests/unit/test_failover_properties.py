@@ -130,7 +130,7 @@ class FailoverMachine(RuleBasedStateMachine):
             return
         if previous is None:
             self.runs.append(run)
-            self.run_options[run] = (accept, force)
+        self.run_options[run] = (accept or inherited[0], force or inherited[1])
         for promotion in self.world.promotions[promotions:]:
             promotion.run = run
             self._check_promotion(promotion)
@@ -208,3 +208,25 @@ def test_figures_are_recorded() -> None:
     """Run after the machine (file order); prints what was explored, for the closing note."""
     print(f"failover model: {dict(FIGURES)}")
     assert FIGURES["examples"] == 0 or FIGURES["runs exit 0"] > 0
+
+
+def test_a_new_run_after_another_runs_fence_measures_the_lag_again() -> None:
+    """Found by the machine: a fresh run found the old primary fenced and reported 'lag 0.000s',
+    promoting without --accept-data-loss over an acknowledged write the standby never received."""
+    machine = FailoverMachine()
+    try:
+        machine.start(synchronous=False)
+        machine.write()
+        machine.standby_lags()
+        machine.tick(5)
+        machine.write()
+        machine.failover(accept=True, force=False, resume=False, crash="fence")
+        machine.tick(61)
+
+        machine.failover(accept=False, force=False, resume=False, crash=None)
+
+        assert machine.world.promotions == []
+        machine.failover(accept=False, force=False, resume=True, crash=None)
+        assert [p.lost for p in machine.world.promotions] == [{2: 5.0}]
+    finally:
+        machine.teardown()
