@@ -6,6 +6,7 @@ primary_conninfo; `standby.signal` marks a standby; the passfile sits next to th
 directory (`DATA_DIR/../pgpass`) so base backups and rewinds never copy it.
 """
 
+import re
 import shlex
 from typing import Any
 
@@ -19,6 +20,8 @@ from recovery.runbooks.plan import Identity
 
 HOST_CONF = "crmdr_host.conf"
 PG_CTL_NOT_RUNNING = 3
+STATUS_MARK = "crmdr-pg-ctl-status="
+CONTROL_MARK = "--crmdr-controldata--"
 UPSTREAM_TIMEOUTS = f"connect_timeout=10 {LIVENESS}"
 """pg_rewind and pg_basebackup give up on an upstream cut off, instead of waiting on TCP for minutes."""
 
@@ -90,24 +93,30 @@ class PgHost:
         return bool(row[0]) if row else None
 
     def controldata(self) -> dict[str, str]:
-        out = self.sh(f"{self.bin}/pg_controldata -D {self.data}", timeout=30)
-        pairs = (line.split(":", 1) for line in out.splitlines() if ":" in line)
-        return {key.strip(): value.strip() for key, value in pairs}
+        return _controldata(self.sh(f"{self.bin}/pg_controldata -D {self.data}", timeout=30))
 
     def configured_name(self) -> str:
-        out = self.sh(f"cat {self.data}/{HOST_CONF} 2>/dev/null || true", timeout=30)
-        for line in out.splitlines():
-            key, _, value = line.partition("=")
-            if key.strip() == "cluster_name":
-                return value.strip().strip("'")
-        return ""
+        return _cluster_name(self.sh(f"cat {self.data}/{HOST_CONF} 2>/dev/null || true", timeout=30))
 
     def identity(self) -> Identity:
-        """Live identity for the blast-radius guard: configured name, running, role, system id."""
-        running = self.running()
-        return Identity(name=self.configured_name(), running=running,
+        """Live identity for the blast-radius guard: configured name, running, role, system id.
+
+        One SSH round trip (pg_ctl status, the host conf, pg_controldata) instead of three: it runs
+        before every destructive step, so it is on the failover's critical path.
+        """
+        self._reachable()
+        out = self.sh(f"{self.bin}/pg_ctl status -D {self.data} >/dev/null 2>&1; echo \"{STATUS_MARK}$?\"; "
+                      f"cat {self.data}/{HOST_CONF} 2>/dev/null; echo {CONTROL_MARK}; "
+                      f"{self.bin}/pg_controldata -D {self.data}", timeout=30)
+        head, _, control = out.partition(CONTROL_MARK)
+        found = re.search(rf"^{STATUS_MARK}(\d+)$", head, re.MULTILINE)
+        status = int(found.group(1)) if found else -1
+        if status not in (0, PG_CTL_NOT_RUNNING):
+            raise HostError(f"host {self.name}: pg_ctl status exited {status}")
+        running = status == 0
+        return Identity(name=_cluster_name(head), running=running,
                         in_recovery=self.in_recovery() if running else None,
-                        system_id=self.controldata().get("Database system identifier"))
+                        system_id=_controldata(control).get("Database system identifier"))
 
     def has_standby_signal(self) -> bool:
         self._reachable()
@@ -190,3 +199,16 @@ class PgHost:
             rows = conn.execute("SELECT application_name, state, coalesce(sync_state, '') "
                                 "FROM pg_stat_replication").fetchall()
         return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+
+def _controldata(out: str) -> dict[str, str]:
+    pairs = (line.split(":", 1) for line in out.splitlines() if ":" in line)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def _cluster_name(conf: str) -> str:
+    for line in conf.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "cluster_name":
+            return value.strip().strip("'")
+    return ""
