@@ -48,7 +48,7 @@ def read_document(path: Path, *, what: str) -> tuple[Any, yaml.Node | None]:
             line = err.problem_mark.line + 1 if err.problem_mark else 0
             raise ConfigError(f"{path}: line {line}: not valid YAML ({err.problem})") from None
         except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML ({err})") from None
+            raise ConfigError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
     if not isinstance(data, dict):
         kind = "an empty file" if data is None else f"a {type(data).__name__}"
         raise ConfigError(f"{path}: expected a {what} mapping at the top level, found {kind}")

@@ -27,7 +27,10 @@ def parse_duration(value: Any) -> timedelta:
         raise ValueError("expected a duration such as 30s, 5m, 1h or 35d")
     if seconds < 0:
         raise ValueError("expected a duration of zero or more, got a negative one")
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError("expected a duration below 999999999 days") from None
 
 
 def format_duration(value: timedelta) -> str:

@@ -100,7 +100,10 @@ def read_events(run: str, directory: Path, mirror: ObjectStore | None = None) ->
     """A run's events from the local journal, else from the DR bucket's mirror."""
     path = directory / f"{run}.jsonl"
     if path.exists():
-        text = path.read_text()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"--resume {run}: {path} is not a journal (not UTF-8 text)") from None
     elif mirror is not None:
         try:
             text = mirror.get_bytes(f"{MIRROR_PREFIX}{run}.jsonl").decode()

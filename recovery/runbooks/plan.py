@@ -16,6 +16,9 @@ RUN_STEP = "run"
 """Pseudo-step whose events open and close a run (its options ride in `evidence`)."""
 
 PHASES = ("detect", "decide", "fence", "promote", "dns", "validate")
+FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "run": str, "runbook": str, "step": str, "attempt": int, "status": str, "wall": str, "mono": (int, float),
+    "reason": str, "evidence": str, "phase": str, "drill": bool}
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,11 @@ class Event:
     @classmethod
     def from_line(cls, line: str) -> "Event":
         data = json.loads(line)
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, found {type(data).__name__}")
+        wrong = [name for name, kind in FIELD_TYPES.items() if name in data and not isinstance(data[name], kind)]
+        if wrong:
+            raise ValueError(f"field '{wrong[0]}' has the wrong type")
         if data.get("status") not in STATUSES:
             raise ValueError(f"unknown status {data.get('status')!r}")
         return cls(**data)
@@ -75,6 +83,8 @@ def run_state(events: Sequence[Event]) -> RunState:
         raise ValueError(f"the journal mixes runs: {', '.join(sorted(runs))}")
     opening = next((e for e in events if e.step == RUN_STEP and e.status == "started"), None)
     options = json.loads(opening.evidence) if opening and opening.evidence else {}
+    if not isinstance(options, dict):
+        raise ValueError("the run's options are not a JSON object")
     started = tuple(dict.fromkeys(e.step for e in events if e.status == "started" and e.step != RUN_STEP))
     done = tuple(dict.fromkeys(e.step for e in events if e.status in ("succeeded", "skipped")
                                and e.step != RUN_STEP))

@@ -153,7 +153,10 @@ def _resumed(runbook: Runbook[Any], options: Options) -> tuple[Options, RunState
     if not options.resume:
         return options, None
     raise_if = read_events(options.resume, options.journal_dir)
-    state = run_state(raise_if)
+    try:
+        state = run_state(raise_if)
+    except ValueError as err:
+        raise ConfigError(f"--resume {options.resume}: {options.journal_dir / options.resume}.jsonl: {err}") from None
     reason = resume_limitation(state, runbook.name)
     if reason:
         raise ConfigError(f"--resume {options.resume}: {reason}")
