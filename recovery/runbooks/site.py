@@ -7,6 +7,7 @@ An unreachable host is data (`unreachable`), not an error: failover expects one.
 
 import hashlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,6 +143,29 @@ def open_apps(inventory: Inventory, opened: list[HostRunner]) -> AppHosts | None
     return apps
 
 
+def _open_all(runners: dict[str, FabricHostRunner]) -> dict[str, str]:
+    """Open every SSH connection at once; name -> why it is unreachable. A changed host key closes all, raises.
+
+    In parallel: the handshakes are on a failover's critical path, and a dead host costs its timeout once.
+    """
+    def attempt(runner: FabricHostRunner) -> DrError | None:
+        try:
+            runner.open()
+        except (HostKeyMismatch, HostError) as err:
+            return err
+        return None
+
+    with ThreadPoolExecutor(max_workers=max(1, len(runners)), thread_name_prefix="crmdr-ssh-open") as pool:
+        outcomes = dict(zip(runners, pool.map(attempt, runners.values()), strict=True))
+    mismatch = next((err for err in outcomes.values() if isinstance(err, HostKeyMismatch)), None)
+    if mismatch is not None:
+        for name, runner in runners.items():
+            if outcomes[name] is None:
+                runner.close()
+        raise mismatch
+    return {name: str(err) for name, err in outcomes.items() if err is not None}
+
+
 def open_site(inventory: Inventory, policy_path: Path | None = None) -> Site:
     """Resolve secrets, connect to every host (pinned keys), build the cloud adapters."""
     db = inventory.database
@@ -152,19 +176,13 @@ def open_site(inventory: Inventory, policy_path: Path | None = None) -> Site:
     repl = resolve_secret(db.replication_password, inventory) if db.replication_password else None
     secrets = [s for s in (password, repl) if s]
     hosts: dict[str, PgHost] = {}
-    unreachable: dict[str, str] = {}
+    runners: dict[str, tuple[HostNode, FabricHostRunner]] = {}
     for node in db.nodes():
         if not isinstance(node, HostNode):
             raise ConfigError(f"node {node.name} is not an SSH host (database.engine: hosts)")
-        runner = FabricHostRunner(node, inventory.ssh, secrets=secrets)
-        try:
-            runner.open()
-        except HostKeyMismatch:
-            for opened in hosts.values():
-                opened.runner.close()
-            raise
-        except HostError as err:
-            unreachable[node.name] = str(err)
+        runners[node.name] = (node, FabricHostRunner(node, inventory.ssh, secrets=secrets))
+    unreachable = _open_all({name: runner for name, (_, runner) in runners.items()})
+    for node, runner in runners.values():
         hosts[node.name] = PgHost(node, runner, user=db.user, password=password,
                                   replication_user=db.replication_user, replication_password=repl,
                                   dbname=db.name)
