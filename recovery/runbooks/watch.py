@@ -2,8 +2,9 @@
 
 The decision is recovery/watch.py (pure); the probe is recovery/adapters/health_probe.py.
 An outage is written to a journal of its own (`watch-...jsonl`, mirrored to the DR bucket)
-and announced by a timestamped notice before anything else happens; a failover started
-by the watch carries the detection, so its `detect` phase begins at the first failed probe.
+and announced by a timestamped notice; when the watch fails over, that happens alongside the
+runbook (which starts at once) and the failover carries the detection, so its `detect` phase
+begins at the first failed probe.
 """
 
 import logging
