@@ -143,6 +143,17 @@ def conninfo() -> str:
             "target_session_attrs=read-write connect_timeout=1")
 
 
+def sees_probe(node: int) -> bool:
+    """The probe table has reached this node (so a promoted replica can take the write)."""
+    try:
+        with psycopg.connect(host=ip(node), port=5433, user="postgres", password=PASSWORD, dbname="postgres",
+                             connect_timeout=1) as conn:
+            found = conn.execute("SELECT to_regclass('probe') IS NOT NULL").fetchone()
+            return bool(found and found[0])
+    except psycopg.OperationalError:
+        return False
+
+
 def first_write(began: float, timeout: float = 120) -> float:
     """Seconds from `began` to the first acknowledged INSERT through the multi-host string."""
     while time.monotonic() - began < timeout:
@@ -150,7 +161,7 @@ def first_write(began: float, timeout: float = 120) -> float:
             with psycopg.connect(conninfo(), autocommit=True) as conn:
                 conn.execute("INSERT INTO probe (at) VALUES (now())")
                 return time.monotonic() - began
-        except psycopg.Error:
+        except psycopg.OperationalError:  # no read-write server yet; anything else is a bug here
             time.sleep(0.02)
     raise SystemExit(f"no write acknowledged within {timeout:g} s of the crash")
 
@@ -169,6 +180,7 @@ def failovers(work: Path, settings: dict[str, int], repeat: int) -> list[float]:
         for _ in range(repeat):
             leader = cluster.leader()
             assert leader is not None
+            wait("the probe table on the replica", lambda: sees_probe(3 - leader), 60)  # noqa: B023
             began = time.monotonic()
             cluster.crash(leader)
             times.append(first_write(began))

@@ -2,40 +2,57 @@
 
     .venv/bin/python -m benchmarks.peers [--size-gb 1] [--repeat 3]
 
-pgBackRest (Debian's package, `make bench-setup`) on the benchmark lab's primary, repository
-on local disk, compress-type none (the same bytes crmdr stores: an uncompressed tar) and lz4
-(its fastest compressed setting): full backup, `verify`, restore + start + a count query;
+pgBackRest (Debian's package, `make bench-setup`) on the benchmark lab's primary, three
+repositories: local disk with compress-type none (the same bytes crmdr stores: an uncompressed
+tar) and lz4 (its fastest compressed setting), and the lab's S3 stand-in behind stunnel4 (its
+S3 client insists on TLS), uncompressed: full backup, `verify`, restore + start + a count query;
 against `crmdr backup run`, `backup verify` and `backup verify --restore` into the lab's
 S3 stand-in. pgBackRest's WAL archive is switched on for it (archive-push); it needs a Unix
 socket, so the primary gets one and is restarted once before anything is measured.
 """
 
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from psycopg import sql
 
-from benchmarks._lab import BenchLab, lab, options, print_rows, sh, timed
+from benchmarks._lab import BenchLab, lab, net, options, print_rows, sh, timed
 from benchmarks.backup import ours
 from benchmarks.table import Row, row
 from drills.lab import postgres
 from drills.lab.settings import LabPaths
-from drills.lab.system import as_service_user, give_to_service_user
+from drills.lab.system import as_service_user, give_to_service_user, wait_port
+from recovery.adapters.aws_session import client
 from recovery.adapters.postgres import connect
 from recovery.adapters.secrets import resolve_secret
 from recovery.inventory import HostNode
 
 STANZA = "crm"
-COMPRESS = {1: "none", 2: "lz4"}  # repo number -> the compress-type its backups use
+BUCKET = "pgbackrest-bench"
+REPOS = {1: ("local repo", "none"), 2: ("local repo", "lz4"), 3: ("S3 (moto behind stunnel)", "none")}
+"""repo number -> where, and the compress-type its backups use"""
 CONF = """[global]
 repo1-path={work}/repo1
 repo1-retention-full=100
 repo2-path={work}/repo2
 repo2-retention-full=100
+repo3-type=s3
+repo3-path=/pgbackrest
+repo3-s3-bucket={bucket}
+repo3-s3-endpoint={tls_host}
+repo3-storage-port={tls_port}
+repo3-storage-verify-tls=n
+repo3-s3-uri-style=path
+repo3-s3-region={region}
+repo3-s3-key=lab
+repo3-s3-key-secret=lab
+repo3-retention-full=100
 start-fast=y
 process-max=2
 log-level-console=warn
@@ -55,7 +72,7 @@ pg1-database={dbname}
 class PgBackRest:
     """One stanza on the lab primary, two repositories on local disk under `work`."""
 
-    def __init__(self, bench: BenchLab, work: Path) -> None:
+    def __init__(self, bench: BenchLab, work: Path, tls: tuple[str, int] = ("127.0.0.1", 4443)) -> None:
         node = bench.inventory.database.primary
         assert isinstance(node, HostNode)
         self.bench, self.node, self.work, self.sock = bench, node, work, work / "sock"
@@ -66,7 +83,8 @@ class PgBackRest:
             path.mkdir(exist_ok=True)
             give_to_service_user(path)
         self.conf.write_text(CONF.format(work=work, stanza=STANZA, data=node.data_dir, port=node.pg_port,
-                                         sock=self.sock, user=db.user, dbname=db.name))
+                                         sock=self.sock, user=db.user, dbname=db.name, bucket=BUCKET,
+                                         tls_host=tls[0], tls_port=tls[1], region=bench.inventory.backup.region))
         self.conf.chmod(0o644)
 
     def __call__(self, *args: str) -> str:
@@ -116,32 +134,54 @@ def one_round(bench: BenchLab, tool: PgBackRest, times: dict[str, list[float]]) 
     pid = str(point["id"])
     times["verify"].append(timed(partial(ours, bench.inventory_path, "verify", "--id", pid)))
     times["restore"].append(timed(partial(ours, bench.inventory_path, "verify", "--id", pid, "--restore")))
-    for repo, compress in COMPRESS.items():
-        times[f"backup-{compress}"].append(timed(partial(
+    for repo, (_, compress) in REPOS.items():
+        times[f"backup-{repo}"].append(timed(partial(
             tool, "backup", "--type=full", f"--repo={repo}", f"--compress-type={compress}")))
-        times[f"verify-{compress}"].append(timed(partial(tool, "verify", f"--repo={repo}")))
-        times[f"restore-{compress}"].append(timed(partial(tool.restore_start_count, repo, db.name, db.user)))
+        times[f"verify-{repo}"].append(timed(partial(tool, "verify", f"--repo={repo}")))
+        times[f"restore-{repo}"].append(timed(partial(tool.restore_start_count, repo, db.name, db.user)))
+
+
+def stunnel(bench: BenchLab, work: Path) -> tuple[subprocess.Popen[bytes], tuple[str, int]]:
+    """TLS in front of the lab's moto (pgBackRest's S3 client speaks only HTTPS), and its bucket."""
+    endpoint = urlsplit(str(bench.inventory.aws.endpoint_url))
+    accept = (f"127.0.{net()}.35", 4443)
+    sh(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=s3.lab", "-days", "1",
+        "-keyout", str(work / "tls.key"), "-out", str(work / "tls.crt")])
+    (work / "stunnel.conf").write_text(
+        f"foreground = yes\npid =\n[s3]\naccept = {accept[0]}:{accept[1]}\n"
+        f"connect = {endpoint.hostname}:{endpoint.port}\ncert = {work}/tls.crt\nkey = {work}/tls.key\n")
+    process = subprocess.Popen(["stunnel4", str(work / "stunnel.conf")], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    wait_port(*accept, open_=True, timeout=10, what="stunnel")
+    region = bench.inventory.backup.region
+    client(bench.inventory.aws, "s3", region).create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": region})
+    return process, accept
 
 
 def measure(bench: BenchLab, repeat: int, size_gb: float) -> list[Row]:
     work = Path(tempfile.mkdtemp(prefix="crmdr-bench-pgbackrest-", dir="/tmp"))
     work.chmod(0o755)
     times: dict[str, list[float]] = {name: [] for name in (
-        "run", "verify", "restore", *(f"{job}-{c}" for job in ("backup", "verify", "restore")
-                                      for c in COMPRESS.values()))}
+        "run", "verify", "restore", *(f"{job}-{repo}" for job in ("backup", "verify", "restore") for repo in REPOS))}
+    tls: subprocess.Popen[bytes] | None = None
     try:
-        tool = PgBackRest(bench, work)
+        tls, accept = stunnel(bench, work)
+        tool = PgBackRest(bench, work, accept)
         tool.install()
         for _ in range(repeat):
             one_round(bench, tool, times)
     finally:
+        if tls is not None:
+            tls.terminate()
+            tls.wait()
         shutil.rmtree(work, ignore_errors=True)
     size, rows = f"{size_gb:g} GB", []
     for ours_key, job, label in (("run", "backup", "full backup"), ("verify", "verify", "verify"),
                                  ("restore", "restore", "restore + start + count")):
-        for compress in COMPRESS.values():
+        for repo, (where, compress) in REPOS.items():
             rows.append(row(f"crmdr {ours_key} vs pgBackRest ({size})", times[ours_key],
-                            f"pgBackRest {label}, local repo, {compress}", times[f"{job}-{compress}"],
+                            f"pgBackRest {label}, {where}, {compress}", times[f"{job}-{repo}"],
                             "ratio < 1.0 (faster)", 0.999))
     return rows
 
