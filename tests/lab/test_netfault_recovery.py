@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import pytest
 from drills.lab import netfault
 from recovery.adapters.aws_session import client
 from tests.conftest import ROOT, crmdr
-from tests.lab.conftest import Lab
+from tests.lab.conftest import Lab, start_lab, stop_lab
 from tests.lab.runbook_helpers import only_run, result, roles, run, write_through_name
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -59,6 +60,14 @@ def _cut_when_paused(process: subprocess.Popen[str], gate: Path, address: str) -
     return out, err, time.monotonic() - cut_at
 
 
+@pytest.fixture(scope="module")
+def backup_lab() -> Iterator[Lab]:
+    """Backup and verify change no roles: one lab serves both tests."""
+    lab = start_lab(3, rows=50)
+    yield lab
+    stop_lab(lab.dir)
+
+
 def _points(lab: Lab) -> list[dict[str, Any]]:
     listed = crmdr("backup", "list", "--json", "--inventory", str(lab.inventory_path))
     assert listed.returncode in (0, 1), listed.stderr  # 1: nothing verified within the RPO yet
@@ -67,9 +76,11 @@ def _points(lab: Lab) -> list[dict[str, Any]]:
 
 
 def test_backup_with_the_primary_cut_mid_stream_fails_naming_it_and_a_rerun_succeeds(
-        fresh_lab: Lab, tmp_path: Path, record_property: Any) -> None:
-    primary = str(fresh_lab.settings.primary_ip)
-    process = _start(fresh_lab, tmp_path / "go", "backup-stream", "backup", "run", "--kind", "physical", "--json")
+        backup_lab: Lab, tmp_path: Path, record_property: Any) -> None:
+    lab = backup_lab
+    primary = str(lab.settings.primary_ip)
+    before = [p["id"] for p in _points(lab)]
+    process = _start(lab, tmp_path / "go", "backup-stream", "backup", "run", "--kind", "physical", "--json")
     try:
         _, err, seconds = _cut_when_paused(process, tmp_path / "go", primary)
     finally:
@@ -78,24 +89,25 @@ def test_backup_with_the_primary_cut_mid_stream_fails_naming_it_and_a_rerun_succ
 
     assert process.returncode == 1, err
     assert primary in err and "pg_basebackup" in err, err
-    assert "Traceback" not in err and fresh_lab.password not in err
-    assert _points(fresh_lab) == [], "a backup cut off mid-stream is listed as a recovery point"
-    inv = fresh_lab.inventory
+    assert "Traceback" not in err and lab.password not in err
+    assert [p["id"] for p in _points(lab)] == before, "a backup cut off mid-stream is listed as a recovery point"
+    inv = lab.inventory
     uploads = client(inv.aws, "s3", inv.backup.region).list_multipart_uploads(Bucket=inv.backup.bucket)
     assert uploads.get("Uploads", []) == [], "the partial upload was not aborted"
 
-    again = crmdr("backup", "run", "--kind", "physical", "--json", "--inventory", str(fresh_lab.inventory_path))
+    again = crmdr("backup", "run", "--kind", "physical", "--json", "--inventory", str(lab.inventory_path))
     assert again.returncode == 0, again.stderr
-    assert [p["id"] for p in _points(fresh_lab)] == [json.loads(again.stdout)["id"]]
+    assert [p["id"] for p in _points(lab)] == [*before, json.loads(again.stdout)["id"]]
 
 
 def test_verify_with_the_bucket_endpoint_cut_reports_failure_never_success(
-        fresh_lab: Lab, tmp_path: Path, record_property: Any) -> None:
-    taken = crmdr("backup", "run", "--kind", "physical", "--json", "--inventory", str(fresh_lab.inventory_path))
+        backup_lab: Lab, tmp_path: Path, record_property: Any) -> None:
+    lab = backup_lab
+    taken = crmdr("backup", "run", "--kind", "physical", "--json", "--inventory", str(lab.inventory_path))
     assert taken.returncode == 0, taken.stderr
     pid = json.loads(taken.stdout)["id"]
-    endpoint = str(fresh_lab.settings.aws_ip)
-    process = _start(fresh_lab, tmp_path / "go", "verify-stream", "backup", "verify", "--id", pid, "--json")
+    endpoint = str(lab.settings.aws_ip)
+    process = _start(lab, tmp_path / "go", "verify-stream", "backup", "verify", "--id", pid, "--json")
     try:
         out, err, seconds = _cut_when_paused(process, tmp_path / "go", endpoint)
     finally:
@@ -105,11 +117,11 @@ def test_verify_with_the_bucket_endpoint_cut_reports_failure_never_success(
     assert process.returncode == 1, err
     assert endpoint in err and pid in err, err
     assert '"ok": true' not in out and "Traceback" not in err
-    assert [p["verified"] for p in _points(fresh_lab)] == [False], "an interrupted verification counted"
+    assert not next(p for p in _points(lab) if p["id"] == pid)["verified"], "an interrupted verification counted"
 
-    again = crmdr("backup", "verify", "--id", pid, "--json", "--inventory", str(fresh_lab.inventory_path))
+    again = crmdr("backup", "verify", "--id", pid, "--json", "--inventory", str(lab.inventory_path))
     assert again.returncode == 0 and json.loads(again.stdout)["ok"] is True, again.stderr
-    assert [p["verified"] for p in _points(fresh_lab)] == [True]
+    assert next(p for p in _points(lab) if p["id"] == pid)["verified"]
 
 
 def test_failback_with_the_current_primary_cut_fails_naming_it_then_resume_converges(
