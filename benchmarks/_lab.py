@@ -23,7 +23,7 @@ from drills.lab.lab import down, up
 from drills.lab.settings import LabSettings
 from recovery.inventory import Inventory
 
-ROWS_PER_GB = 470_000  # accounts; 100,000 accounts (+ 3/2/1/5 children each) make a 231 MB cluster
+ROWS_PER_GB = 290_000  # accounts (+ 3/2/1/5 children each): 470,000 made a 1.6 GiB base.tar
 QUICK_GB = 0.05
 
 
