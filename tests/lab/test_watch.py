@@ -49,7 +49,7 @@ def test_watch_once_is_healthy_on_a_running_lab(shared_lab: Lab) -> None:
     assert json.loads(result.stdout)["status"] == "healthy"
 
 
-def test_watch_detects_a_crash_and_fails_over(fresh_lab: Lab, tmp_path: Path) -> None:
+def test_watch_detects_a_crash_and_fails_over_then_detects_a_drill(fresh_lab: Lab, tmp_path: Path) -> None:
     policy = tmp_path / "auto.yaml"
     policy.write_text(AUTO_POLICY)
     journals = tmp_path / "runs"
@@ -79,3 +79,14 @@ def test_watch_detects_a_crash_and_fails_over(fresh_lab: Lab, tmp_path: Path) ->
     assert document["failover"]["phases"]["detect"]["start"] == document["outage"]["first_failure"]
     outage_journals = list(journals.glob("watch-*.jsonl"))
     assert len(outage_journals) == 1 and "outage declared" in outage_journals[0].read_text()
+    # THEN, failed back, a drill with --detect watch fails over only after the watch saw the crash
+    assert crmdr("failback", "--yes", "--inventory", str(fresh_lab.inventory_path), "--journal-dir",
+                 str(journals)).returncode == 0
+    drill = crmdr("drill", "run", "--type", "failover", "--detect", "watch", "--policy", str(policy), "--inventory",
+                  str(fresh_lab.inventory_path), "--out", str(tmp_path / "reports"), "--no-bucket", "--json")
+    assert drill.returncode in (0, 1) and drill.stdout, drill.stderr
+    report_dir = Path(json.loads(drill.stdout)["report_dir"])
+    detect = [p for p in json.loads((report_dir / "report.json").read_text())["timeline"]
+              if p["name"] == "failover: detect"]
+    assert len(detect) == 1 and detect[0]["detail"].startswith("watch")
+    assert "outage declared" in (report_dir / "failover-journal.jsonl").read_text()
