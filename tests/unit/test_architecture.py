@@ -15,7 +15,7 @@ FORBIDDEN_CALLS = {("time", "sleep"), ("time", "time"), ("datetime", "now"), ("d
 # Effectful by design: adapters, the lab's process management and the CLI face, plus the
 # orchestration modules listed by name (each addition is a conscious, reviewed choice).
 EFFECTFUL_PARTS = ("adapters", "lab", "crmdr")
-EFFECTFUL_MODULES = {"drills/probe.py", "drills/runner.py", "drills/failover_drill.py",
+EFFECTFUL_MODULES = {"drills/probe.py", "drills/runner.py", "drills/failover_drill.py", "drills/scenarios.py",
                      "drills/backup_drill.py"}
 
 
