@@ -6,9 +6,9 @@ file, never a traceback. Damage that changes no meaning (whitespace in the signa
 blank line in the chain, a deleted field equal to its default) may pass; nothing else may."""
 
 import json
-from collections import Counter
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
