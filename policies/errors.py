@@ -40,6 +40,11 @@ class HostKeyMismatch(Refused):
 
 
 class CloudError(DrError):
-    """An AWS call failed after its retries."""
+    """An AWS call failed after its retries; `retryable` is False when trying again cannot help
+    (access denied, a rejected request), so the runbook engine stops at once and says why."""
 
     exit_code = 1
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable

@@ -160,6 +160,35 @@ def _check_files(report_dir: Path, report: DrillReport, signature: dict[str, Any
     return problems
 
 
+def _plain_name(name: object) -> bool:
+    return isinstance(name, str) and name not in ("", ".", "..") and Path(name).name == name
+
+
+def _signature_shape(signature: object) -> bool:
+    if not isinstance(signature, dict) or not isinstance(signature.get("signature", ""), str):
+        return False
+    files = signature.get("files", {})
+    return isinstance(files, dict) and all(_plain_name(k) and isinstance(v, str) for k, v in files.items())
+
+
+def _load_signed(report_dir: Path, rid: str, body: bytes) -> tuple[DrillReport, dict[str, Any]] | str:
+    """The report and its signature file, or the problem naming the file that does not read."""
+    try:
+        report = DrillReport.model_validate_json(body)
+    except (ValidationError, ValueError) as err:
+        return f"report {rid}: {REPORT} is unreadable ({type(err).__name__})"
+    try:
+        signature = json.loads((report_dir / SIGNATURE).read_bytes())
+    except (ValueError, OSError) as err:
+        return f"report {rid}: {SIGNATURE} is unreadable ({type(err).__name__})"
+    if not _signature_shape(signature):
+        return f"report {rid}: {SIGNATURE} is not a signature file (damaged)"
+    stated = {name: signature.get(name) for name in ("report_id", "report_sha256", "public_key")}
+    if stated != {"report_id": rid, "report_sha256": sha256(body), "public_key": report.signing.public_key}:
+        return f"report {rid}: {SIGNATURE} does not match {REPORT} (report id, hash or key differ)"
+    return report, signature
+
+
 def _check_one(out_dir: Path, entry: dict[str, str], previous: dict[str, str] | None,
                anchor: str | None) -> list[str]:
     """Problems of one chained report."""
@@ -171,15 +200,14 @@ def _check_one(out_dir: Path, entry: dict[str, str], previous: dict[str, str] | 
     problems: list[str] = []
     if sha256(body) != entry["sha256"]:
         problems.append(f"report {rid}: {REPORT} was edited (SHA-256 differs from the chain)")
-    try:
-        report = DrillReport.model_validate_json(body)
-        signature = json.loads((report_dir / SIGNATURE).read_bytes())
-    except (ValidationError, ValueError, OSError) as err:
-        return [*problems, f"report {rid}: unreadable report or signature ({type(err).__name__})"]
+    loaded = _load_signed(report_dir, rid, body)
+    if isinstance(loaded, str):
+        return [*problems, loaded]
+    report, signature = loaded
     key = report.signing.public_key
     payload = _signed_payload(rid, sha256(body), signature.get("files", {}))
     if not signature_valid(key, payload, str(signature.get("signature", ""))):
-        problems.append(f"report {rid}: signature does not verify")
+        problems.append(f"report {rid}: the signature in {SIGNATURE} does not verify")
     if anchor is not None and key != anchor:
         problems.append(f"report {rid}: signed with another key ({report.signing.key_fingerprint})")
     link = (previous or {}).get("sha256")
@@ -187,6 +215,28 @@ def _check_one(out_dir: Path, entry: dict[str, str], previous: dict[str, str] | 
         problems.append(f"report {rid}: broken link (names previous {report.chain.previous_report_id}, "
                         f"but the chain's previous is {(previous or {}).get('report_id')})")
     return problems + _check_files(report_dir, report, signature)
+
+
+def _read_chain(out_dir: Path) -> tuple[list[dict[str, str]], list[str]]:
+    """The chain's entries, and a problem for each line that is not one: damage is a finding."""
+    try:
+        lines = (out_dir / CHAIN).read_bytes().splitlines()
+    except OSError as err:
+        return [], [f"{CHAIN} cannot be read ({err.strerror})"]
+    entries: list[dict[str, str]] = []
+    problems: list[str] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            entry = None
+        if isinstance(entry, dict) and _plain_name(entry.get("report_id")) and isinstance(entry.get("sha256"), str):
+            entries.append(entry)
+        else:
+            problems.append(f"{CHAIN} line {number} is not a chain entry (damaged)")
+    return entries, problems
 
 
 def _usual_key(out_dir: Path, entries: list[dict[str, str]]) -> str | None:
@@ -202,8 +252,7 @@ def _usual_key(out_dir: Path, entries: list[dict[str, str]]) -> str | None:
 
 def verify(out_dir: Path, trusted_key: str | None = None) -> tuple[int, list[str]]:
     """(reports checked, problems); `trusted_key` (base64 Ed25519) is the anchor when given."""
-    entries = chain_entries(out_dir)
-    problems: list[str] = []
+    entries, problems = _read_chain(out_dir)
     listed = {entry["report_id"] for entry in entries}
     for path in sorted(p for p in out_dir.iterdir() if (p / REPORT).exists()):
         if path.name not in listed:

@@ -10,12 +10,32 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 from botocore.utils import parse_timestamp
 
 from recovery.inventory import Aws
 
 RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30,
                  max_pool_connections=32)  # parallel GETs of small objects (catalog reads)
+
+# Throttling and transient codes as botocore's standard retry mode knows them (retries/standard.py)
+TRANSIENT_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+    "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
+    "RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled", "SlowDown",
+    "PriorRequestNotComplete", "EC2ThrottledException", "RequestTimeout", "RequestTimeoutException",
+    "InternalError", "InternalFailure", "ServiceUnavailable",
+})
+
+
+def retryable(err: Exception) -> bool:
+    """Whether trying `err`'s call again later can succeed: throttling, 5xx and timeouts can;
+    access denied, validation and missing credentials cannot."""
+    if isinstance(err, ClientError):
+        status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        code = str(err.response.get("Error", {}).get("Code", ""))
+        return code in TRANSIENT_CODES or status >= 500 or status == 429
+    return isinstance(err, ConnectionError | HTTPClientError)
 
 
 def _timestamp(value: Any) -> datetime:

@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from policies.errors import CloudError, Refused
-from recovery.adapters.aws_session import client
+from recovery.adapters.aws_session import client, retryable
 from recovery.inventory import Inventory
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,12 @@ class DynamoLock:
                       {":now": now, ":run": {"S": run}})
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise CloudError(f"lock table {self._table}: cannot take the lock ({err})") from None
+                raise CloudError(f"lock table {self._table}: cannot take the lock ({err})",
+                                 retryable=retryable(err)) from None
             raise Refused(self._held_message()) from None
         except BotoCoreError as err:
-            raise CloudError(f"lock table {self._table}: cannot take the lock ({err})") from None
+            raise CloudError(f"lock table {self._table}: cannot take the lock ({err})",
+                             retryable=retryable(err)) from None
         self._run = run
 
     def _held_message(self) -> str:
@@ -69,7 +71,8 @@ class DynamoLock:
         try:
             item = self._db.get_item(TableName=self._table, Key=self._key, ConsistentRead=True).get("Item")
         except (ClientError, BotoCoreError) as err:
-            raise CloudError(f"lock table {self._table}: cannot read the lock ({err})") from None
+            raise CloudError(f"lock table {self._table}: cannot read the lock ({err})",
+                             retryable=retryable(err)) from None
         return {k: next(iter(v.values())) for k, v in item.items()} if item else None
 
     def renew(self) -> None:

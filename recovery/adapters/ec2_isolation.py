@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from policies.errors import CloudError, ConfigError
-from recovery.adapters.aws_session import client
+from recovery.adapters.aws_session import client, retryable
 from recovery.inventory import HostNode, Inventory
 
 log = logging.getLogger(__name__)
@@ -41,14 +41,16 @@ class Ec2SecurityGroupIsolator:
         try:
             reservations = self._client(node).describe_instances(InstanceIds=[node.instance_id])["Reservations"]
         except (ClientError, BotoCoreError) as err:
-            raise CloudError(f"EC2: cannot read instance {node.instance_id} of {node.name} ({err})") from None
+            raise CloudError(f"EC2: cannot read instance {node.instance_id} of {node.name} ({err})",
+                             retryable=retryable(err)) from None
         return node.instance_id, reservations[0]["Instances"][0]
 
     def _check_group_empty(self, node: HostNode) -> None:
         try:
             group = self._client(node).describe_security_groups(GroupIds=[self._group])["SecurityGroups"][0]
         except (ClientError, BotoCoreError) as err:
-            raise CloudError(f"EC2: cannot read the isolation group {self._group} ({err})") from None
+            raise CloudError(f"EC2: cannot read the isolation group {self._group} ({err})",
+                             retryable=retryable(err)) from None
         if group.get("IpPermissions") or group.get("IpPermissionsEgress"):
             raise ConfigError(f"database.isolation.security_group_id: {self._group} has rules; an isolation "
                               "group must have none (no ingress, no egress)")
@@ -64,7 +66,8 @@ class Ec2SecurityGroupIsolator:
             ec2.create_tags(Resources=[instance_id], Tags=[{"Key": ORIGINAL_GROUPS_TAG, "Value": ",".join(groups)}])
             ec2.modify_instance_attribute(InstanceId=instance_id, Groups=[self._group])
         except (ClientError, BotoCoreError) as err:
-            raise CloudError(f"EC2: cannot isolate {instance_id} of {node.name} ({err})") from None
+            raise CloudError(f"EC2: cannot isolate {instance_id} of {node.name} ({err})",
+                             retryable=retryable(err)) from None
         log.warning("isolated %s (%s): groups %s replaced by %s", node.name, instance_id, groups, self._group)
         return (f"EC2 {instance_id}: security groups {','.join(groups)} replaced by {self._group} (no rules); "
                 f"the originals kept in tag {ORIGINAL_GROUPS_TAG}")
@@ -88,5 +91,6 @@ class Ec2SecurityGroupIsolator:
             ec2.modify_instance_attribute(InstanceId=instance_id, Groups=original)
             ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": ORIGINAL_GROUPS_TAG}])
         except (ClientError, BotoCoreError) as err:
-            raise CloudError(f"EC2: cannot release {instance_id} of {node.name} ({err})") from None
+            raise CloudError(f"EC2: cannot release {instance_id} of {node.name} ({err})",
+                             retryable=retryable(err)) from None
         return f"EC2 {instance_id}: security groups {','.join(original)} restored"

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from policies.errors import CloudError
-from recovery.adapters.aws_session import client
+from recovery.adapters.aws_session import client, retryable
 from recovery.inventory import Inventory
 
 WAIT = {"Delay": 15, "MaxAttempts": 240}
@@ -24,8 +24,9 @@ SCRATCH_TAGS = [{"Key": "crmdr:scratch", "Value": "restore-test"}]
 def _fail(action: str, what: str, err: Exception) -> CloudError:
     if isinstance(err, ClientError):
         detail = err.response.get("Error", {})
-        return CloudError(f"cannot {action} {what}: {detail.get('Code')} {detail.get('Message', '')}".strip())
-    return CloudError(f"cannot {action} {what}: {err}")
+        return CloudError(f"cannot {action} {what}: {detail.get('Code')} {detail.get('Message', '')}".strip(),
+                          retryable=retryable(err))
+    return CloudError(f"cannot {action} {what}: {err}", retryable=retryable(err))
 
 
 class RdsSnapshots:

@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from policies.errors import CloudError
-from recovery.adapters.aws_session import client
+from recovery.adapters.aws_session import client, retryable
 from recovery.inventory import Inventory
 
 
@@ -28,7 +28,8 @@ class Route53Dns:
                 HostedZoneId=self._dns.zone_id, StartRecordName=self._dns.record_name, StartRecordType="A"
             )
         except (ClientError, BotoCoreError) as err:
-            raise CloudError(f"Route 53: cannot read {self._dns.record_name} ({err})") from None
+            raise CloudError(f"Route 53: cannot read {self._dns.record_name} ({err})",
+                             retryable=retryable(err)) from None
         return {
             record["Failover"]: record
             for record in answer["ResourceRecordSets"]
@@ -75,4 +76,5 @@ class Route53Dns:
             self._client.change_resource_record_sets(HostedZoneId=self._dns.zone_id,
                                                      ChangeBatch={"Changes": changes})
         except (ClientError, BotoCoreError) as err:
-            raise CloudError(f"Route 53: cannot update {self._dns.record_name} ({err})") from None
+            raise CloudError(f"Route 53: cannot update {self._dns.record_name} ({err})",
+                             retryable=retryable(err)) from None

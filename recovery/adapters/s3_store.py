@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from policies.errors import CloudError
 from policies.sla import load_policy
-from recovery.adapters.aws_session import client
+from recovery.adapters.aws_session import client, retryable
 from recovery.adapters.object_cache import ObjectCache
 from recovery.inventory import Inventory
 from recovery.ports import ObjectNotFound, Readable, StoredObject
@@ -97,9 +97,9 @@ class S3ObjectStore:
             if code in _MISSING:
                 return ObjectNotFound(f"{where} does not exist")
             message = err.response.get("Error", {}).get("Message") or code
-            return CloudError(f"cannot {action} {where}: {code} {message}".rstrip())
+            return CloudError(f"cannot {action} {where}: {code} {message}".rstrip(), retryable=retryable(err))
         # A transport error (timeout, refused) names the endpoint: botocore's streaming read says "None"
-        return CloudError(f"cannot {action} {where} at {self._s3.meta.endpoint_url}: {err}")
+        return CloudError(f"cannot {action} {where} at {self._s3.meta.endpoint_url}: {err}", retryable=retryable(err))
 
     def put_bytes(self, key: str, data: bytes, *, retain_until: datetime | None = None) -> StoredObject:
         try:

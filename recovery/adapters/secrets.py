@@ -6,7 +6,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from policies.errors import CloudError, ConfigError
-from recovery.adapters.aws_session import client
+from recovery.adapters.aws_session import client, retryable
 from recovery.inventory import Inventory, SecretRef
 
 
@@ -30,4 +30,5 @@ def resolve_secret(ref: SecretRef, inventory: Inventory) -> str:
         answer = client(inventory.aws, "secretsmanager", region).get_secret_value(SecretId=ref.secretsmanager)
         return str(answer["SecretString"])
     except (ClientError, BotoCoreError) as err:
-        raise CloudError(f"secret reference {ref.describe()}: cannot read it ({type(err).__name__})") from None
+        raise CloudError(f"secret reference {ref.describe()}: cannot read it ({type(err).__name__})",
+                         retryable=retryable(err)) from None

@@ -1,8 +1,8 @@
 """The step engine: check (already done?) -> guard -> act with bounded retries -> verify -> journal.
 
 Because every step first asks its `check`, a re-run or a `--resume` skips what is already in
-place and never repeats a side effect. Retries (tenacity) cover transient host and cloud
-errors only; a refusal or a failed verification stops the run.
+place and never repeats a side effect. Retries (tenacity) cover host errors and transient cloud
+errors only (`CloudError.retryable`: not AccessDenied); a refusal or a failed verification stops the run.
 
 Test hooks (environment): `CRMDR_TEST_CRASH_AT=STEP` exits the process hard once STEP's
 effect is in place (after its action, or after a check found it done) but before the
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tenacity import (
     Retrying,
+    retry_if_exception,
     retry_if_exception_type,
     retry_if_result,
     stop_after_attempt,
@@ -94,6 +95,10 @@ def _crash(step: str) -> None:
         os._exit(CRASH_EXIT)
 
 
+def _retryable_cloud(err: BaseException) -> bool:
+    return isinstance(err, CloudError) and err.retryable
+
+
 class Engine:
     """Runs steps in order against one journal; `on_done` hears of every finished step."""
 
@@ -136,7 +141,7 @@ class Engine:
         retrying = Retrying(
             stop=stop_after_attempt(step.attempts) | stop_after_delay(step.timeout),
             wait=wait_exponential(multiplier=0.5, max=5),
-            retry=retry_if_exception_type((HostError, CloudError)),
+            retry=retry_if_exception_type(HostError) | retry_if_exception(_retryable_cloud),
             reraise=True,
         )
         evidence, number = "", 0

@@ -85,7 +85,7 @@ def test_s3_access_denied_is_not_retried_and_names_the_object(inventory: Invento
     with pytest.raises(CloudError) as err:
         store.put_bytes("points/a/manifest.json", b"{}")
 
-    assert fault.attempts == 1
+    assert fault.attempts == 1 and err.value.retryable is False
     assert "write s3://crm-backups/crm/points/a/manifest.json: AccessDenied" in _no_secret(err.value)
 
 
@@ -107,7 +107,7 @@ def test_route53_access_denied_names_the_record_and_operation(inventory: Invento
         dns.point_to(("10.1.0.1", None), ("10.1.0.1", None))
 
     text = _no_secret(err.value)
-    assert fault.attempts == 1
+    assert fault.attempts == 1 and err.value.retryable is False
     assert "Route 53" in text and "db.crm.example." in text and "AccessDenied" in text
     assert "ChangeResourceRecordSets" in text
     assert dns.resolve() == "10.0.0.1"
@@ -137,6 +137,7 @@ def test_dynamo_access_denied_on_acquire_names_the_table(inventory: Inventory) -
 
     text = _no_secret(err.value)
     assert fault.attempts == 1 and "lock table crmdr-locks" in text and "PutItem" in text
+    assert err.value.retryable is False
     assert lock.current() is None
 
 
@@ -193,3 +194,14 @@ def test_rds_access_denied_names_the_instance(inventory: Inventory) -> None:
 
     text = _no_secret(err.value)
     assert fault.attempts == 1 and "RDS instance crm-db" in text and "AccessDenied" in text
+    assert err.value.retryable is False
+
+
+def test_route53_5xx_past_the_client_retries_stays_retryable(inventory: Inventory) -> None:
+    dns = Route53Dns(inventory)
+    fault = server_error(dns._client, "route53", "ChangeResourceRecordSets", times=10)
+
+    with pytest.raises(CloudError) as err:
+        dns.point_to(("10.1.0.1", None), ("10.1.0.1", None))
+
+    assert fault.attempts > 1 and err.value.retryable is True  # the client retried; the engine may again
