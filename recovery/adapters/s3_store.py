@@ -60,7 +60,7 @@ class S3ObjectStore:
 
     def __init__(
         self, inventory: Inventory, *, lock_mode: str | None = None, part_size: int = 16 * MiB,
-        concurrency: int = 4, max_in_memory_parts: int = 6, readers: int = 4,
+        concurrency: int = 4, max_in_memory_parts: int = 6, readers: int | None = None,
     ) -> None:
         backup = inventory.backup
         self.bucket = backup.bucket
@@ -78,7 +78,10 @@ class S3ObjectStore:
         )
         self._transfer.max_in_memory_upload_chunks = max_in_memory_parts
         self._cache = ObjectCache.default()
-        self._readers = readers
+        # Ranged GETs in parallel beat one stream on S3; a stand-in (moto) copies the whole
+        # object to serve each range, so there one GET stream is faster (measured: 1.6 GB
+        # verify 85 s with 4 readers of 8 MiB ranges vs download+sha256sum 44 s).
+        self._readers = readers or (1 if inventory.aws.endpoint_url else 4)
         self._etags: dict[str, str] = {}  # from the latest listing: a cached copy under it is current
 
     def _key(self, key: str) -> str:
@@ -132,7 +135,10 @@ class S3ObjectStore:
         return body
 
     def iter_chunks(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
-        """The object in order, fetched as parallel ranged GETs of one version (`readers` in flight x2)."""
+        """The object in order: one GET stream, or with several readers parallel ranged GETs of one version."""
+        if self._readers == 1:
+            yield from self._stream_chunks(key, chunk_size)
+            return
         try:
             first = self._s3.get_object(Bucket=self.bucket, Key=self._key(key), Range=f"bytes=0-{chunk_size - 1}")
         except ClientError as err:
@@ -154,6 +160,14 @@ class S3ObjectStore:
                     for start in islice(ranges, 1):
                         window.append(pool.submit(self._range, key, start, min(start + chunk_size, total) - 1, pin))
                     yield data
+        except (ClientError, BotoCoreError) as err:
+            raise self._error("read", key, err) from None
+
+    def _stream_chunks(self, key: str, chunk_size: int) -> Iterator[bytes]:
+        body = self.open_stream(key)
+        try:
+            while chunk := body.read(chunk_size):
+                yield chunk
         except (ClientError, BotoCoreError) as err:
             raise self._error("read", key, err) from None
 

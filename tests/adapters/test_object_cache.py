@@ -88,8 +88,10 @@ def test_catalog_takes_each_points_newest_verdict(store: S3ObjectStore) -> None:
         assert len(catalog.broken) == 1 and "points/broken/manifest.json" in catalog.broken[0]
 
 
-def test_ranged_reads_come_back_in_order_and_an_empty_object_reads_as_nothing(store: S3ObjectStore) -> None:
-    data = bytes(range(251)) * 40_000  # ~10 MB, 10 ranges of 1 MiB read 4 at a time
+@pytest.mark.parametrize("readers", [1, 4])
+def test_reads_come_back_in_order_and_an_empty_object_reads_as_nothing(dr_key_id: str, readers: int) -> None:
+    store = S3ObjectStore(make_inventory(**{"backup.kms_key_id": dr_key_id}), readers=readers)
+    data = bytes(range(251)) * 40_000  # ~10 MB: 10 ranges of 1 MiB, 4 at a time with 4 readers
     store.put_bytes("points/c/base.tar", data)
     store.put_bytes("points/c/empty", b"")
 
