@@ -107,6 +107,14 @@ class PgBackRest:
         self("stanza-create")
         self("check")
 
+    def uninstall(self) -> None:
+        """Archive nowhere again before the TLS front goes: a shutdown waits for pending archive-push."""
+        db = self.bench.inventory.database
+        with connect(self.node.host, self.node.pg_port, user=db.user, password=self.env["PGPASSWORD"],
+                     dbname=db.name) as conn:
+            conn.execute("ALTER SYSTEM RESET archive_command")
+            conn.execute("SELECT pg_reload_conf()")
+
     def restore_start_count(self, repo: int, dbname: str, user: str) -> None:
         target = self.work / "restored"
         shutil.rmtree(target, ignore_errors=True)
@@ -165,6 +173,7 @@ def measure(bench: BenchLab, repeat: int, size_gb: float) -> list[Row]:
     times: dict[str, list[float]] = {name: [] for name in (
         "run", "verify", "restore", *(f"{job}-{repo}" for job in ("backup", "verify", "restore") for repo in REPOS))}
     tls: subprocess.Popen[bytes] | None = None
+    tool: PgBackRest | None = None
     try:
         tls, accept = stunnel(bench, work)
         tool = PgBackRest(bench, work, accept)
@@ -172,6 +181,8 @@ def measure(bench: BenchLab, repeat: int, size_gb: float) -> list[Row]:
         for _ in range(repeat):
             one_round(bench, tool, times)
     finally:
+        if tool is not None:
+            tool.uninstall()
         if tls is not None:
             tls.terminate()
             tls.wait()
