@@ -1,5 +1,6 @@
 """`crmdr lab up | status | down`: the local DR lab."""
 
+import ipaddress
 from pathlib import Path
 
 import typer
@@ -21,7 +22,8 @@ def up(
     primary_ip: str = typer.Option("127.0.0.11", "--primary-ip"),
     standby_ip: str = typer.Option("127.0.0.12", "--standby-ip"),
     aws_ip: str = typer.Option("127.0.0.10", "--aws-ip"),
-    app_ip: str = typer.Option("127.0.0.13", "--app-ip", help="App host that failovers re-point ('' for none)."),
+    app_ip: str | None = typer.Option(
+        None, "--app-ip", help="App host that failovers re-point (default: next after the standby; '' for none)."),
     ssh_port: int = typer.Option(2222, "--ssh-port"),
     pg_port: int = typer.Option(5433, "--pg-port"),
     aws_port: int = typer.Option(4566, "--aws-port"),
@@ -35,7 +37,7 @@ def up(
     settings = settings_from_flags(
         LabSettings,
         {"rows": rows, "seed": seed, "synchronous": synchronous, "sla_tier": tier,
-         "primary_ip": primary_ip, "standby_ip": standby_ip, "aws_ip": aws_ip, "app_ip": app_ip or None,
+         "primary_ip": primary_ip, "standby_ip": standby_ip, "aws_ip": aws_ip, "app_ip": _app_ip(app_ip, standby_ip),
          "ssh_port": ssh_port, "pg_port": pg_port, "aws_port": aws_port},
     )
     report = (lambda step: None) if json_out else (lambda step: say(f"[dim]…[/dim] {step}"))
@@ -46,6 +48,16 @@ def up(
                    "dns_name": inventory.dns.record_name})
     else:
         say(f"lab up in {directory}; inventory: {path}; database name {inventory.dns.record_name}")
+
+
+def _app_ip(given: str | None, standby_ip: str) -> str | None:
+    """Next to the standby, so a lab on other addresses never borrows the default lab's app host."""
+    if given is not None:
+        return given or None
+    try:
+        return str(ipaddress.ip_address(standby_ip) + 1)
+    except ValueError:
+        return None  # the standby's address itself is then reported as the bad input
 
 
 @app.command("status")

@@ -71,7 +71,9 @@ class S3ObjectStore:
         # CompleteMultipartUpload of a large object can take minutes to answer (S3 keeps the
         # connection alive; the lab's moto assembles the parts in memory); a retry after a
         # read timeout finds the upload already completed and fails it.
-        self._s3: Any = client(inventory.aws, "s3", backup.region, read_timeout=COMPLETE_TIMEOUT)
+        # Only uploads wait that long: a read from a bucket that stopped answering must fail fast.
+        self._uploads: Any = client(inventory.aws, "s3", backup.region, read_timeout=COMPLETE_TIMEOUT)
+        self._s3: Any = client(inventory.aws, "s3", backup.region)
         self._transfer = TransferConfig(
             multipart_threshold=part_size, multipart_chunksize=part_size, max_concurrency=concurrency,
             use_threads=True,
@@ -183,7 +185,7 @@ class S3ObjectStore:
         """Multipart upload of a stream of unknown length, hashed on the way."""
         reader = _HashingReader(readable)
         try:
-            self._s3.upload_fileobj(reader, self.bucket, self._key(key),
+            self._uploads.upload_fileobj(reader, self.bucket, self._key(key),
                                     ExtraArgs=self._write_args(retain_until),
                                     Callback=on_progress, Config=self._transfer)
         except (ClientError, BotoCoreError) as err:

@@ -111,7 +111,7 @@ def test_dns_name_has_failover_records_and_resolves_to_primary(shared_lab: Lab) 
 def test_up_is_idempotent_and_other_settings_are_refused(shared_lab: Lab) -> None:
     s = shared_lab.settings
     args = ["lab", "up", "--dir", str(shared_lab.dir), "--rows", "100", "--primary-ip", str(s.primary_ip),
-            "--standby-ip", str(s.standby_ip), "--aws-ip", str(s.aws_ip), "--json"]
+            "--standby-ip", str(s.standby_ip), "--aws-ip", str(s.aws_ip), "--app-ip", "", "--json"]
     again = crmdr(*args)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["stack"] == "lab"
@@ -154,13 +154,13 @@ def test_down_leaves_no_process_and_no_port() -> None:
         assert up.returncode == 0, up.stderr
         status = json.loads(crmdr("lab", "status", "--dir", str(directory), "--json").stdout)
         pids = [part["pid"] for part in status["parts"] if part.get("pid")]
-        assert len(pids) == 5 and all(pid_alive(pid) for pid in pids)
+        assert len(pids) == 6 and all(pid_alive(pid) for pid in pids), "moto, 2 PostgreSQL, 3 sshd (app host)"
         down = crmdr("lab", "down", "--dir", str(directory))
         assert down.returncode == 0, down.stderr
         assert not any(pid_alive(pid) for pid in pids)
         for ip, port in ((settings.aws_ip, settings.aws_port), (settings.primary_ip, settings.pg_port),
                          (settings.primary_ip, settings.ssh_port), (settings.standby_ip, settings.pg_port),
-                         (settings.standby_ip, settings.ssh_port)):
+                         (settings.standby_ip, settings.ssh_port), (settings.standby_ip + 1, settings.ssh_port)):
             assert not port_open(str(ip), port), f"{ip}:{port} still listening"
     finally:
         stop_lab(directory)
