@@ -5,8 +5,7 @@ from pathlib import Path
 import typer
 
 from crmdr.commands.options import InventoryOption, JsonOption, inventory_path
-from crmdr.commands.runbooks import DryRun, JournalDir, Policy, Resume, Yes, _options
-from crmdr.output import emit_json, say
+from crmdr.commands.runbooks import DryRun, JournalDir, Policy, Resume, Yes, options_from, show
 
 
 def restore(
@@ -43,15 +42,7 @@ def restore(
         raise ConfigError("--target is required: the database node to restore onto (e.g. standby)")
     if to_time is not None:
         parse_time(to_time)
-    options = _options(dry_run=dry_run, resume=resume, yes=yes, target=target, journal_dir=journal_dir,
+    options = options_from(dry_run=dry_run, resume=resume, yes=yes, target=target, journal_dir=journal_dir,
                        policy=policy, drill=False, json_out=json_out, point=point, to_time=to_time)
     result, evidence = run_restore(load_inventory(inventory_path(inventory)), options)
-    if json_out:
-        emit_json({**result.to_dict(), "evidence": evidence})
-        return
-    if result.status != "succeeded":
-        for line in result.plan:
-            say(line)
-    say(result.message)
-    if result.journal:
-        say(f"journal: {result.journal} (run {result.run_id})")
+    show(result, json_out, {"evidence": evidence})

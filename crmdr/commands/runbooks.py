@@ -39,7 +39,7 @@ def _confirm(yes: bool, dry_run: bool, json_out: bool) -> Any:
     return ask
 
 
-def _options(**given: Any) -> "Options":
+def options_from(**given: Any) -> "Options":
     from recovery.runbooks.journal import default_journal_dir
     from recovery.runbooks.run import Options
 
@@ -50,9 +50,10 @@ def _options(**given: Any) -> "Options":
     return Options(confirm=confirm, journal_dir=journal_dir, report=report, **given)
 
 
-def _show(result: "RunResult", json_out: bool) -> None:
+def show(result: "RunResult", json_out: bool, extra: dict[str, Any] | None = None) -> None:
+    """The run's outcome: the plan when it did not succeed, the message and where its journal is."""
     if json_out:
-        emit_json(result.to_dict())
+        emit_json({**result.to_dict(), **(extra or {})})
         return
     if result.status != "succeeded":
         for line in result.plan:
@@ -81,10 +82,10 @@ def failover(
     from recovery.inventory import load_inventory
     from recovery.runbooks.failover import run_failover
 
-    options = _options(dry_run=dry_run, resume=resume, accept_data_loss=accept_data_loss,
+    options = options_from(dry_run=dry_run, resume=resume, accept_data_loss=accept_data_loss,
                        force_unfenced=force_unfenced, yes=yes, target=target, journal_dir=journal_dir,
                        policy=policy, drill=drill, json_out=json_out)
-    _show(run_failover(load_inventory(inventory_path(inventory)), options), json_out)
+    show(run_failover(load_inventory(inventory_path(inventory)), options), json_out)
 
 
 def _planned(runbook: str, to_help: str, summary: str) -> Any:
@@ -105,9 +106,9 @@ def _planned(runbook: str, to_help: str, summary: str) -> Any:
         from recovery.runbooks import switchover as runbooks
 
         run = getattr(runbooks, f"run_{runbook}")
-        options = _options(dry_run=dry_run, resume=resume, yes=yes, target=target, journal_dir=journal_dir,
+        options = options_from(dry_run=dry_run, resume=resume, yes=yes, target=target, journal_dir=journal_dir,
                            policy=policy, drill=drill, json_out=json_out)
-        _show(run(load_inventory(inventory_path(inventory)), options), json_out)
+        show(run(load_inventory(inventory_path(inventory)), options), json_out)
 
     command.__doc__ = summary
     return command

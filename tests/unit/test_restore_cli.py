@@ -4,16 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import crmdr, make_inventory
+from tests.conftest import crmdr
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def inventory_file(tmp_path: Path) -> Path:
-    path = tmp_path / "inventory.json"
-    path.write_text(make_inventory(**{"aws.endpoint_url": "http://127.0.0.1:9"}).to_json())
-    return path
 
 
 def restore(inventory_file: Path, *args: str) -> tuple[int, str]:
