@@ -48,7 +48,7 @@ def _drill(context: DrillContext, *, restore: bool) -> DrillOutcome:
         measured["restore_seconds"] = round(seconds, 3)
         measured["rpo_seconds"] = round(age, 3)
     checks = [Check(name=name, passed=True, detail=json.dumps(value, default=str)[:300])
-              for name, value in sorted(verdict.evidence.items()) if name not in ("isolation",)]
+              for name, value in sorted(verdict.evidence.items()) if name not in ("isolation", "scratch_cleanup")]
     checks += [Check(name="verification", passed=False, detail=reason) for reason in verdict.reasons]
     return DrillOutcome(
         drill_type=kind,
@@ -59,9 +59,16 @@ def _drill(context: DrillContext, *, restore: bool) -> DrillOutcome:
                            "succeeded" if verdict.ok else "failed")],
         integrity_checks=checks,
         isolation=f"{BUCKET_ONLY}; restored copy: {isolation}" if isolation else BUCKET_ONLY,
-        cleanup=[],
+        cleanup=_cleanup(verdict.evidence.get("scratch_cleanup")),
         evidence=[evidence],
     )
+
+
+def _cleanup(found: object) -> list[Check]:
+    """The scratch server's removal as verify checked it; a hash-only verify starts none."""
+    if not isinstance(found, dict):
+        return []
+    return [Check(name="scratch server removed", passed=found.get("clean") is True, detail=str(found.get("detail")))]
 
 
 def backup_verify(context: DrillContext) -> DrillOutcome:

@@ -206,12 +206,14 @@ def _integrity_and_restore(inventory: Inventory, store: ObjectStore, point: Reco
             if not reasons and restore:
                 evidence["isolation"] = ISOLATION
                 reasons = _restore_physical(inventory, store, point, box, evidence)
-            return reasons
-    if not restore:
+    elif not restore:
         return _hash_only(store, point, evidence, progress)
-    with scratch(bin_dir, inventory.database.user) as box:
-        evidence["isolation"] = ISOLATION
-        return _restore_logical(store, point, box, inventory.database.name, evidence)
+    else:
+        with scratch(bin_dir, inventory.database.user) as box:
+            evidence["isolation"] = ISOLATION
+            reasons = _restore_logical(store, point, box, inventory.database.name, evidence)
+    evidence["scratch_cleanup"] = box.cleanup
+    return reasons
 
 
 def verify_point(inventory: Inventory, store: ObjectStore, pid: str, *, restore: bool,

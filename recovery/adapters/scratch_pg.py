@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import IO, cast
 
 import psycopg
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from policies.errors import HostError
 from recovery.adapters.pg_tools import tool
 
+EXIT_WAIT = 10.0
 SOCKET_PORT = 5432  # names the socket file only; nothing listens on TCP
 ISOLATION = ("listen_addresses='' (no TCP), Unix socket in a private directory, local-only hba "
              "(no replication connections), "
@@ -64,6 +66,8 @@ class Scratch:
         self.bin_dir = bin_dir
         self.user = user
         self.os_user = service_user() or pwd.getpwuid(os.geteuid()).pw_name
+        self.cleanup: dict[str, object] = {}
+        """Filled when the scratch server is gone: what was checked, for the drill report."""
 
     def run(self, command: list[str], *, what: str, stdin: IO[bytes] | None = None,
             timeout: float = 600) -> str:
@@ -187,5 +191,38 @@ def scratch(bin_dir: str, user: str) -> Iterator[Scratch]:
                             "set CRMDR_SCRATCH_DIR to a directory every user can traverse")
         yield box
     finally:
+        pid = _postmaster_pid(box.data)
         box.stop()
         shutil.rmtree(root, ignore_errors=True)
+        box.cleanup = _gone(root, pid)
+
+
+def _postmaster_pid(data: Path) -> int | None:
+    with suppress(OSError, ValueError, IndexError):
+        return int((data / "postmaster.pid").read_text().splitlines()[0])
+    return None
+
+
+def _alive(pid: int) -> bool:
+    """A zombie (exited, not yet reaped by PID 1) counts as stopped: it holds no files or ports."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _exits_within(pid: int, seconds: float) -> bool:
+    """The postmaster removes its pid file a moment before it exits: give it that moment."""
+    retrying = Retrying(stop=stop_after_delay(seconds), wait=wait_fixed(0.05),
+                        retry=retry_if_result(lambda alive: alive), retry_error_callback=lambda _: True)
+    return not retrying(_alive, pid)
+
+
+def _gone(root: Path, pid: int | None, wait: float = EXIT_WAIT) -> dict[str, object]:
+    """Checked, not assumed: the directory is removed and the server process no longer exists."""
+    running = pid is not None and _exits_within(pid, wait) is False
+    left = root.exists()
+    detail = (f"scratch server {'still running (pid ' + str(pid) + ')' if running else 'stopped'}; "
+              f"{root} {'still present' if left else 'removed'}")
+    return {"clean": not running and not left, "detail": detail}

@@ -30,6 +30,8 @@ def test_restore_test_drill_passes_and_a_too_tight_sla_fails_naming_the_objectiv
     assert {p.name for p in report_dir.iterdir()} >= {"report.json", "report.sig", "report.html", "report.md",
                                                       "report.junit.xml", "verification.json"}
     assert all(stat.S_IMODE(p.stat().st_mode) & 0o007 == 0 for p in report_dir.iterdir())
+    cleanup = json.loads((report_dir / "report.json").read_text())["cleanup"]
+    assert [(c["name"], c["passed"]) for c in cleanup] == [("scratch server removed", True)], cleanup
     assert fresh_lab.password not in "".join(p.read_text(errors="replace") for p in report_dir.iterdir())
     stored = S3ObjectStore(fresh_lab.inventory).head(f"drill-reports/{report_dir.name}/report.json")
     assert stored is not None and stored.lock_mode == "GOVERNANCE" and stored.retain_until is not None
