@@ -73,7 +73,7 @@ def test_s3_put_and_get_are_retried(inventory: Inventory, inject: Any) -> None:
 def test_s3_multipart_upload_survives_slowdown_on_a_part(inventory: Inventory) -> None:
     store = S3ObjectStore(inventory, part_size=5 * MiB)
     data = b"x" * (11 * MiB)
-    create, part = throttle(store._s3, "s3", "CreateMultipartUpload"), throttle(store._s3, "s3", "UploadPart", 2)
+    create, part = throttle(store._uploads, "s3", "CreateMultipartUpload"), throttle(store._uploads, "s3", "UploadPart", 2)
 
     stored = store.upload_stream("points/p/base.tar", io.BufferedReader(io.BytesIO(data)))
 
