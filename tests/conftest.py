@@ -53,6 +53,7 @@ def crmdr(*args: str, env: dict[str, str] | None = None, timeout: float = 600,
     )
 
 
-@pytest.fixture
-def run_crmdr():
-    return crmdr
+@pytest.fixture(autouse=True, scope="session")
+def private_object_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep the suite's cached manifests out of the developer's ~/.cache (child processes inherit it)."""
+    os.environ.setdefault("CRMDR_CACHE_DIR", str(tmp_path_factory.mktemp("object-cache")))
