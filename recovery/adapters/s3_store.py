@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import cached_property
 from itertools import islice
 from typing import Any
 
@@ -68,11 +69,7 @@ class S3ObjectStore:
         self.kms_key_id = backup.kms_key_id
         self.object_lock = backup.object_lock
         self.lock_mode = lock_mode or load_policy(None).tier(inventory.sla_tier).object_lock_mode
-        # CompleteMultipartUpload of a large object can take minutes to answer (S3 keeps the
-        # connection alive; the lab's moto assembles the parts in memory); a retry after a
-        # read timeout finds the upload already completed and fails it.
-        # Only uploads wait that long: a read from a bucket that stopped answering must fail fast.
-        self._uploads: Any = client(inventory.aws, "s3", backup.region, read_timeout=COMPLETE_TIMEOUT)
+        self._aws, self._region = inventory.aws, backup.region
         self._s3: Any = client(inventory.aws, "s3", backup.region)
         self._transfer = TransferConfig(
             multipart_threshold=part_size, multipart_chunksize=part_size, max_concurrency=concurrency,
@@ -85,6 +82,17 @@ class S3ObjectStore:
         # verify 85 s with 4 readers of 8 MiB ranges vs download+sha256sum 44 s).
         self._readers = readers or (1 if inventory.aws.endpoint_url else 4)
         self._etags: dict[str, str] = {}  # from the latest listing: a cached copy under it is current
+
+    @cached_property
+    def _uploads(self) -> Any:
+        """A client for multipart uploads only, made when the first one starts.
+
+        CompleteMultipartUpload of a large object can take minutes to answer (S3 keeps the
+        connection alive; the lab's moto assembles the parts in memory), and a retry after a read
+        timeout finds the upload already completed and fails it. Reads keep the short timeout: a
+        bucket that stopped answering must fail them fast.
+        """
+        return client(self._aws, "s3", self._region, read_timeout=COMPLETE_TIMEOUT)
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}{key}"
