@@ -181,6 +181,9 @@ class Dns(_Model):
     primary_set_id: Name = "primary"
     secondary_set_id: Name = "secondary"
     health_checks: HealthChecks = Field(default_factory=HealthChecks)
+    # Where applications resolve `record_name` ("host:port"): the data plane, never the
+    # Route 53 API. None means the system resolver (as in AWS).
+    resolver: str | None = None
 
 
 class Lock(_Model):
@@ -191,6 +194,18 @@ class Lock(_Model):
 
 class Notify(_Model):
     topic_arn: Name
+
+
+class StatusPage(_Model):
+    """The customer status page; it lives in the DR region so the primary's loss cannot take it down."""
+
+    url: Name  # base URL: /feed.atom, /api/v2/summary.json, /api/v2/incidents.json under it
+
+
+class Intake(_Model):
+    """The downtime intake: customer requests taken while the CRM is down, replayed afterwards."""
+
+    url: Name  # form at /, POST /api/requests
 
 
 class AppHost(_Model):
@@ -220,6 +235,8 @@ class Inventory(_Model):
     lock: Lock
     notify: Notify
     app_hosts: list[AppHost] = Field(default_factory=list)
+    status: StatusPage | None = None
+    intake: Intake | None = None
 
     @model_validator(mode="after")
     def _dr_side_in_dr_region(self) -> "Inventory":

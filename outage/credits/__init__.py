@@ -1,0 +1,1 @@
+"""SLA credits: availability from measured downtime, the credit ledger and customer notices."""

@@ -1,0 +1,1 @@
+"""Incident review: timeline, measurements, customer impact, causes and corrective actions."""

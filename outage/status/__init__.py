@@ -1,0 +1,1 @@
+"""Customer status updates: incidents, templates, the static page, feeds and subscribers."""
