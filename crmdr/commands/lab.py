@@ -45,9 +45,11 @@ def up(
     path = directory / "inventory.json"
     if json_out:
         emit_json({"dir": str(directory), "inventory": str(path), "stack": inventory.stack,
-                   "dns_name": inventory.dns.record_name})
+                   "dns_name": inventory.dns.record_name,
+                   "status_url": inventory.status.url if inventory.status else None})
     else:
-        say(f"lab up in {directory}; inventory: {path}; database name {inventory.dns.record_name}")
+        say(f"lab up in {directory}; inventory: {path}; database name {inventory.dns.record_name}"
+            f"{f'; status page {inventory.status.url}' if inventory.status else ''}")
 
 
 def _app_ip(given: str | None, standby_ip: str) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from drills.lab import aws, postgres, sshd
+from drills.lab import aws, postgres, sshd, status_server
 from drills.lab.settings import LabPaths, LabSettings
 from drills.lab.system import (
     check_traversable,
@@ -50,6 +50,7 @@ class LabState(BaseModel):
 
     settings: LabSettings
     moto_pid: int | None = None
+    status_pid: int | None = None
     created_at: str
 
 
@@ -77,7 +78,8 @@ def _ssh_nodes(settings: LabSettings) -> tuple[str, ...]:
 
 def _listeners(settings: LabSettings) -> list[tuple[str, str, int]]:
     """(what, ip, port) of every listening socket a lab owns."""
-    found = [("moto server", str(settings.aws_ip), settings.aws_port)]
+    found = [("moto server", str(settings.aws_ip), settings.aws_port),
+             ("status page server", str(settings.status_ip), settings.status_port)]
     for node in NODES:
         found.append((f"PostgreSQL of {node}", _ip(settings, node), settings.pg_port))
         found.append((f"sshd of {node}", _ip(settings, node), settings.ssh_port))
@@ -87,7 +89,8 @@ def _listeners(settings: LabSettings) -> list[tuple[str, str, int]]:
 
 
 def _owned_pids(paths: LabPaths, state: LabState | None) -> dict[str, int | None]:
-    pids: dict[str, int | None] = {"moto server": state.moto_pid if state else None}
+    pids: dict[str, int | None] = {"moto server": state.moto_pid if state else None,
+                                   "status page server": state.status_pid if state else None}
     for node in NODES:
         pids[f"PostgreSQL of {node}"] = postgres.postmaster_pid(paths, node)
         pids[f"sshd of {node}"] = sshd.pid(paths, node)
@@ -167,6 +170,8 @@ def up(root: Path, settings: LabSettings, progress: Progress) -> Inventory:
     inventory = _provision(paths, settings, bin_dir)
     paths.inventory.write_text(inventory.to_json() + "\n")
     paths.inventory.chmod(0o644)
+    progress("status page server")
+    _write_state(paths, state.model_copy(update={"status_pid": status_server.start(paths, settings, state.status_pid)}))
     wait_streaming(settings, passwords["db_password"])
     return inventory
 
@@ -302,6 +307,9 @@ def down(root: Path, *, purge: bool) -> list[str]:
     if pid_alive(sshd.pid(paths, APP)):
         sshd.stop(paths, APP)
         stopped.append(f"sshd of {APP}")
+    if pid_alive(state.status_pid):
+        status_server.stop(state.status_pid)
+        stopped.append("status page server")
     if pid_alive(state.moto_pid):
         aws.stop_moto(state.moto_pid)
         stopped.append("moto server")
@@ -310,5 +318,5 @@ def down(root: Path, *, purge: bool) -> list[str]:
     if purge:
         shutil.rmtree(paths.root)
     else:
-        _write_state(paths, state.model_copy(update={"moto_pid": None}))
+        _write_state(paths, state.model_copy(update={"moto_pid": None, "status_pid": None}))
     return stopped

@@ -1,0 +1,128 @@
+"""The status log in the DR-region bucket (moto): append-only, site published, every subscriber reached."""
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from outage.adapters.s3_status import S3StatusStore
+from outage.adapters.webhook_sender import WebhookSender
+from outage.status.service import Draft, StatusService
+from recovery.inventory import Inventory
+from tests.conftest import make_inventory
+from tests.status_helpers import SetClock, webhook_receiver
+
+pytestmark = pytest.mark.adapters
+
+DR = "us-west-2"
+TOPIC = f"arn:aws:sns:{DR}:123456789012:customers"
+START = datetime(2026, 12, 2, 7, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        boto3.client("s3", region_name=DR).create_bucket(
+            Bucket="crm-status", CreateBucketConfiguration={"LocationConstraint": DR})
+        boto3.client("sns", region_name=DR).create_topic(Name="customers")
+        yield
+
+
+def status_inventory(**status: object) -> Inventory:
+    return make_inventory(status={"url": "https://status.example.com", "bucket": "crm-status", **status})
+
+
+def service(inventory: Inventory, clock: SetClock, **kwargs: object) -> StatusService:
+    return StatusService(inventory, timedelta(minutes=15), clock=clock,
+                         sender=WebhookSender(attempts=3, backoff=0.01), **kwargs)  # type: ignore[arg-type]
+
+
+def keys(prefix: str) -> list[str]:
+    answer = boto3.client("s3", region_name=DR).list_objects_v2(Bucket="crm-status", Prefix=prefix)
+    return [item["Key"] for item in answer.get("Contents", [])]
+
+
+def test_each_update_is_its_own_object_and_an_existing_one_is_never_overwritten(aws: None) -> None:
+    clock = SetClock(START)
+    svc = service(status_inventory(), clock)
+    opened = svc.open("CRM unavailable", Draft("investigating"))
+    clock.advance(minutes=10)
+    svc.update(None, Draft("identified", note="The primary database host failed."))
+    log_keys = keys("status/log/")
+    assert log_keys == [f"status/log/{opened.update.incident}/000001.json",
+                        f"status/log/{opened.update.incident}/000002.json"]
+    store = S3StatusStore(status_inventory())
+    assert store.create(log_keys[0].removeprefix("status/"), b'{"forged": true}') is False
+    body = boto3.client("s3", region_name=DR).get_object(Bucket="crm-status", Key=log_keys[0])["Body"].read()
+    assert json.loads(body)["state"] == "investigating", "the first update is untouched"
+    [incident] = svc.incidents()
+    assert [u.state for u in incident.updates] == ["investigating", "identified"]
+    assert incident.last.next_update_at == START + timedelta(minutes=25)
+
+
+def test_a_concurrent_writer_of_the_same_number_makes_the_update_take_the_next(aws: None) -> None:
+    clock = SetClock(START)
+    svc = service(status_inventory(), clock)
+    incident = svc.open("CRM unavailable", Draft("investigating")).update.incident
+    # another operator's update lands at seq 2 between our read and our write
+    S3StatusStore(status_inventory()).create(f"log/{incident}/000002.json", svc.incidents()[0].last.model_copy(
+        update={"seq": 2, "message": "someone else"}).model_dump_json().encode())
+    published = svc.update(incident, Draft("identified"))
+    assert published.update.seq == 3
+
+
+def test_page_feed_and_json_are_published_and_drill_goes_elsewhere(aws: None) -> None:
+    clock = SetClock(START)
+    service(status_inventory(), clock).open("CRM unavailable", Draft("investigating"))
+    assert sorted(keys("status/site/")) == ["status/site/api/v2/incidents.json", "status/site/api/v2/summary.json",
+                                            "status/site/feed.atom", "status/site/index.html"]
+    before = {key: boto3.client("s3", region_name=DR).head_object(Bucket="crm-status", Key=key)["ETag"]
+              for key in keys("status/site/")}
+    drill = service(status_inventory(topic_arn=TOPIC), clock, drill=True)
+    result = drill.open("DRILL: CRM unavailable", Draft("investigating"))
+    after = {key: boto3.client("s3", region_name=DR).head_object(Bucket="crm-status", Key=key)["ETag"]
+             for key in keys("status/site/")}
+    assert after == before, "a drill leaves the public page untouched"
+    assert "status/drill/site/index.html" in keys("status/drill/")
+    assert [(d.channel, d.outcome) for d in result.deliveries] == [("sns", "withheld")]
+
+
+def test_every_subscriber_is_reached_or_the_failure_recorded(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOK_SECRET", "s3cr3t-hmac-key")
+    with webhook_receiver("s3cr3t-hmac-key", fail_first=1) as good:
+        inventory = status_inventory(topic_arn=TOPIC, webhooks=[
+            {"url": good.url, "secret": {"env": "HOOK_SECRET"}},
+            {"url": "http://127.0.0.1:9/unreachable", "secret": {"env": "HOOK_SECRET"}},
+        ])
+        svc = service(inventory, SetClock(START))
+        result = svc.open("CRM unavailable", Draft("investigating"))
+    outcomes = sorted((d.channel, d.target, d.outcome, d.attempts) for d in result.deliveries)
+    assert outcomes == [("sns", TOPIC, "delivered", 1),
+                        ("webhook", good.url.split("?")[0], "delivered", 2),
+                        ("webhook", "http://127.0.0.1:9/unreachable", "failed", 3)]
+    assert [p.problem for p in good.posts] == [None, None], "both attempts carried a valid HMAC"
+    posted = json.loads(good.posts[-1].body)
+    assert posted["incident"]["incident_updates"][0]["status"] == "investigating"
+    recorded = svc.deliveries(result.update.incident)
+    assert sorted(d.outcome for d in recorded) == ["delivered", "delivered", "failed"]
+    stored = b"".join(S3StatusStore(inventory).read_all("deliveries/"))
+    assert b"do-not-log" not in stored and b"s3cr3t" not in stored, "no token or secret in the delivery log"
+
+
+def test_an_overdue_update_is_itself_recorded_once(aws: None) -> None:
+    clock = SetClock(START)
+    svc = service(status_inventory(), clock)
+    svc.open("CRM unavailable", Draft("investigating"))
+    clock.advance(minutes=14)
+    assert [v.overdue for v in svc.due()] == [False]
+    clock.advance(minutes=2)
+    [verdict] = svc.due()
+    assert verdict.overdue_since == START + timedelta(minutes=15)
+    svc.due()
+    [incident] = svc.incidents()
+    assert [n.promised_at for n in incident.overdue] == [START + timedelta(minutes=15)]
