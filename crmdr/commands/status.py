@@ -1,4 +1,4 @@
-"""`crmdr status open|update|resolve|show|due|publish` and `crmdr checklist show|confirm`."""
+"""`crmdr status open|update|resolve|show|due|publish` (registers `crmdr checklist` too)."""
 
 import getpass
 from datetime import UTC, datetime
@@ -15,8 +15,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Customer status updates: the page, its Atom feed and Statuspage-shaped JSON, "
                   "subscribers, the cadence.", no_args_is_help=True)
-checklist_app = typer.Typer(help="The people's outage to-do list; confirmations journalled with who and when.",
-                            no_args_is_help=True)
 
 PolicyOption = typer.Option(None, "--policy", help="SLA policy file (default: the shipped tiers).")
 TierOption = typer.Option(None, "--tier", help="SLA tier whose status_notice_every is the cadence "
@@ -36,8 +34,10 @@ ByOption = typer.Option(None, "--by", help="Who publishes (default: the OS user)
 
 
 def register(root: typer.Typer) -> None:
+    from crmdr.commands import checklist
+
     root.add_typer(app, name="status")
-    root.add_typer(checklist_app, name="checklist")
+    root.add_typer(checklist.app, name="checklist")
 
 
 def service(inventory: Path | None, policy: Path | None, tier: str | None, drill: bool,

@@ -149,9 +149,10 @@ class StatusService:
     def _append(self, incident: Incident | None, ask: Draft, *, incident_id: str, title: str) -> Published:
         components = self._components(ask.components, incident)
         impact = ask.impact or (incident.impact if incident else "major")
-        started = ask.started_at or (incident.started_at if incident else None)
+        started = ask.started_at or (incident.first.started_at if incident else None)  # measured, or none
         for _ in range(APPEND_TRIES):
-            at = self.clock.now()
+            now = self.clock.now()
+            at = now.replace(microsecond=now.microsecond // 1000 * 1000)  # ms: log, page, feed and JSON agree
             promised = None if ask.state == "resolved" else next_update_at(at, self.cadence)
             update = Update(incident=incident_id, seq=incident.next_seq if incident else 1, title=title,
                             state=ask.state, impact=impact, components=components, at=at, next_update_at=promised,
