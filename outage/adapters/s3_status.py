@@ -40,6 +40,13 @@ class S3StatusStore:
         self.root = f"{status.prefix}{DRILL if drill else ''}"
         self._s3: Any = client(inventory.aws, "s3", inventory.regions.dr)
 
+    def warm(self) -> None:
+        """Open the connection now (a HEAD of the bucket), so the first notice pays no handshake."""
+        try:
+            self._s3.head_bucket(Bucket=self.bucket)
+        except (ClientError, BotoCoreError) as err:
+            log.warning("status page bucket %s not reachable yet: %s", self.bucket, type(err).__name__)
+
     def _fail(self, what: str, err: Exception) -> CloudError:
         return CloudError(f"status page bucket {self.bucket}: {what} failed ({type(err).__name__}: {err})",
                           retryable=retryable(err))

@@ -7,9 +7,12 @@ so the page, the feed, the JSON and the cadence all read the same facts. Pure: n
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+
+if TYPE_CHECKING:
+    from outage.status.messages import DataLoss
 
 State = Literal["investigating", "identified", "monitoring", "resolved"]
 Impact = Literal["none", "minor", "major", "critical"]
@@ -163,3 +166,20 @@ def in_history(incident: Incident, now: datetime, days: int = 90) -> bool:
     """Shown on the page: open, or resolved within the last `days`."""
     resolved = incident.resolved_at
     return resolved is None or now - resolved <= timedelta(days=days)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a person (or the watch) asks to say; the text comes from the templates unless verbatim."""
+
+    state: State
+    note: str | None = None
+    verbatim: bool = False
+    impact: Impact | None = None
+    components: tuple[str, ...] = ()
+    fix_time: datetime | None = None
+    author: str = "crmdr"
+    source: Source = "operator"
+    started_at: datetime | None = None
+    service_back_at: datetime | None = None
+    data_loss: "DataLoss | None" = None

@@ -9,6 +9,7 @@ recorded as `withheld`, so the report shows what would have been sent.
 import json
 import logging
 import secrets
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,14 +18,13 @@ from datetime import datetime, timedelta
 from outage.adapters.s3_status import DELIVERIES, LOG, S3StatusStore, status_config
 from outage.adapters.sns_subscribers import SnsSubscribers
 from outage.adapters.webhook_sender import WebhookSender
+from outage.status.automatic import TITLES, automatic_limitation, first_notice, service_back
 from outage.status.cadence import Due, due, next_update_at
 from outage.status.messages import DataLoss, Facts, draft
 from outage.status.model import (
-    Impact,
+    Draft,
     Incident,
     OverdueNote,
-    Source,
-    State,
     Update,
     fold,
     new_incident_id,
@@ -32,10 +32,12 @@ from outage.status.model import (
     parse_entry,
     transition_problem,
 )
+from outage.status.record import communication_record
 from outage.status.site import site_files
 from outage.status.statuspage import iso
 from outage.status.subscribers import Delivery, safe_target, sns_text, webhook_body
 from policies.errors import ConfigError, DrError
+from policies.sla import Tier
 from recovery.adapters.clock import SystemClock
 from recovery.adapters.secrets import resolve_secret
 from recovery.inventory import Inventory
@@ -44,23 +46,6 @@ from recovery.ports import Clock
 log = logging.getLogger(__name__)
 
 APPEND_TRIES = 5
-
-
-@dataclass(frozen=True)
-class Draft:
-    """What a person (or the watch) asks to say; the text comes from the templates unless verbatim."""
-
-    state: State
-    note: str | None = None
-    verbatim: bool = False
-    impact: Impact | None = None
-    components: tuple[str, ...] = ()
-    fix_time: datetime | None = None
-    author: str = "crmdr"
-    source: Source = "operator"
-    started_at: datetime | None = None
-    service_back_at: datetime | None = None
-    data_loss: DataLoss | None = None
 
 
 @dataclass(frozen=True)
@@ -227,3 +212,80 @@ class StatusService:
                 self.store.create(f"{LOG}{incident.id}/{note.seq:06d}.json", note.model_dump_json().encode())
             verdicts.append(verdict)
         return verdicts
+
+
+class AutomaticNotices:
+    """The port the CLI hands to the watch and the failover: customers told at once, never blocking them.
+
+    Each notice is published on a thread of its own; a failure is logged and kept in `errors`,
+    never raised into recovery. With `drill`, everything goes to the drill-marked location.
+    """
+
+    def __init__(self, inventory: Inventory, tier_name: str, tier: Tier, *, drill: bool = False) -> None:
+        self.limitation = automatic_limitation(inventory, tier_name, tier)
+        self.drill = drill
+        self.published: list[Published] = []
+        self.errors: list[str] = []
+        self.detected_at: datetime | None = None
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        # Clients and templates made now, so an outage waits for neither.
+        self.service = None if self.limitation else StatusService(inventory, tier.status_notice_every, drill=drill)
+        if self.service is not None:
+            self.service.store.warm()
+
+    def _run(self, what: str, ask: Callable[["StatusService"], Published | None]) -> None:
+        def work() -> None:
+            if self.service is None:
+                return
+            try:
+                with self._lock:  # one notice at a time: "monitoring" never overtakes "investigating"
+                    done = ask(self.service)
+            except DrError as err:
+                log.warning("customer notice (%s) not published: %s", what, err)
+                self.errors.append(f"{what}: {err}")
+                return
+            if done is not None:
+                self.published.append(done)
+
+        if self.limitation:
+            log.info("no automatic customer notice: %s", self.limitation)
+            return
+        thread = threading.Thread(target=work, name=f"crmdr-notice-{what}")
+        self._threads.append(thread)
+        thread.start()
+
+    def outage_declared(self, first_failure: datetime, declared: datetime) -> None:
+        """The watch declared an outage: "investigating", unless an incident is already open."""
+        self.detected_at = declared
+
+        def ask(svc: StatusService) -> Published | None:
+            if svc.find(None) is not None:
+                log.info("an incident is already open: the watch adds no first notice")
+                return None
+            lang = svc.language
+            return svc.open(TITLES.get(lang, TITLES["en"]), first_notice(first_failure))
+
+        self._run("investigating", ask)
+
+    def service_back(self, back_at: datetime, data_loss: DataLoss | None = None) -> None:
+        """The failover's validation passed: "monitoring", saying since when service is back."""
+        def ask(svc: StatusService) -> Published | None:
+            return svc.update(None, service_back(back_at, data_loss)) if svc.find(None) else None
+
+        self._run("monitoring", ask)
+
+    def wait(self, timeout: float = 30) -> None:
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def record(self) -> dict[str, object]:
+        """The communication record of the incident these notices opened (or joined)."""
+        if self.service is None:
+            return {"drill": self.drill, "automatic": False, "reason": self.limitation}
+        incident = next((p.update.incident for p in self.published), None)
+        found = self.service.find(incident) if incident else None
+        deliveries = self.service.deliveries(found.id) if found else []
+        return {"automatic": True, "errors": self.errors,
+                **communication_record(found, deliveries, self.detected_at, self.service.clock.now(),
+                                       drill=self.drill)}

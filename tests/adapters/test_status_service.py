@@ -10,7 +10,8 @@ from moto import mock_aws
 
 from outage.adapters.s3_status import S3StatusStore
 from outage.adapters.webhook_sender import WebhookSender
-from outage.status.service import Draft, StatusService
+from outage.status.service import AutomaticNotices, Draft, StatusService
+from policies.sla import Tier, load_policy
 from recovery.inventory import Inventory
 from tests.conftest import make_inventory
 from tests.status_helpers import SetClock, webhook_receiver
@@ -126,3 +127,50 @@ def test_an_overdue_update_is_itself_recorded_once(aws: None) -> None:
     svc.due()
     [incident] = svc.incidents()
     assert [n.promised_at for n in incident.overdue] == [START + timedelta(minutes=15)]
+
+
+def gold(**changes: object) -> Tier:
+    return load_policy().tier("gold").model_copy(update=changes)
+
+
+def test_automatic_notices_open_investigating_then_monitoring_and_record_the_timing(aws: None) -> None:
+    notices = AutomaticNotices(status_inventory(topic_arn=TOPIC), "gold", gold())
+    first_failure = datetime.now(UTC) - timedelta(seconds=2)
+    declared = first_failure + timedelta(seconds=1)
+    notices.outage_declared(first_failure, declared)
+    notices.service_back(declared + timedelta(seconds=3))
+    notices.wait()
+    assert notices.errors == []
+    assert [p.update.state for p in notices.published] == ["investigating", "monitoring"]
+    opened, back = (p.update for p in notices.published)
+    assert opened.started_at == first_failure and opened.source == "watch"
+    assert "available again since" in back.message and back.source == "failover"
+    record = notices.record()
+    assert record["sent_to_customers"] is True and record["drill"] is False
+    assert 0 <= float(record["first_notice_seconds"]) < 10  # type: ignore[arg-type]
+    assert [u["channels"] for u in record["updates"]] == [["page", "sns"], ["page", "sns"]]  # type: ignore[index]
+
+
+def test_automatic_notices_join_an_open_incident_and_respect_the_tier(aws: None) -> None:
+    service(status_inventory(), SetClock(START)).open("Opened by a person", Draft("investigating"))
+    joined = AutomaticNotices(status_inventory(), "gold", gold())
+    joined.outage_declared(START, START)
+    joined.wait()
+    assert joined.published == [], "a person's open incident is not opened twice"
+    off = AutomaticNotices(status_inventory(), "gold", gold(automatic_status_notice=False))
+    assert off.limitation == "tier 'gold' sets automatic_status_notice: false: a person posts the first update"
+    off.outage_declared(START, START)
+    off.wait()
+    assert off.published == [] and off.record()["automatic"] is False
+
+
+def test_a_drills_notices_stay_off_the_public_page(aws: None) -> None:
+    notices = AutomaticNotices(status_inventory(topic_arn=TOPIC), "gold", gold(), drill=True)
+    now = datetime.now(UTC)
+    notices.outage_declared(now, now)
+    notices.wait()
+    assert keys("status/site/") == [] and keys("status/log/") == []
+    assert "status/drill/site/index.html" in keys("status/drill/")
+    record = notices.record()
+    assert record["sent_to_customers"] is False
+    assert [d["outcome"] for d in record["updates"][0]["deliveries"]] == ["withheld"]  # type: ignore[index]
