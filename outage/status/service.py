@@ -41,7 +41,7 @@ from policies.sla import Tier
 from recovery.adapters.clock import SystemClock
 from recovery.adapters.secrets import resolve_secret
 from recovery.inventory import Inventory
-from recovery.ports import Clock
+from recovery.ports import Clock, Notifier
 
 log = logging.getLogger(__name__)
 
@@ -289,3 +289,43 @@ class AutomaticNotices:
         return {"automatic": True, "errors": self.errors,
                 **communication_record(found, deliveries, self.detected_at, self.service.clock.now(),
                                        drill=self.drill)}
+
+
+class CadenceReminder:
+    """Tells operators (their SNS topic) that a customer update is due soon or overdue, once per promise.
+
+    A running watch or runbook calls `tick()` as often as it likes; the log is read at most every
+    `every` seconds. The overdue promise itself is recorded in the log by `StatusService.due`.
+    """
+
+    def __init__(self, svc: StatusService, notifier: Notifier, *, every: float = 30.0) -> None:
+        self._svc, self._notifier, self._every = svc, notifier, every
+        self._last: float | None = None
+        self._told: set[tuple[str, str]] = set()
+        self.sent: list[str] = []
+
+    def tick(self) -> list[str]:
+        """The reminders sent by this call (none when it is not time to look)."""
+        now = self._svc.clock.monotonic()
+        if self._last is not None and now - self._last < self._every:
+            return []
+        self._last = now
+        try:
+            verdicts = self._svc.due()
+        except DrError as err:
+            log.warning("status cadence not checked: %s", err)
+            return []
+        sent = []
+        for verdict in verdicts:
+            if not verdict.remind or verdict.due_at is None:
+                continue
+            kind = "overdue" if verdict.overdue else "due"
+            if (verdict.incident, f"{kind}{verdict.due_at}") in self._told:
+                continue
+            self._told.add((verdict.incident, f"{kind}{verdict.due_at}"))
+            self._notifier.publish(f"{'[DRILL] ' if self._svc.drill else ''}customer update {kind}: "
+                                   f"incident {verdict.incident}", f"{verdict.reason()}\ncrmdr status update "
+                                   f"--incident {verdict.incident} --state ... --message ...")
+            sent.append(verdict.reason())
+        self.sent += sent
+        return sent

@@ -10,7 +10,7 @@ from moto import mock_aws
 
 from outage.adapters.s3_status import S3StatusStore
 from outage.adapters.webhook_sender import WebhookSender
-from outage.status.service import AutomaticNotices, Draft, StatusService
+from outage.status.service import AutomaticNotices, CadenceReminder, Draft, StatusService
 from policies.sla import Tier, load_policy
 from recovery.inventory import Inventory
 from tests.conftest import make_inventory
@@ -174,3 +174,28 @@ def test_a_drills_notices_stay_off_the_public_page(aws: None) -> None:
     record = notices.record()
     assert record["sent_to_customers"] is False
     assert [d["outcome"] for d in record["updates"][0]["deliveries"]] == ["withheld"]  # type: ignore[index]
+
+
+class Told:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []
+
+    def publish(self, subject: str, message: str) -> None:
+        self.messages.append((subject, message))
+
+
+def test_operators_are_reminded_before_the_update_is_due_and_when_overdue_once_each(aws: None) -> None:
+    clock = SetClock(START)
+    svc = service(status_inventory(), clock)
+    svc.open("CRM unavailable", Draft("investigating"))
+    told = Told()
+    reminder = CadenceReminder(svc, told, every=0)
+    clock.advance(minutes=9)  # due 07:15, reminder lead 3 min (a fifth of 15)
+    assert reminder.tick() == []
+    clock.advance(minutes=3)
+    assert reminder.tick() == [f"incident {svc.incidents()[0].id}: the next update is due at 2026-12-02T07:15:00Z (soon)"]
+    assert reminder.tick() == [], "once per promise"
+    clock.advance(minutes=4)
+    [late] = reminder.tick()
+    assert "overdue since 2026-12-02T07:15:00Z" in late
+    assert [subject.split(":")[0] for subject, _ in told.messages] == ["customer update due", "customer update overdue"]
