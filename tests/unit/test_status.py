@@ -198,3 +198,13 @@ def test_webhook_signature_round_trip_and_refusals() -> None:
     assert "does not match" in str(signature_problem("key", "1700000000", signature, b'{"x": 2}', 1_700_000_010))
     assert "replay" in str(signature_problem("key", "1700000000", signature, body, now=1_700_001_000))
     assert "does not match" in str(signature_problem("other", "1700000000", signature, body, 1_700_000_010))
+
+
+def test_the_lab_server_maps_urls_to_site_objects_like_an_s3_website() -> None:
+    from drills.lab.status_server import site_path
+
+    assert site_path("/") == "index.html"
+    assert site_path("/api/v2/summary.json?x=1") == "api/v2/summary.json"
+    assert site_path("/feed.atom#top") == "feed.atom"
+    assert site_path("/drill/") == "drill/index.html"
+    assert site_path("/../log/x.json") is None
