@@ -181,7 +181,7 @@ def publish(
     tier: str | None = TierOption, json_out: bool = JsonOption,
 ) -> None:
     """Render page, feed and JSON from the whole log and upload them to the DR-region bucket."""
-    from outage.status.site import site_files
+    from outage.status.render import site_files
 
     svc = service(inventory, policy, tier, drill)
     keys, when = svc.publish()

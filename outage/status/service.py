@@ -33,7 +33,7 @@ from outage.status.model import (
     transition_problem,
 )
 from outage.status.record import communication_record
-from outage.status.site import site_files
+from outage.status.render import site_files
 from outage.status.statuspage import iso
 from outage.status.subscribers import Delivery, safe_target, sns_text, webhook_body
 from policies.errors import ConfigError, DrError

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from outage.status.cadence import due, promises, reminder_lead
 from outage.status.messages import DataLoss, Facts, draft
 from outage.status.model import STATES, Incident, OverdueNote, Update, fold, in_history, parse_entry, transition_problem
-from outage.status.site import site_files
+from outage.status.render import site_files
 from outage.status.subscribers import sign, signature_problem
 from recovery.inventory import StatusPage
 

@@ -1,4 +1,7 @@
-"""Every file of the published site, rendered together so page, feed and JSON never disagree."""
+"""Every file of the published site, rendered together so page, feed and JSON never disagree.
+
+(Not `site.py`: that name marks a runbook's composition root; this module is pure.)
+"""
 
 import json
 from collections.abc import Sequence
