@@ -30,3 +30,14 @@ def service_back(back_at: datetime, data_loss: DataLoss | None = None) -> Draft:
     """"monitoring", saying when service came back (the failover's validation passed)."""
     return Draft(state="monitoring", author="crmdr failover", source="failover", service_back_at=back_at,
                  data_loss=data_loss)
+
+
+def service_back_time(phases: dict[str, dict[str, str]]) -> datetime | None:
+    """When the failover's validation passed (the end of its `validate` phase), or None when it did not run."""
+    end = phases.get("validate", {}).get("end")
+    if not end:
+        return None
+    try:
+        return datetime.fromisoformat(end)
+    except ValueError:
+        return None

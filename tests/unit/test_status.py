@@ -208,3 +208,12 @@ def test_the_lab_server_maps_urls_to_site_objects_like_an_s3_website() -> None:
     assert site_path("/feed.atom#top") == "feed.atom"
     assert site_path("/drill/") == "drill/index.html"
     assert site_path("/../log/x.json") is None
+
+
+def test_service_is_back_when_the_failovers_validation_ended() -> None:
+    from outage.status.automatic import service_back_time
+
+    phases = {"promote": {"start": "2026-12-02T07:00:01+00:00", "end": "2026-12-02T07:00:02+00:00"},
+              "validate": {"start": "2026-12-02T07:00:02.5+00:00", "end": "2026-12-02T07:00:02.700+00:00"}}
+    assert service_back_time(phases) == datetime(2026, 12, 2, 7, 0, 2, 700000, tzinfo=UTC)
+    assert service_back_time({"promote": phases["promote"]}) is None
