@@ -41,3 +41,6 @@ def service_back_time(phases: dict[str, dict[str, str]]) -> datetime | None:
         return datetime.fromisoformat(end)
     except ValueError:
         return None
+
+
+FIRST_NOTICE_WITHIN = 10.0  # seconds from the declaration to the first public update (issue 13)
