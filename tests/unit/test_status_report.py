@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from drills.report.store import load_report
 from drills.report.render import render_html
+from drills.report.store import load_report
 from outage.status.model import fold
 from outage.status.record import communication_record
 from outage.status.subscribers import Delivery
