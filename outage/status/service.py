@@ -14,10 +14,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from outage.adapters.s3_status import DELIVERIES, LOG, S3StatusStore, status_config
 from outage.adapters.sns_subscribers import SnsSubscribers
 from outage.adapters.webhook_sender import WebhookSender
+from outage.checklist.service import confirmations
 from outage.status.automatic import TITLES, automatic_limitation, first_notice, service_back
 from outage.status.cadence import Due, due, next_update_at
 from outage.status.messages import DataLoss, Facts, draft
@@ -36,6 +39,7 @@ from outage.status.record import communication_record
 from outage.status.render import site_files
 from outage.status.statuspage import iso
 from outage.status.subscribers import Delivery, safe_target, sns_text, webhook_body
+from policies.checklist import load_checklist, progress
 from policies.errors import ConfigError, DrError
 from policies.sla import Tier
 from recovery.adapters.clock import SystemClock
@@ -279,16 +283,21 @@ class AutomaticNotices:
         for thread in self._threads:
             thread.join(timeout)
 
-    def record(self) -> dict[str, object]:
-        """The communication record of the incident these notices opened (or joined)."""
+    def record(self, journal_dir: Path | None = None) -> dict[str, Any]:
+        """The communication record of the incident these notices opened (or joined); with `journal_dir`,
+        the people's checklist too (targets from detection, confirmations from its journal)."""
         if self.service is None:
             return {"drill": self.drill, "automatic": False, "reason": self.limitation}
         incident = next((p.update.incident for p in self.published), None)
         found = self.service.find(incident) if incident else None
         deliveries = self.service.deliveries(found.id) if found else []
-        return {"automatic": True, "errors": self.errors,
-                **communication_record(found, deliveries, self.detected_at, self.service.clock.now(),
-                                       drill=self.drill)}
+        now = self.service.clock.now()
+        found_record = communication_record(found, deliveries, self.detected_at, now, drill=self.drill)
+        if journal_dir is not None and found is not None:
+            done = confirmations(self.service.inventory, found.id, journal_dir)
+            steps = progress(load_checklist(), done, self.detected_at, now)
+            found_record["checklist"] = [s.to_dict(self.service.language, self.detected_at) for s in steps]
+        return {"automatic": True, "errors": self.errors, **found_record}
 
 
 class CadenceReminder:

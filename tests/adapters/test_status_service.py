@@ -1,6 +1,7 @@
 """The status log in the DR-region bucket (moto): append-only, site published, every subscriber reached."""
 
 import json
+from pathlib import Path
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -164,16 +165,17 @@ def test_automatic_notices_join_an_open_incident_and_respect_the_tier(aws: None)
     assert off.published == [] and off.record()["automatic"] is False
 
 
-def test_a_drills_notices_stay_off_the_public_page(aws: None) -> None:
+def test_a_drills_notices_stay_off_the_public_page(aws: None, tmp_path: Path) -> None:
     notices = AutomaticNotices(status_inventory(topic_arn=TOPIC), "gold", gold(), drill=True)
     now = datetime.now(UTC)
     notices.outage_declared(now, now)
     notices.wait()
     assert keys("status/site/") == [] and keys("status/log/") == []
     assert "status/drill/site/index.html" in keys("status/drill/")
-    record = notices.record()
+    record = notices.record(journal_dir=tmp_path)
     assert record["sent_to_customers"] is False
-    assert [d["outcome"] for d in record["updates"][0]["deliveries"]] == ["withheld"]  # type: ignore[index]
+    assert [d["outcome"] for d in record["updates"][0]["deliveries"]] == ["withheld"]
+    assert [step["id"] for step in record["checklist"]][:2] == ["incident-lead", "first-update"]
 
 
 class Told:
