@@ -1,9 +1,9 @@
 """The status log in the DR-region bucket (moto): append-only, site published, every subscriber reached."""
 
 import json
-from pathlib import Path
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import boto3
 import pytest
