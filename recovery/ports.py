@@ -92,6 +92,10 @@ class Clock(Protocol):
 class Lock(Protocol):
     """A lease lock so only one recovery runs at a time; `acquire` raises Refused naming the holder."""
 
+    holder: str
+
+    def current(self) -> dict[str, str] | None: ...
+
     def acquire(self, run: str) -> None: ...
 
     def renew(self) -> None: ...
@@ -100,7 +104,9 @@ class Lock(Protocol):
 
 
 class Notifier(Protocol):
-    """Status notices to people (SNS topic in the DR region)."""
+    """Status notices to people (SNS topic in the DR region); `sent` lists the subjects sent."""
+
+    sent: list[str]
 
     def publish(self, subject: str, message: str) -> None: ...
 

@@ -7,6 +7,7 @@ from typing import TypeVar
 import psycopg
 
 from policies.errors import HostError
+from recovery.redact import redact
 
 Row = TypeVar("Row")
 
@@ -36,8 +37,7 @@ def connect(
         )
     except psycopg.OperationalError as err:
         reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        if password:
-            reason = reason.replace(password, "***")
+        reason = redact(reason, [password])
         raise HostError(f"cannot connect to PostgreSQL on {host}:{port}: {reason}") from None
     try:
         yield conn
