@@ -13,3 +13,9 @@ def redact(text: str, secrets: Iterable[str | None], limit: int | None = None) -
     if limit is None or len(text) <= limit:
         return text
     return text[: limit - 3] + "..."
+
+
+def error_line(err: BaseException, secrets: Iterable[str | None]) -> str:
+    """An error's last line (libpq may echo the conninfo above it), secrets scrubbed."""
+    text = str(err).strip()
+    return redact(text.splitlines()[-1] if text else type(err).__name__, secrets)

@@ -16,7 +16,7 @@ from policies.errors import DrError
 from recovery.adapters.route53_dns import Route53Dns
 from recovery.adapters.secrets import optional_secret
 from recovery.inventory import Inventory
-from recovery.redact import redact
+from recovery.redact import error_line
 from recovery.watch.decide import ProbeResult
 
 
@@ -57,5 +57,4 @@ class PrimaryProbe:
         return f"{(time.monotonic() - began) * 1000:.1f} ms"
 
     def _reason(self, err: BaseException) -> str:
-        text = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        return redact(text, [self._password])
+        return error_line(err, [self._password])
