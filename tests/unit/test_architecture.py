@@ -270,3 +270,17 @@ def test_old_entry_points_are_thin_shims(shim: str, target: str) -> None:
     assert imports == {target, f"{target}.main"}
     functions = [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.ClassDef)]
     assert functions == []
+
+
+def test_adapters_import_only_contracts_pure_modules_and_other_adapters() -> None:
+    """Adapters translate; they never call back up into a service or composition root."""
+    modules = project_modules()
+    upward = []
+    for name, path in modules.items():
+        if "adapters" not in path.relative_to(ROOT).parts or _relative(path) in SHIMS:
+            continue
+        for line, imported in imported_names(path, _package_of(name, path)):
+            target = modules.get(imported)
+            if target is not None and is_effectful(target) and "adapters" not in target.relative_to(ROOT).parts:
+                upward.append(f"{_relative(path)}:{line}: imports {imported}")
+    assert upward == []
