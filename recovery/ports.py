@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from policies.errors import CloudError
 from recovery.inventory import HostNode
@@ -109,6 +109,17 @@ class Notifier(Protocol):
     sent: list[str]
 
     def publish(self, subject: str, message: str) -> None: ...
+
+
+class Dns(Protocol):
+    """The failover records of the DR name (Route 53 in AWS): read, resolve, re-point."""
+
+    def records(self) -> dict[str, dict[str, Any]]: ...
+
+    def resolve(self) -> str: ...
+
+    def point_to(self, primary: tuple[str, str | None], secondary: tuple[str, str | None],
+                 kind: str = "A") -> None: ...
 
 
 class Isolator(Protocol):

@@ -21,7 +21,7 @@ from recovery.adapters.s3_store import S3ObjectStore
 from recovery.adapters.secrets import optional_secret
 from recovery.adapters.sns_notifier import SnsNotifier
 from recovery.inventory import Inventory, RdsNode
-from recovery.ports import Clock, Lock, Notifier, ObjectStore
+from recovery.ports import Clock, Dns, Lock, Notifier, ObjectStore
 from recovery.runbooks.decisions import Truth, dns_truth
 from recovery.runbooks.site import open_apps
 
@@ -33,7 +33,7 @@ class RdsSite:
     inventory: Inventory
     tier: Tier
     rds: RdsInstances
-    dns: Route53Dns
+    dns: Dns
     lock: Lock
     notifier: Notifier
     store: ObjectStore

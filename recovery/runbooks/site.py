@@ -25,7 +25,7 @@ from recovery.adapters.s3_store import S3ObjectStore
 from recovery.adapters.secrets import optional_secret
 from recovery.adapters.sns_notifier import SnsNotifier
 from recovery.inventory import HostNode, Inventory
-from recovery.ports import Clock, HostRunner, Isolator, Lock, Notifier, ObjectStore
+from recovery.ports import Clock, Dns, HostRunner, Isolator, Lock, Notifier, ObjectStore
 from recovery.runbooks.app_hosts import app_hosts_steps
 from recovery.runbooks.decisions import Truth, dns_truth
 from recovery.runbooks.engine import Step
@@ -39,7 +39,7 @@ class Site:
     tier: Tier
     hosts: dict[str, PgHost]
     unreachable: dict[str, str]
-    dns: Route53Dns
+    dns: Dns
     lock: Lock
     notifier: Notifier
     store: ObjectStore
