@@ -24,7 +24,7 @@ JournalOption = typer.Option(None, "--journal-dir",
 
 
 def _incident(inventory: Path | None, incident: str | None, drill: bool) -> "tuple[StatusService, Incident | None]":
-    from crmdr.commands.status import service
+    from crmdr.commands.notices import service
 
     svc = service(inventory, None, None, drill)
     return svc, svc.find(incident)
@@ -39,7 +39,7 @@ def show(
     """Print the list; with an incident, who confirmed each step, when, and whether it was late."""
     from outage.checklist.service import confirmations
     from policies.checklist import load_checklist, progress
-    from recovery.runbooks.journal import default_journal_dir
+    from recovery.runbooks.journal.files import default_journal_dir
 
     checklist = load_checklist(file)
     svc, found = _incident(inventory, incident, drill)
@@ -71,7 +71,7 @@ def confirm(
     from outage.checklist.service import run_id
     from policies.checklist import load_checklist
     from policies.errors import ConfigError
-    from recovery.runbooks.journal import default_journal_dir
+    from recovery.runbooks.journal.files import default_journal_dir
 
     checklist = load_checklist(file)
     checklist.item(item)

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from crmdr.commands.options import InventoryOption, JsonOption, inventory_path
+from crmdr.commands.notices import service
+from crmdr.commands.options import InventoryOption, JsonOption
 from crmdr.output import emit_json, say
 
 if TYPE_CHECKING:
-    from outage.status.service import Draft, Published, StatusService
+    from outage.status.service import Draft, Published
 
 app = typer.Typer(help="Customer status updates: the page, its Atom feed and Statuspage-shaped JSON, "
                   "subscribers, the cadence.", no_args_is_help=True)
@@ -38,20 +39,6 @@ def register(root: typer.Typer) -> None:
 
     root.add_typer(app, name="status")
     root.add_typer(checklist.app, name="checklist")
-
-
-def service(inventory: Path | None, policy: Path | None, tier: str | None, drill: bool,
-            language: str | None = None) -> "StatusService":
-    from outage.status.service import StatusService
-    from policies.errors import ConfigError
-    from policies.sla import load_policy
-    from recovery.inventory import load_inventory
-
-    loaded = load_inventory(inventory_path(inventory))
-    if language not in (None, "en", "de"):
-        raise ConfigError(f"--language {language}: expected en or de")
-    cadence = load_policy(policy).tier(tier or loaded.sla_tier).status_notice_every
-    return StatusService(loaded, cadence, drill=drill, language=language)
 
 
 def utc_option(value: str | None, flag: str) -> datetime | None:

@@ -13,7 +13,7 @@ from recovery.adapters.clock import SystemClock
 from recovery.adapters.s3_store import S3ObjectStore
 from recovery.inventory import Inventory
 from recovery.ports import Clock
-from recovery.runbooks.journal import Journal, read_events
+from recovery.runbooks.journal.files import Journal, read_events
 
 RUNBOOK = "checklist"
 PREFIX = "confirmed by "
