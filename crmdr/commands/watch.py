@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from crmdr.commands.notices import after_failover, automatic_notices, cadence_reminder
 from crmdr.commands.options import InventoryOption, JsonOption, PolicyOption, inventory_path
 from crmdr.output import emit_json, say
 
 if TYPE_CHECKING:
+    from outage.status.service import AutomaticNotices
     from recovery.inventory import Inventory
     from recovery.watch.decide import Detection, Verdict
 
@@ -71,11 +73,17 @@ def watch(
         prepare_failover(loaded)
     journals = journal_dir or default_journal_dir()
     printer = _printer(json_out, once)
+    customers = automatic_notices(loaded, tier_name, chosen)  # told at once on a declared outage
+    reminder = None if once or failover else cadence_reminder(loaded, customers)
 
     def report(verdict: "Verdict") -> None:
         printer(verdict)
+        if verdict.detection:
+            customers.outage_declared(verdict.detection.first_failure, verdict.detection.declared)
         if verdict.detection and not failover:  # a service without --failover declares and keeps watching
             _declare(loaded, verdict.detection, journals, json_out)
+        if reminder is not None:
+            reminder.tick()
 
     ends = ("healthy", "outage") if once else ("outage",) if failover else ()
     verdict = watch_until(PrimaryProbe(loaded, settings.timeout), settings, until=lambda v: v.status in ends,
@@ -85,8 +93,9 @@ def watch(
     if once and not (failover and verdict.detection):
         _show_once(verdict, json_out)
     if failover and verdict.detection:
-        _fail_over(loaded, verdict, verdict.detection, (accept_data_loss, journals, policy, json_out))
+        _fail_over(loaded, verdict, verdict.detection, (accept_data_loss, journals, policy, json_out), customers)
     elif verdict.detection:
+        customers.wait()
         raise typer.Exit(1)
 
 
@@ -106,7 +115,7 @@ def _show_once(verdict: "Verdict", json_out: bool) -> None:
 
 
 def _fail_over(loaded: "Inventory", verdict: "Verdict", found: "Detection",
-               given: tuple[bool, Path, Path | None, bool]) -> None:
+               given: tuple[bool, Path, Path | None, bool], customers: "AutomaticNotices") -> None:
     """The failover starts at once; the outage is journalled and announced alongside it."""
     from recovery.runbooks.run import Options
     from recovery.watch.loop import fail_over, outage_journal
@@ -115,9 +124,14 @@ def _fail_over(loaded: "Inventory", verdict: "Verdict", found: "Detection",
     report = (lambda line: None) if json_out else (lambda line: say(f"[dim]…[/dim] {line}"))
     result = fail_over(loaded, found, Options(accept_data_loss=accept_data_loss, journal_dir=journals,
                                               policy=policy, report=report), outage_journal(loaded, journals))
+    after_failover(customers, result)  # validation passed: "monitoring"; resolving stays a person's decision
+    customers.wait()
+    told = customers.record()
     if json_out:
-        emit_json({"outage": verdict.to_dict(), "failover": result.to_dict()})
+        emit_json({"outage": verdict.to_dict(), "failover": result.to_dict(), "customers": told})
     else:
         say(result.message)
+        say(f"customers: {', '.join(u['state'] for u in told.get('updates', [])) or told.get('reason', 'nothing')}"
+            f" on {loaded.status.url if loaded.status else 'no status page'}")
         if result.journal:
             say(f"journal: {result.journal} (run {result.run_id})")
