@@ -42,7 +42,7 @@ from recovery.inventory import Inventory, load_inventory
 
 log = logging.getLogger(__name__)
 
-REFRESH_SECONDS = 0.5
+REFRESH_SECONDS = 1.0
 SERVED_TYPES = frozenset({"A", "AAAA", "CNAME", "TXT", "NS"})
 SOA_TIMERS = (60, 10, 600, 5)  # refresh, retry, expire, minimum (negative-answer TTL)
 RDATA = {"A": A, "AAAA": AAAA, "CNAME": CNAME, "NS": NS, "TXT": TXT}
@@ -103,24 +103,39 @@ def _answer(record: dict[str, Any]) -> Answer:
                   tuple(str(r["Value"]) for r in record["ResourceRecords"]))
 
 
-def read_zone(inventory_file: Path) -> ZoneView:
-    """The zone's answers now, from the lab's moto (Route 53 API); raises when moto cannot be read."""
-    inventory = load_inventory(inventory_file)
-    route53 = client(inventory.aws, "route53", inventory.regions.primary, read_timeout=2)
-    pages = route53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=inventory.dns.zone_id)
-    records = [record for page in pages for record in page["ResourceRecordSets"]]
-    states: dict[str, bool] = {}
+class Route53Zone:
+    """Reads the zone from the lab's moto (Route 53 API); the inventory is re-read when its file changes
+    (a second `lab up` may provision a new zone), the client is kept."""
 
-    def healthy(check_id: str) -> bool:
-        if not check_id:
-            return True
-        if check_id not in states:
-            observations = route53.get_health_check_status(HealthCheckId=check_id).get("HealthCheckObservations", [])
-            states[check_id] = not observations or any(
-                o.get("StatusReport", {}).get("Status", "").startswith("Success") for o in observations)
-        return states[check_id]
+    def __init__(self) -> None:
+        self._loaded: tuple[float, Inventory, Any] | None = None
 
-    return ZoneView(inventory.dns.zone, served(records, healthy), _now())
+    def _inventory(self, file: Path) -> tuple[Inventory, Any]:
+        mtime = file.stat().st_mtime
+        if self._loaded is None or self._loaded[0] != mtime:
+            inventory = load_inventory(file)
+            self._loaded = (mtime, inventory, client(inventory.aws, "route53", inventory.regions.primary,
+                                                     probe_timeout=2))
+        return self._loaded[1], self._loaded[2]
+
+    def __call__(self, inventory_file: Path) -> ZoneView:
+        """The zone's answers now; raises when moto cannot be read."""
+        inventory, route53 = self._inventory(inventory_file)
+        pages = route53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=inventory.dns.zone_id)
+        records = [record for page in pages for record in page["ResourceRecordSets"]]
+        states: dict[str, bool] = {}
+
+        def healthy(check_id: str) -> bool:
+            if not check_id:
+                return True
+            if check_id not in states:
+                status = route53.get_health_check_status(HealthCheckId=check_id)
+                observations = status.get("HealthCheckObservations", [])
+                states[check_id] = not observations or any(
+                    o.get("StatusReport", {}).get("Status", "").startswith("Success") for o in observations)
+            return states[check_id]
+
+        return ZoneView(inventory.dns.zone, served(records, healthy), _now())
 
 
 def _now() -> str:
@@ -131,8 +146,8 @@ class ZoneKeeper:
     """The current view: refreshed from moto, kept (and cached to a file) when moto cannot be read."""
 
     def __init__(self, inventory_file: Path, cache_file: Path,
-                 read: Callable[[Path], ZoneView] = read_zone) -> None:
-        self._inventory, self._cache, self._read = inventory_file, cache_file, read
+                 read: Callable[[Path], ZoneView] | None = None) -> None:
+        self._inventory, self._cache, self._read = inventory_file, cache_file, read or Route53Zone()
         self.view: ZoneView | None = None
         if cache_file.exists():
             try:
@@ -207,7 +222,7 @@ def serve(inventory_file: Path, cache_file: Path, address: str, port: int, *, st
     keeper = ZoneKeeper(inventory_file, cache_file)
     keeper.refresh()
     resolver = LabZoneResolver(lambda: keeper.view)
-    quiet = DNSLogger("-request,-reply,-truncated", prefix=False, logf=lambda text: log.warning("%s", text))
+    quiet = DNSLogger("-request,-reply,-truncated", prefix=False, logf=lambda text: log.info("%s", text))
     servers = [DNSServer(resolver, address=address, port=port, tcp=tcp, logger=quiet) for tcp in (False, True)]
     for server in servers:
         server.start_thread()

@@ -16,6 +16,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+from drills.lab import dns_server
 from drills.lab.lab import read_state
 from drills.lab.settings import LabPaths
 from drills.lab.system import pid_alive
@@ -71,7 +72,7 @@ def test_lab_status_shows_the_dns_server_and_its_answer(shared_lab: Lab) -> None
                               f"(TTL {shared_lab.inventory.dns.ttl}s)")
 
 
-def test_the_answer_follows_a_failover_and_outlives_the_aws_stand_in(fresh_lab: Lab, tmp_path: object) -> None:
+def test_the_answer_follows_a_failover_and_outlives_the_aws_stand_in(fresh_lab: Lab) -> None:
     standby = str(fresh_lab.settings.standby_ip)
     # GIVEN a failover (the runbook's DNS step rewrites the failover pair through the Route 53 API)
     done = crmdr("failover", "--yes", "--accept-data-loss", "--inventory", str(fresh_lab.inventory_path),
@@ -84,10 +85,20 @@ def test_the_answer_follows_a_failover_and_outlives_the_aws_stand_in(fresh_lab: 
     state = read_state(LabPaths(fresh_lab.dir))
     assert state is not None and state.moto_pid and state.dns_pid
     os.kill(state.moto_pid, signal.SIGKILL)
-    time.sleep(1.5)  # three refreshes against a dead API
+    deadline, part = time.monotonic() + 15, {}
+    while "records" not in part and time.monotonic() < deadline:  # the server has tried the dead API
+        time.sleep(0.2)
+        status = json.loads(crmdr("lab", "status", "--dir", str(fresh_lab.dir), "--json").stdout)
+        part = next(p for p in status["parts"] if p["part"] == "lab DNS server")
+    assert part["healthy"] is True and "Route 53 API has been unreachable since" in part["records"], part
+    assert status["healthy"] is False  # the moto server is down, and said so
     assert not pid_alive(state.moto_pid) and pid_alive(state.dns_pid)
     assert address_of(ask(fresh_lab, fresh_lab.inventory.dns.record_name, tcp=True))[0] == standby
-    status = json.loads(crmdr("lab", "status", "--dir", str(fresh_lab.dir), "--json").stdout)
-    part = next(p for p in status["parts"] if p["part"] == "lab DNS server")
-    assert part["healthy"] is True and "Route 53 API has been unreachable since" in part["records"]
-    assert status["healthy"] is False  # the moto server is down, and said so
+    assert address_of(ask(fresh_lab, fresh_lab.inventory.dns.record_name))[0] == standby
+    # AND a DNS server restarted while moto is still down answers from its cache file
+    dns_server.stop(state.dns_pid)
+    restarted = dns_server.start(LabPaths(fresh_lab.dir), fresh_lab.settings, None)
+    try:
+        assert address_of(ask(fresh_lab, fresh_lab.inventory.dns.record_name))[0] == standby
+    finally:
+        dns_server.stop(restarted)
