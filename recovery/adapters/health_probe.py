@@ -22,9 +22,10 @@ import psycopg
 from policies.errors import DrError
 from recovery.adapters.dns_resolver import DnsResolver
 from recovery.adapters.route53_dns import Route53Dns
-from recovery.adapters.secrets import resolve_secret
+from recovery.adapters.secrets import optional_secret
 from recovery.inventory import Inventory
-from recovery.watch import ProbeResult, Stage
+from recovery.redact import error_line
+from recovery.watch.decide import ProbeResult, Stage
 
 CONTROL_PLANE_EVERY = 5.0
 """Seconds between reads of the Route 53 API (its account-wide limit is 5 requests per second)."""
@@ -82,7 +83,7 @@ class PrimaryProbe:
         self._timeout = timeout
         self._resolver = DnsResolver(inventory, timeout=timeout)
         self._control = ControlPlaneCheck(inventory)
-        self._password = resolve_secret(db.password, inventory) if db.password else None
+        self._password = optional_secret(db.password, inventory)
         self._ports = {getattr(node, "host", None) or getattr(node, "endpoint", ""): node.pg_port
                        for node in db.nodes()}
         self._default_port = db.primary.pg_port
@@ -116,5 +117,4 @@ class PrimaryProbe:
         return f"{(time.monotonic() - began) * 1000:.1f} ms"
 
     def _reason(self, err: BaseException) -> str:
-        text = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        return text.replace(self._password, "***") if self._password else text
+        return error_line(err, [self._password])

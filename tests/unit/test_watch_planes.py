@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from recovery.watch import ANSWERING, ProbeResult, Stage, Verdict, WatchSettings, WatchState, observe
+from recovery.watch.decide import ANSWERING, ProbeResult, Stage, Verdict, WatchSettings, WatchState, observe
 
 pytestmark = pytest.mark.unit
 
