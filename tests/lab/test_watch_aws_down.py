@@ -4,7 +4,8 @@ GIVEN a fresh lab and two real watches (one with `--failover` under a tier that 
 failover, one as a service that declares and notifies), WHEN the moto server is killed, THEN both
 report "control plane unreachable", declare nothing and fail nothing over, and `watch --once` exits
 0 saying so; WHEN the primary's PostgreSQL is then stopped (`-m immediate`), THEN the service
-watch declares the outage: the database failed at the address DNS gives applications.
+watch declares the outage: the database failed at the address DNS gives applications; WHEN the
+DNS server is stopped too, `watch --once` says "dns unreachable" (exit 1) and declares nothing.
 """
 
 import json
@@ -120,6 +121,15 @@ def test_a_dead_aws_api_is_no_outage_and_no_failover_and_a_dead_database_still_i
             time.sleep(0.1)
         (journal,) = service.glob("watch-*.jsonl")
         assert "outage declared" in journal.read_text()
+        # WHEN the name cannot be resolved (the lab DNS server stopped), THEN that is its own state too
+        assert state.dns_pid
+        os.kill(state.dns_pid, signal.SIGTERM)
+        unresolved = crmdr("watch", "--once", "--json", "--inventory", str(fresh_lab.inventory_path), "--policy",
+                           str(policy), "--journal-dir", str(tmp_path / "once-runs"))
+        assert unresolved.returncode == 1, unresolved.stderr
+        verdict = json.loads(unresolved.stdout)
+        assert verdict["status"] == "dns unreachable" and verdict["reason"].startswith("DNS: cannot resolve")
+        assert not list((tmp_path / "once-runs").glob("*.jsonl"))
     finally:
         for watch in watches:
             watch.stop()
