@@ -181,8 +181,9 @@ def _provision(paths: LabPaths, settings: LabSettings, bin_dir: Path) -> Invento
     """Reuse the written inventory while the stand-in still holds it; otherwise create it."""
     if paths.inventory.exists():
         written = load_inventory(paths.inventory)
-        if aws.provisioned(written):
-            return written
+        if aws.provisioned(written):  # a lab from before its DNS server learns where to resolve
+            dns = written.dns.model_copy(update={"resolver": f"{settings.aws_ip}:{settings.dns_port}"})
+            return written.model_copy(update={"dns": dns})
     from policies.sla import load_policy
 
     retention = load_policy().tier(settings.sla_tier).retention.days
