@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from policies.documents import load_document
 
@@ -184,6 +184,14 @@ class Dns(_Model):
     # Where applications resolve `record_name` ("host:port"): the data plane, never the
     # Route 53 API. None means the system resolver (as in AWS).
     resolver: str | None = None
+
+    @field_validator("resolver")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        host, _, port = (value or "").rpartition(":")
+        if value is not None and not (host.strip("[]") and port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError("expected host:port of a DNS server (e.g. 127.0.0.10:5353), or null (system resolver)")
+        return value
 
 
 class Lock(_Model):

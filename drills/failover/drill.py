@@ -91,6 +91,15 @@ def _undo(context: DrillContext, scenario: Scenario) -> Check:
         return Check(name=f"undo {scenario.name}", passed=False, detail=f"{err} (manual cleanup needed)")
 
 
+def _clients_follow(ledger: tuple[Write, ...], after: float, failed_over: datetime, origin: datetime,
+                    ttl: int) -> Phase:
+    """From the failover's end to the first write a client got through: its resolver kept the old
+    answer up to the record's TTL (part of the RTO customers feel, not of the runbook)."""
+    first = min(w.sent_wall for w in ledger if w.outcome == "acknowledged" and w.sent_mono >= after)
+    return phase_at("clients follow the name", failed_over, max(failed_over, datetime.fromtimestamp(first, UTC)),
+                    origin, detail=f"the probe resolves through DNS; an answer is kept up to its TTL ({ttl}s)")
+
+
 def run(context: DrillContext) -> DrillOutcome:
     """The failover drill (scenarios in drills/failover/scenarios.py)."""
     inventory = context.inventory
@@ -115,8 +124,9 @@ def run(context: DrillContext) -> DrillOutcome:
         disrupted_at = datetime.fromtimestamp(disruption.started_wall, UTC)
         timeline.append(phase_at(f"disrupt: {scenario.name} primary", disrupted_at, datetime.now(UTC), origin_wall))
         failover_journal, back = _fail_over(context, detected(context, watcher, options), customers, disrupted_at)
-        effective = disruption.effective_mono
-        _wait(lambda: _acked(probe.ledger, effective) > 0, WAIT_SECONDS)
+        failed_over, effective = datetime.now(UTC), disruption.effective_mono
+        if _wait(lambda: _acked(probe.ledger, effective) > 0, WAIT_SECONDS):
+            timeline.append(_clients_follow(probe.ledger, effective, failed_over, origin_wall, inventory.dns.ttl))
     except DrError as err:
         failure = str(err)
     finally:

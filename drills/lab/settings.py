@@ -25,6 +25,10 @@ class LabSettings(BaseModel):
     pg_port: Port = 5433
     aws_port: Port = 4566
     status_port: Port = 8080
+    dns_port: Port = 5353
+    """The lab DNS server (UDP and TCP) on the AWS stand-in's address: where applications resolve the DB name."""
+    dns_ttl: int = Field(default=5, ge=1, le=60)
+    """TTL of the DB name's records: clients cache an answer that long, so a drill's RTO includes up to it."""
     rows: int = Field(default=200, ge=1, le=10_000_000)
     seed: int = 42
     synchronous: bool = False
@@ -68,6 +72,8 @@ class LabPaths:
         self.client_key = self.root / "ssh" / "id_ed25519"
         self.aws_log = self.root / "aws" / "moto.log"
         self.status_log = self.root / "status" / "server.log"
+        self.dns_log = self.root / "dns" / "dns.log"
+        self.dns_cache = self.root / "dns" / "zone.json"
 
     def host(self, name: str) -> Path:
         return self.root / "hosts" / name
