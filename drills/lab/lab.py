@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from drills.lab import aws, postgres, sshd
+from drills.lab import aws, intake_server, postgres, sshd
 from drills.lab.settings import LabPaths, LabSettings
 from drills.lab.system import (
     check_traversable,
@@ -164,9 +164,11 @@ def up(root: Path, settings: LabSettings, progress: Progress) -> Inventory:
     moto_pid = aws.start_moto(paths, settings, state.moto_pid)
     state = state.model_copy(update={"moto_pid": moto_pid})
     _write_state(paths, state)
-    inventory = _provision(paths, settings, bin_dir)
+    inventory = intake_server.provision(_provision(paths, settings, bin_dir))
     paths.inventory.write_text(inventory.to_json() + "\n")
     paths.inventory.chmod(0o644)
+    progress("downtime intake service")
+    intake_server.start(paths, settings)
     wait_streaming(settings, passwords["db_password"])
     return inventory
 
@@ -248,6 +250,7 @@ def status(root: Path) -> dict[str, Any]:
         if what.startswith("PostgreSQL") and part["healthy"]:
             part["role"] = _role(ip, settings.pg_port, password)
         parts.append(part)
+    parts.append(intake_server.status(paths, settings))
     if parts[0]["healthy"] and paths.inventory.exists():
         try:
             parts.append({"part": "AWS resources", **aws.describe(load_inventory(paths.inventory)), "healthy": True})
@@ -302,6 +305,8 @@ def down(root: Path, *, purge: bool) -> list[str]:
     if pid_alive(sshd.pid(paths, APP)):
         sshd.stop(paths, APP)
         stopped.append(f"sshd of {APP}")
+    if intake_server.stop(paths, state.settings):
+        stopped.append(intake_server.WHAT)
     if pid_alive(state.moto_pid):
         aws.stop_moto(state.moto_pid)
         stopped.append("moto server")

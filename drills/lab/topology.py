@@ -1,6 +1,6 @@
 """The lab's inventory, derived from its settings: pure, so tests and `up` agree on it."""
 
-from drills.lab.settings import LabPaths, LabSettings
+from drills.lab.settings import INTAKE_PORT, LabPaths, LabSettings
 from recovery.inventory import Inventory
 
 BUCKET = "crmdr-lab-backups"
@@ -8,6 +8,7 @@ LOCK_TABLE = "crmdr-lab-locks"
 TOPIC = "crmdr-lab-notices"
 ZONE = "crm.lab."
 RECORD = "db.crm.lab."
+INTAKE_TABLE = "crmdr-lab-intake"
 
 
 def lab_inventory(
@@ -45,6 +46,8 @@ def lab_inventory(
         "dns": {"zone_id": "pending", "zone": ZONE, "record_name": RECORD, "ttl": 30},
         "lock": {"table": LOCK_TABLE, "region": settings.dr_region},
         "notify": {"topic_arn": f"arn:aws:sns:{settings.dr_region}:{account}:{TOPIC}"},
+        "intake": {"url": f"http://{settings.intake_ip}:{INTAKE_PORT}", "table": INTAKE_TABLE,
+                   "region": settings.dr_region, "kms_key_id": "pending"},
         "app_hosts": [{"name": "app", "host": str(settings.app_ip), "ssh_port": settings.ssh_port, "user": user,
                        "known_hosts": known_hosts["app"], "config_file": str(paths.app_config())}]
         if settings.app_ip else [],
