@@ -17,6 +17,7 @@ from infra.dr_inventory import INVENTORY_KEY, InventoryFacts, build_inventory
 from infra.drill_runner import DrillRunner, DrillRunnerArgs
 from infra.failover_dns import RESTORE_PENDING, FailoverDns, FailoverDnsArgs, FailoverTarget
 from infra.iam import in_region
+from infra.intake import DowntimeIntake, DowntimeIntakeArgs
 from infra.keys import EncryptionKey, EncryptionKeyArgs
 from infra.network import Network, NetworkArgs
 from infra.offsite import OffsiteStore, OffsiteStoreArgs, PrimaryBackup, PrimaryBackupArgs
@@ -80,6 +81,7 @@ class Stack:
     standby: Standby
     dns: FailoverDns
     runner: DrillRunner
+    intake: DowntimeIntake
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,8 @@ def declare(deployment: Deployment, password: pulumi.Output[str]) -> Stack:
     )
     dns = _failover_dns(deployment, plumbing, crm, standby, where.dr)
     runner = _drill_runner(deployment, dr_net, dr_key, offsite, plumbing, backup, standby, where.dr)
-    return Stack(deployment, where, dr_key, plumbing, crm, offsite, standby, dns, runner)
+    intake = DowntimeIntake("dr-intake", DowntimeIntakeArgs(deployment, dr_key.arn), where.dr)
+    return Stack(deployment, where, dr_key, plumbing, crm, offsite, standby, dns, runner, intake)
 
 
 def _failover_dns(
@@ -213,6 +216,8 @@ def inventory(stack: Stack) -> pulumi.Output[dict[str, Any]]:
         primary_health_check_id=stack.dns.health_check_id,
         lock_table=stack.plumbing.lock_table.name,
         topic_arn=stack.plumbing.topic.arn,
+        intake_url=stack.intake.url,
+        intake_table=stack.intake.table.name,
     ).apply(
         lambda values: build_inventory(
             InventoryFacts(

@@ -218,12 +218,20 @@ def app_for(service: IntakeService, rate_per_minute: int) -> "FastAPI":
 
 
 def app_from_env() -> "FastAPI":
-    """uvicorn --factory / Lambda: $CRMDR_INVENTORY names the inventory; $CRMDR_INTAKE_RATE overrides the rate."""
-    from recovery.inventory import load_inventory
+    """uvicorn --factory / Lambda. Either $CRMDR_INVENTORY names the inventory (the lab), or
+    $CRMDR_INTAKE_TABLE and $CRMDR_INTAKE_KMS_KEY name the table and key in $AWS_REGION (Lambda);
+    $CRMDR_INTAKE_RATE overrides the per-client rate (submissions per minute)."""
+    from outage.adapters.dynamo_intake import DynamoIntakeStore
+    from recovery.inventory import Aws, load_inventory
 
+    rate = os.environ.get("CRMDR_INTAKE_RATE")
+    table = os.environ.get("CRMDR_INTAKE_TABLE")
+    if table:
+        store: IntakeStore = DynamoIntakeStore.connect(Aws(), os.environ["AWS_REGION"], table,
+                                                       os.environ["CRMDR_INTAKE_KMS_KEY"])
+        return app_for(IntakeService(store), int(rate or 30))
     inventory = load_inventory(Path(os.environ["CRMDR_INVENTORY"]))
-    rate = int(os.environ.get("CRMDR_INTAKE_RATE") or intake_settings(inventory).rate_per_minute)
-    return app_for(IntakeService(store_for(inventory)), rate)
+    return app_for(IntakeService(store_for(inventory)), int(rate or intake_settings(inventory).rate_per_minute))
 
 
 _handler: Any = None
