@@ -105,10 +105,13 @@ def stop(paths: LabPaths, settings: LabSettings) -> bool:
 def kill(paths: LabPaths) -> int | None:
     """SIGKILL (a crash, for tests and the benchmark); returns the pid killed."""
     pid = read_pid(pid_file(paths))
-    if pid is not None and pid_alive(pid):
-        os.kill(pid, 9)
-        return pid
-    return None
+    if pid is None or not pid_alive(pid):
+        return None
+    os.kill(pid, 9)
+    deadline = time.monotonic() + 10
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return pid
 
 
 def status(paths: LabPaths, settings: LabSettings) -> dict[str, Any]:

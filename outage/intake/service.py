@@ -146,8 +146,9 @@ class IntakeService:
                 {"reference": entry.reference, "request_id": entry.request_id, "case_id": case_id,
                  "matched_by": entry.matched_by})
             self.store.mark_entered(entry.request_id, case_id, self._clock())
+        for done in plan.already:  # entered by a replay killed before it could say so
+            self.store.mark_entered(done.request_id, done.case_id, self._clock())
         for request_id, case_id in cases.items():
-            self.store.mark_entered(request_id, case_id, self._clock())
             where = notifier.acknowledge(acknowledgement(by_id[request_id], case_id))
             self.store.mark_acknowledged(request_id, self._clock())
             outcome.acknowledged.append({"reference": by_id[request_id].reference, "case_id": case_id,
