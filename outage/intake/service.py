@@ -122,11 +122,12 @@ class IntakeService:
     def records(self) -> list[RequestRecord]:
         return self.store.records()
 
-    def replay(self, crm: Crm, notifier: CustomerNotifier) -> ReplayOutcome:
-        """Enter every pending request once; acknowledge each entered one; say what happened to each."""
+    def replay(self, crm: Crm, notifier: CustomerNotifier, only: frozenset[str] | None = None) -> ReplayOutcome:
+        """Enter every pending request once (or those in `only`, a drill's own); acknowledge each
+        entered one; say what happened to each."""
         outcome = ReplayOutcome(started_at=self._clock().isoformat())
         pending = self.store.requests(PENDING)
-        requests = [request for _, request in pending]
+        requests = [request for _, request in pending if only is None or request.request_id in only]
         numbers = [n for r in requests if (n := account_number(r.fields.account_number)) is not None]
         snapshot = crm.snapshot([r.request_id for r in requests], numbers, [r.fields.email for r in requests])
         plan = plan_replay(requests, snapshot, self.schema)
