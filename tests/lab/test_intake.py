@@ -36,7 +36,7 @@ HOSTILE = "<script>document.title='pwned'</script><img src=x onerror=\"document.
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
     """A lab of this module's own: replays write cases, which read-only tests elsewhere must not see."""
-    started = start_lab(4, rows=30)
+    started = start_lab(7, rows=30)
     yield started
     stop_lab(started.dir)
 
