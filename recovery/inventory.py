@@ -217,6 +217,7 @@ class Intake(_Model):
     kms_key_id: Name | None = None  # the DR key (id, ARN or alias); None: table SSE only, refused by the service
     purge_after: Duration = timedelta(days=30)
     rate_per_minute: int = Field(default=30, ge=1, le=100_000)  # accepted submissions per client address
+    drill_account: Name | None = None  # the account drill requests are filed under (a test account)
 
 
 class AppHost(_Model):

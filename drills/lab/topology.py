@@ -47,7 +47,7 @@ def lab_inventory(
         "lock": {"table": LOCK_TABLE, "region": settings.dr_region},
         "notify": {"topic_arn": f"arn:aws:sns:{settings.dr_region}:{account}:{TOPIC}"},
         "intake": {"url": f"http://{settings.intake_ip}:{INTAKE_PORT}", "table": INTAKE_TABLE,
-                   "region": settings.dr_region, "kms_key_id": "pending"},
+                   "region": settings.dr_region, "kms_key_id": "pending", "drill_account": "1"},
         "app_hosts": [{"name": "app", "host": str(settings.app_ip), "ssh_port": settings.ssh_port, "user": user,
                        "known_hosts": known_hosts["app"], "config_file": str(paths.app_config())}]
         if settings.app_ip else [],
