@@ -103,7 +103,8 @@ def list_requests(
         _, service = _service(inventory)
         found = [r for r in service.records() if state is None or r.state == state]
     if json_out:
-        emit_json({"requests": [r.model_dump(mode="json") for r in found], "count": len(found)})
+        by_state = {name: sum(1 for r in found if r.state == name) for name in STATES}
+        emit_json({"requests": [r.model_dump(mode="json") for r in found], "count": len(found), "by_state": by_state})
         return
     say(f"{len(found)} request(s)")
     for r in found:
