@@ -2,7 +2,7 @@
 replayed into the recovered CRM; the objective is "customer requests lost: 0".
 
 Drill requests say what they are (name, description) and are filed under `intake.drill_account`;
-their acknowledgements are drafted into the report's directory, never sent to anyone.
+their acknowledgements are drafted next to the reports (`.intake-outbox`), never sent to anyone.
 """
 
 import logging
@@ -58,8 +58,9 @@ class IntakeProbe:
             self._thread.join(timeout)
 
 
-def replay_and_judge(probe: IntakeProbe, report_dir: Path) -> tuple[list[Objective], dict[str, object], Check]:
-    """After recovery: replay the drill's requests; every acknowledged one must be a case."""
+def replay_and_judge(probe: IntakeProbe, outbox: Path) -> tuple[list[Objective], dict[str, object], Check]:
+    """After recovery: replay the drill's requests; every acknowledged one must be a case.
+    Acknowledgements are drafted into `outbox` (outside the signed report), never sent."""
     probe.join()
     inventory = probe.inventory
     measured: dict[str, object] = {"intake_requests_acknowledged": len(probe.acknowledged),
@@ -67,7 +68,7 @@ def replay_and_judge(probe: IntakeProbe, report_dir: Path) -> tuple[list[Objecti
     try:
         service = IntakeService(store_for(inventory))
         with crm_for(inventory) as crm:
-            outcome = service.replay(crm, DraftOutbox(report_dir / "intake-outbox"),
+            outcome = service.replay(crm, DraftOutbox(outbox),
                                      only=frozenset(probe.acknowledged))
             entered = crm.snapshot(list(probe.acknowledged), [], []).entered
     except DrError as err:
