@@ -13,10 +13,11 @@ from pathlib import Path
 
 from drills.context import DrillContext
 from drills.failover.detection import detected, start_detection
+from drills.failover.intake import IntakeProbe, replay_and_judge
 from drills.failover.measure import Disruption, Measurement, Write, measure
 from drills.failover.probe import ProbeSettings, WriteProbe, committed_ids
 from drills.failover.scenarios import SCENARIOS, Scenario
-from drills.judge import check, failover_objectives
+from drills.judge import Objective, check, failover_objectives
 from drills.report.build import DrillOutcome
 from drills.report.model import Check, Evidence, Phase
 from drills.report.store import write_evidence
@@ -96,6 +97,7 @@ def run(context: DrillContext) -> DrillOutcome:
     probe = WriteProbe(inventory, ProbeSettings(rate=PROBE_RATE, writer="crmdr-drill"))
     origin_wall, origin = datetime.now(UTC), time.monotonic()
     probe.start()
+    intake = IntakeProbe(inventory, probe.run_writer) if inventory.intake else None
     failure: str | None = None
     failover_journal: str | None = None
     disruption: Disruption | None = None
@@ -106,6 +108,8 @@ def run(context: DrillContext) -> DrillOutcome:
         timeline.append(phase_at("steady state (probe)", origin_wall, datetime.now(UTC), origin_wall))
         watcher = start_detection(context)
         disruption = scenario.disrupt(context)
+        if intake:  # customers keep submitting while the primary is down (its own thread: RTO unaffected)
+            intake.start()
         disrupted_at = datetime.fromtimestamp(disruption.started_wall, UTC)
         timeline.append(phase_at(f"disrupt: {scenario.name} primary", disrupted_at, datetime.now(UTC), origin_wall))
         failover_journal = run_failover(inventory, detected(context, watcher, options)).journal
@@ -131,18 +135,15 @@ def run(context: DrillContext) -> DrillOutcome:
         timeline += runbook_phases(journal_events(back_journal), origin_wall, prefix="failback: ")
     else:
         cleanup.append(Check(name="fail back", passed=False, detail="skipped: the failover did not complete"))
+    intake_objectives, measured, intake_checks = _intake_results(intake, context)
     objectives = [*failover_objectives(measurement, context.tier),
-                  check("Failover runbook", failure, "completed")]
+                  check("Failover runbook", failure, "completed"), *intake_objectives]
     return DrillOutcome(
         drill_type="failover", scenario=context.scenario, objectives=objectives,
         measured={**measurement.as_dict(), "probe_rate_per_second": PROBE_RATE, "probe_writer": probe.run_writer,
-                  "synchronous_replication": inventory.database.synchronous},
+                  "synchronous_replication": inventory.database.synchronous, **measured},
         timeline=sorted(timeline, key=lambda p: p.offset_seconds),
-        integrity_checks=[Check(name="acknowledged writes present after recovery",
-                                passed=not measurement.lost_ids,
-                                detail=f"{len(measurement.lost_ids)} lost of {measurement.acknowledged}"),
-                          Check(name="no failed write was committed", passed=not measurement.failed_but_committed,
-                                detail=f"{len(measurement.failed_but_committed)} found")],
+        integrity_checks=[*_integrity(measurement), *intake_checks],
         isolation=(f"{inventory.environment} stack '{inventory.stack}': {scenario.what} on purpose; "
                    f"clients of {inventory.dns.record_name} saw {measurement.failed} failed and "
                    f"{measurement.unknown} unknown writes during the drill"
@@ -150,6 +151,22 @@ def run(context: DrillContext) -> DrillOutcome:
                       "; failover ran with accept-data-loss (asynchronous replication) to measure the loss")),
         cleanup=cleanup, evidence=evidence,
     )
+
+
+def _intake_results(intake: IntakeProbe | None, context: DrillContext) -> tuple[
+        list[Objective], dict[str, object], list[Check]]:
+    """After failback: the requests taken during the outage replayed into the recovered CRM."""
+    if intake is None:
+        return [], {}, []
+    objectives, measured, replayed = replay_and_judge(intake, context.report_dir.parent / ".intake-outbox")
+    return objectives, measured, [replayed]
+
+
+def _integrity(measurement: Measurement) -> list[Check]:
+    return [Check(name="acknowledged writes present after recovery", passed=not measurement.lost_ids,
+                  detail=f"{len(measurement.lost_ids)} lost of {measurement.acknowledged}"),
+            Check(name="no failed write was committed", passed=not measurement.failed_but_committed,
+                  detail=f"{len(measurement.failed_but_committed)} found")]
 
 
 def _measure(context: DrillContext, writer: str, ledger: tuple[Write, ...], disruption: Disruption) -> Measurement:
