@@ -252,10 +252,7 @@ class Inventory(_Model):
 
     @model_validator(mode="after")
     def _dr_side_in_dr_region(self) -> "Inventory":
-        dr_side = [("backup.region", self.backup.region), ("lock.region", self.lock.region)]
-        if self.intake is not None and self.intake.region is not None:
-            dr_side.append(("intake.region", self.intake.region))
-        for what, region in dr_side:
+        for what, region in (("backup.region", self.backup.region), ("lock.region", self.lock.region)):
             if region != self.regions.dr:
                 raise ValueError(
                     f"expected {what} to be the DR region '{self.regions.dr}', got '{region}'"

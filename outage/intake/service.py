@@ -169,9 +169,14 @@ class IntakeService:
 
 
 def intake_settings(inventory: Inventory) -> Intake:
-    if inventory.intake is None:
+    """The intake's settings; it must live in the DR region (it works while the primary is gone)."""
+    intake = inventory.intake
+    if intake is None:
         raise ConfigError("inventory: field 'intake' is missing; expected the intake's url, table and kms_key_id")
-    return inventory.intake
+    if intake.region not in (None, inventory.regions.dr):
+        raise ConfigError(f"inventory: field 'intake.region' is '{intake.region}'; expected the DR region "
+                          f"'{inventory.regions.dr}'")
+    return intake
 
 
 def store_for(inventory: Inventory) -> IntakeStore:

@@ -153,3 +153,14 @@ def test_paper_import_is_all_or_nothing_and_idempotent(tmp_path: Path) -> None:
     assert len(store.items) == 2, "nothing of the bad file was stored"
     with pytest.raises(ConfigError, match="cannot read it"):
         intake.import_paper(tmp_path / "missing.csv")
+
+
+def test_the_intake_must_live_in_the_dr_region() -> None:
+    from outage.intake.service import intake_settings
+    from tests.conftest import make_inventory
+
+    assert intake_settings(make_inventory(intake={"url": "https://x", "region": "us-west-2"})).table == "crmdr-intake"
+    with pytest.raises(ConfigError, match=r"'intake\.region' is 'us-east-1'; expected the DR region 'us-west-2'"):
+        intake_settings(make_inventory(intake={"url": "https://x", "region": "us-east-1"}))
+    with pytest.raises(ConfigError, match="field 'intake' is missing"):
+        intake_settings(make_inventory())
