@@ -25,8 +25,8 @@ EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-
 PHONE = re.compile(r"^\+?[0-9 ()./-]{3,32}$")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-TRUE_WORDS = frozenset({"1", "true", "yes", "on", "ja", "x"})
-FALSE_WORDS = frozenset({"", "0", "false", "no", "off", "nein"})
+TRUE_WORDS = frozenset({"1", "true", "yes", "y", "on", "ja", "j", "x"})
+FALSE_WORDS = frozenset({"", "0", "false", "no", "n", "off", "nein"})
 
 MESSAGES: dict[str, dict[str, str]] = {
     "required": {"en": "{label} is required.", "de": "{label} ist erforderlich."},
