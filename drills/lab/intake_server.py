@@ -14,9 +14,10 @@ from typing import Any
 
 from drills.lab.settings import INTAKE_PORT, LabPaths, LabSettings
 from drills.lab.system import pid_alive, port_open, read_pid, terminate, wait_port
+from drills.lab.topology import INTAKE_TABLE
 from policies.errors import HostError
 from recovery.adapters.aws_session import client
-from recovery.inventory import Inventory
+from recovery.inventory import Intake, Inventory
 
 WHAT = "intake service"
 APP = "outage.intake.service:app_from_env"
@@ -31,7 +32,7 @@ def pid_file(paths: LabPaths) -> Path:
     return _dir(paths) / "uvicorn.pid"
 
 
-def provision(inventory: Inventory) -> Inventory:
+def provision(inventory: Inventory, settings: LabSettings) -> Inventory:
     """The intake's KMS key and table in the DR region (once); returns the inventory with the key id.
 
     The lab gives the intake a single-Region key of its own: moto 5.2 refuses Decrypt (and so
@@ -39,8 +40,10 @@ def provision(inventory: Inventory) -> Inventory:
     DR key itself.
     """
     intake = inventory.intake
-    if intake is None:
-        return inventory
+    if intake is None:  # a lab written before the intake existed: give it one
+        intake = Intake(url=f"http://{settings.intake_ip}:{INTAKE_PORT}", table=INTAKE_TABLE,
+                        region=inventory.regions.dr, drill_account="1")
+        inventory = inventory.model_copy(update={"intake": intake})
     region = intake.region or inventory.regions.dr
     key_id = intake.kms_key_id
     if key_id in (None, "pending"):

@@ -164,7 +164,7 @@ def up(root: Path, settings: LabSettings, progress: Progress) -> Inventory:
     moto_pid = aws.start_moto(paths, settings, state.moto_pid)
     state = state.model_copy(update={"moto_pid": moto_pid})
     _write_state(paths, state)
-    inventory = intake_server.provision(_provision(paths, settings, bin_dir))
+    inventory = intake_server.provision(_provision(paths, settings, bin_dir), settings)
     paths.inventory.write_text(inventory.to_json() + "\n")
     paths.inventory.chmod(0o644)
     progress("downtime intake service")
