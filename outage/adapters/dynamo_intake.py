@@ -17,13 +17,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from outage.adapters.envelope import Envelope
 from outage.intake.model import IntakeRequest, RequestFields, RequestRecord
 from policies.errors import CloudError
+from policies.intake import load_intake_schema
 from recovery.adapters.aws_session import retryable
 from recovery.inventory import Aws
 
 log = logging.getLogger(__name__)
 
-PERSONAL = ("name", "email", "account_number", "phone", "description")
-CLEAR = ("request_type", "priority")
 
 
 def _s(value: str) -> dict[str, str]:
@@ -39,12 +38,14 @@ def _iso(when: datetime) -> str:
 
 
 class DynamoIntakeStore:
-    """Requests in `table`; `ddb` and `kms` are boto3 clients of the DR region."""
+    """Requests in `table`; `ddb` and `kms` are boto3 clients of the DR region. The schema's
+    personal fields are encrypted; request type, priority and consent stay readable (listing)."""
 
     def __init__(self, ddb: Any, kms: Any, table: str, kms_key_id: str) -> None:
         self._ddb = ddb
         self._table = table
         self._envelope = Envelope(kms, kms_key_id)
+        self._personal = tuple(load_intake_schema().personal_fields())
 
     @classmethod
     def connect(cls, aws: Aws, region: str, table: str, kms_key_id: str) -> "DynamoIntakeStore":
@@ -62,7 +63,7 @@ class DynamoIntakeStore:
     def put(self, request: IntakeRequest) -> bool:
         """Store durably; False when a request with this id was already stored (a retry)."""
         fields = request.fields
-        personal = json.dumps({name: getattr(fields, name) for name in PERSONAL}, ensure_ascii=False).encode()
+        personal = json.dumps({name: getattr(fields, name) for name in self._personal}, ensure_ascii=False).encode()
         sealed, wrapped = self._envelope.seal(personal, request.request_id.encode())
         item = {
             "request_id": _s(request.request_id), "reference": _s(request.reference),

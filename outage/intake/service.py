@@ -10,7 +10,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -252,7 +252,3 @@ def lambda_handler(event: dict[str, Any], context: Any) -> Any:
 
         _handler = Mangum(app_from_env(), lifespan="off")
     return _handler(event, context)
-
-
-def crm_context(inventory: Inventory, target: str | None) -> AbstractContextManager[Crm]:
-    return crm_for(inventory, target)
