@@ -11,7 +11,7 @@ import sys
 import typer
 
 from crmdr import __version__
-from crmdr.commands import backup, demo, drill, inventory, lab, plan, policy, report, restore, runbooks, watch
+from crmdr.commands import backup, credits, demo, drill, inventory, lab, plan, policy, report, restore, runbooks, watch
 from crmdr.output import fail
 from policies.errors import DrError
 
@@ -35,6 +35,7 @@ app.add_typer(report.app, name="report")
 runbooks.register(app)
 app.command("watch")(watch.watch)
 app.command("restore")(restore.restore)
+app.command("credits")(credits.credits)
 
 _state = {"debug": False}
 
