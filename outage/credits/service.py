@@ -25,6 +25,7 @@ from policies.credits import CreditPolicy
 from policies.errors import ConfigError, DrError
 
 if TYPE_CHECKING:
+    from outage.credits.recording import AvailabilityRecording
     from recovery.inventory import Inventory
 
 log = logging.getLogger(__name__)
@@ -132,3 +133,13 @@ def s3_world(inventory: "Inventory", run_id: str, spans: OutageSpans | None = No
     bucket = DrBucket(inventory)
     return CreditsWorld(series=S3AvailabilitySeries(bucket), records=S3CreditRecords(bucket, run_id),
                         notifier=S3Outbox(bucket), spans=spans or NoSpans())
+
+
+def availability_recording(inventory: "Inventory", writer: str,
+                           component: str = "database") -> "AvailabilityRecording":
+    """What `crmdr watch` calls after each probe: the series in the DR bucket, written in the background."""
+    from outage.adapters.dr_bucket import DrBucket
+    from outage.adapters.s3_series import S3AvailabilitySeries
+    from outage.credits.recording import AvailabilityRecording
+
+    return AvailabilityRecording(S3AvailabilitySeries(DrBucket(inventory), writer=writer), component)

@@ -18,11 +18,12 @@ from outage.credits.issuing import IssuedCredit
 from outage.credits.ledger import build_ledger, credit_amount
 from outage.credits.notices import Notice, draft_notice
 from outage.credits.recorder import MinuteRecorder
+from outage.credits.recording import AvailabilityRecording
 from outage.credits.render import ledger_dict, render_csv, render_html, safe_cell
 from outage.credits.series import MinuteBucket, Month, Span, bucket_probes, merge
 from outage.credits.service import CreditsWorld, NoSpans, run_credits
 from policies.credits import CreditPolicy, load_credit_policy
-from policies.errors import ConfigError
+from policies.errors import CloudError, ConfigError
 
 pytestmark = pytest.mark.unit
 
@@ -353,3 +354,34 @@ def test_credit_policy_errors_name_the_file_line_and_field(tmp_path: Path) -> No
                                           "a credit step above"):
         load_credit_policy(path)
     assert set(load_credit_policy().plans) == {"enterprise", "business", "starter"}
+
+
+class FlakySeries:
+    """Fails its first append (S3 unreachable for a moment), then keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.kept: list[MinuteBucket] = []
+        self.calls = 0
+
+    def append(self, buckets: list[MinuteBucket]) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise CloudError("bucket unreachable")
+        self.kept += buckets
+
+    def read(self, month: Month) -> list[MinuteBucket]:
+        return self.kept
+
+
+def test_the_watch_recording_survives_a_failed_write_and_loses_no_minute() -> None:
+    series = FlakySeries()
+    recording = AvailabilityRecording(series, "database")
+    t = datetime(2026, 11, 2, 12, 0, 30, tzinfo=UTC)
+    for second in range(0, 150, 10):  # 12:00:30 .. 12:02:50, one probe every 10 s; 12:01 all failed
+        at = t + timedelta(seconds=second)
+        recording(at, at.minute != 1)
+    recording.close()
+    assert series.kept == [MinuteBucket("database", datetime(2026, 11, 2, 12, 0, tzinfo=UTC), 3, 0),
+                           MinuteBucket("database", datetime(2026, 11, 2, 12, 1, tzinfo=UTC), 0, 6),
+                           MinuteBucket("database", datetime(2026, 11, 2, 12, 2, tzinfo=UTC), 6, 0)]
+    assert (recording.failures, recording.written) == (1, 3)
