@@ -24,6 +24,7 @@ from outage.credits.series import MinuteBucket, Month, Span, bucket_probes, merg
 from outage.credits.service import CreditsWorld, NoSpans, run_credits
 from policies.credits import CreditPolicy, load_credit_policy
 from policies.errors import CloudError, ConfigError
+from tests.conftest import crmdr
 
 pytestmark = pytest.mark.unit
 
@@ -385,3 +386,13 @@ def test_the_watch_recording_survives_a_failed_write_and_loses_no_minute() -> No
                            MinuteBucket("database", datetime(2026, 11, 2, 12, 1, tzinfo=UTC), 0, 6),
                            MinuteBucket("database", datetime(2026, 11, 2, 12, 2, tzinfo=UTC), 6, 0)]
     assert (recording.failures, recording.written) == (1, 3)
+
+
+def test_policy_check_validates_a_credit_policy(tmp_path: Path) -> None:
+    good = crmdr("policy", "check", "policies/credits.yaml")
+    assert good.returncode == 0 and "valid credit policy, 3 plan(s)" in good.stdout
+    path = tmp_path / "credits.yaml"
+    path.write_text(POLICY.replace("minimum_amount: 1.00\n    cap_percent: 50", "minimum_amount: -1\n    cap_percent: 50"))
+    bad = crmdr("policy", "check", str(path))
+    assert bad.returncode == 2
+    assert f"{path}: line {_line(path, '-1')}: field 'plans.business.minimum_amount'" in bad.stderr
