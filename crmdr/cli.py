@@ -11,7 +11,21 @@ import sys
 import typer
 
 from crmdr import __version__
-from crmdr.commands import backup, credits, demo, drill, inventory, lab, plan, policy, report, restore, runbooks, watch
+from crmdr.commands import (
+    backup,
+    credits,
+    demo,
+    drill,
+    incident,
+    inventory,
+    lab,
+    plan,
+    policy,
+    report,
+    restore,
+    runbooks,
+    watch,
+)
 from crmdr.output import fail
 from policies.errors import DrError
 
@@ -36,6 +50,7 @@ runbooks.register(app)
 app.command("watch")(watch.watch)
 app.command("restore")(restore.restore)
 app.command("credits")(credits.credits)
+app.add_typer(incident.app, name="incident")
 
 _state = {"debug": False}
 

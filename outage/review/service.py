@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from outage.credits.customers import Customer
 from outage.credits.ledger import build_ledger
@@ -34,6 +35,9 @@ from outage.review.ports import IncidentSource, IntakeSource, JournalSource, Pro
 from outage.review.render import render_all
 from policies.credits import CreditPolicy
 from policies.errors import ConfigError
+
+if TYPE_CHECKING:
+    from recovery.inventory import Inventory
 
 log = logging.getLogger(__name__)
 DEFAULT_NOTES = Path(".crmdr/incidents")
@@ -145,3 +149,16 @@ def history_page(publisher: Publisher, drills: Sequence[DrillSummary], policy: C
     figures = history(publisher.reviews(), drills, policy.revenue_per_hour, policy.currency, now)
     return figures, render_history(figures)
 
+
+
+def lab_world(inventory: "Inventory", publisher: Publisher, journal_dir: Path, reports_dir: Path) -> ReviewWorld:
+    """The sources in the DR region and on this machine (adapters imported here, when used)."""
+    from outage.adapters.dr_bucket import DrBucket
+    from outage.adapters.drill_reports import DrillProbe
+    from outage.adapters.journals import Journals
+    from outage.adapters.s3_series import S3AvailabilitySeries
+    from outage.adapters.status_incidents import StatusLogIncidents
+
+    return ReviewWorld(incidents=StatusLogIncidents(inventory), journals=Journals(journal_dir, inventory),
+                       intake=NoIntake(), probe=DrillProbe(reports_dir), publisher=publisher,
+                       series=S3AvailabilitySeries(DrBucket(inventory)))
