@@ -105,8 +105,9 @@ def _watch_entries(run: str, events: Sequence[Mapping[str, Any]]) -> list[Timeli
         if e.get("step") == "probe" and e.get("status") == "started":
             found.append(TimelineEntry(at=_when(e), kind="watch", what="first failed probe of the watch", source=run))
         elif e.get("step") == "outage" and e.get("status") == "failed":
-            found.append(TimelineEntry(at=_when(e), kind="watch", what=f"outage declared: {e.get('reason', '')}",
-                                       source=run))
+            reason = str(e.get("reason", ""))
+            what = reason if reason.startswith("outage declared") else f"outage declared: {reason}"
+            found.append(TimelineEntry(at=_when(e), kind="watch", what=what, source=run))
     return found
 
 
@@ -165,13 +166,13 @@ def measured(src: Sources) -> Measured:
         basis = (f"first failed probe ({'watch journal' if first else 'incident start'}) to the first write "
                  f"accepted through the DNS name (validate step of {run})")
     else:
-        rto, basis = None, "not measured: no journal shows a write accepted through the DNS name after the outage"
+        rto, basis = None, "no journal shows a write accepted through the DNS name after the outage"
     if src.probe is not None:
         rpo, lost = src.probe.rpo_seconds, src.probe.lost_writes
         loss = f"counted by the write probe of {src.probe.source}: acknowledged writes missing after recovery"
     else:
         rpo, lost = None, None
-        loss = "not measured: no write probe ran during this incident (a drill measures it)"
+        loss = "no write probe ran during this incident (a drill's probe counts them)"
     return Measured(outage_started_at=started, declared_at=declared, service_restored_at=restored,
                     time_to_detect_seconds=detect, rto_seconds=rto, rto_basis=basis, rpo_seconds=rpo,
                     lost_writes=lost, loss_basis=loss)

@@ -7,8 +7,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from outage.review.model import IncidentReview
 
 
-def iso(value: datetime | None) -> str:
-    return "—" if value is None else value.isoformat(timespec="seconds").replace("+00:00", "Z")
+def iso(value: datetime | None, timespec: str = "seconds") -> str:
+    return "—" if value is None else value.isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def secs(value: float | None) -> str:

@@ -137,7 +137,7 @@ def test_the_review_joins_timeline_measurements_impact_and_findings(tmp_path: Pa
     m = review.measured
     assert (m.time_to_detect_seconds, m.rto_seconds) == (1.5, pytest.approx(2.4))
     assert "validate step of " + FAILOVER in m.rto_basis
-    assert m.lost_writes is None and "not measured" in m.loss_basis  # no write probe ran: not claimed
+    assert m.lost_writes is None and "no write probe ran" in m.loss_basis  # no write probe ran: not claimed
     assert review.impact.down_minutes == 1  # the watch's bucket at 10:00 (2 of 3 failed); the span alone is 4 %
     # October: 1 of 44 640 minutes down = 99.99776 %: both commitments (99.9, 99.95) met -> nothing owed
     assert (review.impact.credits_owed, review.impact.customers_owed, review.impact.credit_months) == ({}, 0,
