@@ -25,21 +25,25 @@ def credits(
     inventory: Path | None = InventoryOption,
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the ledger; issue and send nothing."),
     out: Path = typer.Option(DEFAULT_OUT, "--out", help="Directory for ledger.{json,csv,html} (a folder per month)."),
+    journal_dir: Path | None = typer.Option(None, "--journal-dir", help="Watch and failover journals: declared "
+                                            "outages (default: $CRMDR_JOURNAL_DIR or .crmdr/runs)."),
     json_out: bool = JsonOption,
 ) -> None:
     """Downtime, availability and the credit per customer; a finished month's credits are issued once."""
     from crmdr.output import json_errors
 
     with json_errors(json_out):
-        _credits(month, customers, policy, inventory, dry_run, out, json_out)
+        _credits(month, customers, policy, inventory, dry_run, (out, journal_dir), json_out)
 
 
 def _credits(month: str, customers: Path | None, policy: Path | None, inventory: Path | None, dry_run: bool,
-             out: Path, json_out: bool) -> None:
+             dirs: tuple[Path, Path | None], json_out: bool) -> None:
+    import os
     from datetime import UTC, datetime
 
+    from outage.adapters.journals import Journals
     from outage.credits.series import Month
-    from outage.credits.service import customers_from_csv, run_credits, s3_world
+    from outage.credits.service import JournalSpans, customers_from_csv, run_credits, s3_world
     from policies.credits import load_credit_policy
     from recovery.inventory import load_inventory
 
@@ -51,7 +55,10 @@ def _credits(month: str, customers: Path | None, policy: Path | None, inventory:
         listed = _crm_customers(loaded, loaded_policy)
     now = datetime.now(UTC)
     run_id = f"{now:%Y%m%dT%H%M%SZ}-credits"
-    result = run_credits(loaded_policy, listed, chosen, s3_world(loaded, run_id), now=now, run_id=run_id,
+    out, journal_dir = dirs
+    journals = Journals(journal_dir or Path(os.environ.get("CRMDR_JOURNAL_DIR", ".crmdr/runs")), loaded)
+    spans = JournalSpans(journals, frozenset(loaded_policy.components))
+    result = run_credits(loaded_policy, listed, chosen, s3_world(loaded, run_id, spans), now=now, run_id=run_id,
                          issue=not dry_run)
     folder = out / str(chosen)
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """What the credits need from the world, as small Protocols; adapters in outage/adapters/ implement them."""
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 from outage.credits.customers import Customer
 from outage.credits.issuing import IssuedCredit
@@ -39,6 +39,12 @@ class CustomerNotifier(Protocol):
     """Delivers one notice to one customer; returns where it went (never the contact itself)."""
 
     def send(self, month: Month, notice: Notice) -> str: ...
+
+
+class JournalSource(Protocol):
+    """Runbook and watch journals: (run id, events as dicts)."""
+
+    def runs(self) -> Iterable[tuple[str, Sequence[Mapping[str, Any]]]]: ...
 
 
 class OutageSpans(Protocol):

@@ -18,7 +18,7 @@ from outage.credits.customers import Customer, parse_customers
 from outage.credits.issuing import Decision, decide
 from outage.credits.ledger import build_ledger
 from outage.credits.notices import Notice, draft_notice
-from outage.credits.ports import AvailabilitySeries, CreditRecords, CustomerNotifier, OutageSpans
+from outage.credits.ports import AvailabilitySeries, CreditRecords, CustomerNotifier, JournalSource, OutageSpans
 from outage.credits.render import ledger_dict, render_csv, render_html
 from outage.credits.series import Month, Span
 from policies.credits import CreditPolicy
@@ -143,3 +143,17 @@ def availability_recording(inventory: "Inventory", writer: str,
     from outage.credits.recording import AvailabilityRecording
 
     return AvailabilityRecording(S3AvailabilitySeries(DrBucket(inventory), writer=writer), component)
+
+
+class JournalSpans:
+    """OutageSpans from the watch and failover journals (local directory and the DR bucket's mirror)."""
+
+    def __init__(self, journals: JournalSource, components: frozenset[str]) -> None:
+        self._journals = journals
+        self._components = components
+
+    def spans(self, month: Month) -> list[Span]:
+        from outage.credits.spans import outage_spans
+
+        return [s for s in outage_spans(self._journals.runs(), self._components)
+                if s.end > month.start and s.start < month.end]

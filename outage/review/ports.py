@@ -1,23 +1,20 @@
 """What the review reads and where it publishes, as Protocols; adapters in outage/adapters/, drills/."""
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from outage.credits.ports import JournalSource
 from outage.review.build import IncidentFacts, IntakeFacts, ProbeMeasurement
 from outage.review.model import ChainLink, IncidentReview, Signing
+
+__all__ = ["IncidentSource", "IntakeSource", "JournalSource", "ProbeSource", "Publisher"]
 
 
 class IncidentSource(Protocol):
     """Incidents and their customer updates (the status log in the DR region)."""
 
     def incidents(self) -> list[IncidentFacts]: ...
-
-
-class JournalSource(Protocol):
-    """Runbook and watch journals: (run id, events as dicts)."""
-
-    def runs(self) -> Iterable[tuple[str, Sequence[Mapping[str, Any]]]]: ...
 
 
 class IntakeSource(Protocol):

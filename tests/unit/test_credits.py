@@ -22,6 +22,7 @@ from outage.credits.recording import AvailabilityRecording
 from outage.credits.render import ledger_dict, render_csv, render_html, safe_cell
 from outage.credits.series import MinuteBucket, Month, Span, bucket_probes, merge
 from outage.credits.service import CreditsWorld, NoSpans, run_credits
+from outage.credits.spans import outage_spans
 from policies.credits import CreditPolicy, load_credit_policy
 from policies.errors import CloudError, ConfigError
 from tests.conftest import crmdr
@@ -396,3 +397,24 @@ def test_policy_check_validates_a_credit_policy(tmp_path: Path) -> None:
     bad = crmdr("policy", "check", str(path))
     assert bad.returncode == 2
     assert f"{path}: line {_line(path, '-1')}: field 'plans.business.minimum_amount'" in bad.stderr
+
+
+def test_journals_give_declared_spans_that_end_at_the_failovers_first_write(policy: CreditPolicy) -> None:
+    def e(runbook: str, step: str, status: str, wall: str, drill: bool = False) -> dict[str, object]:
+        return {"runbook": runbook, "step": step, "status": status, "wall": wall, "drill": drill}
+
+    runs = [
+        ("watch-1", [e("watch", "probe", "started", "2026-11-03T10:00:00+00:00"),
+                     e("watch", "outage", "failed", "2026-11-03T10:00:02+00:00")]),
+        ("failover-1", [e("failover", "validate", "succeeded", "2026-11-03T10:03:30+00:00")]),
+        ("watch-2", [e("watch", "probe", "started", "2026-11-04T08:00:00+00:00"),
+                     e("watch", "outage", "failed", "2026-11-04T08:00:02+00:00")]),  # no failover: ends declared
+        ("watch-drill", [e("watch", "probe", "started", "2026-11-05T08:00:00+00:00", True),
+                         e("watch", "outage", "failed", "2026-11-05T08:00:02+00:00", True)]),
+    ]
+    spans = outage_spans(runs, frozenset({"database"}))
+    assert [(s.start.isoformat(), s.end.isoformat(), s.source) for s in spans] == [
+        ("2026-11-03T10:00:00+00:00", "2026-11-03T10:03:30+00:00", "journal watch-1"),
+        ("2026-11-04T08:00:00+00:00", "2026-11-04T08:00:02+00:00", "journal watch-2")]
+    # 10:00-10:02 whole, 10:03 covered 30 s (>= 3 s): 4 minutes; 08:00 covered 2 s of 60 (< 5 %): 0
+    assert build_ledger(policy, [], [], spans, NOV, AFTER).components["database"].down_minutes == 4
