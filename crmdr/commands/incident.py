@@ -53,7 +53,7 @@ def _review(incident_id: str, notes_dir: Path, customers: Path | None, policy: P
 
     from drills.report.reviews import ReviewChain, review_signer
     from outage.credits.service import customers_from_csv
-    from outage.review.service import lab_world, notes_for, review_incident
+    from outage.review.service import lab_world, notes_for, review_incident, store_copy
     from policies.credits import load_credit_policy
     from recovery.inventory import load_inventory
 
@@ -68,9 +68,10 @@ def _review(incident_id: str, notes_dir: Path, customers: Path | None, policy: P
     journals = journal_dir or Path(os.environ.get("CRMDR_JOURNAL_DIR", ".crmdr/runs"))
     world = lab_world(loaded, ReviewChain(out, key), journals, reports)
     done, directory = review_incident(incident_id, world, loaded_policy, listed, notes_dir, now=datetime.now(UTC))
+    stored = store_copy(loaded, directory)
     if json_out:
         emit_json({**done.model_dump(mode="json"), "report_dir": str(directory),
-                   "html": str(directory / "review.html")})
+                   "html": str(directory / "review.html"), "stored": stored})
         return
     m = done.measured
     say(f"review {done.report_id} of incident {done.incident_id}: {done.title}")

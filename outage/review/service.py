@@ -162,3 +162,16 @@ def lab_world(inventory: "Inventory", publisher: Publisher, journal_dir: Path, r
     return ReviewWorld(incidents=StatusLogIncidents(inventory), journals=Journals(journal_dir, inventory),
                        intake=NoIntake(), probe=DrillProbe(reports_dir), publisher=publisher,
                        series=S3AvailabilitySeries(DrBucket(inventory)))
+
+
+def store_copy(inventory: "Inventory", directory: Path) -> list[str]:
+    """A copy of the review's files in the DR-region bucket (`<prefix>outage/reviews/<id>/`)."""
+    from outage.adapters.dr_bucket import DrBucket
+
+    bucket = DrBucket(inventory)
+    stored = []
+    for path in sorted(p for p in directory.iterdir() if p.is_file()):
+        key = f"reviews/{directory.name}/{path.name}"
+        bucket.put(key, path.read_bytes(), create_only=True)
+        stored.append(bucket.where(key))
+    return stored
