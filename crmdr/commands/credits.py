@@ -41,9 +41,8 @@ def _credits(month: str, customers: Path | None, policy: Path | None, inventory:
     import os
     from datetime import UTC, datetime
 
-    from outage.adapters.journals import Journals
     from outage.credits.series import Month
-    from outage.credits.service import JournalSpans, customers_from_csv, run_credits, s3_world
+    from outage.credits.service import customers_from_csv, declared_outages, run_credits, s3_world
     from policies.credits import load_credit_policy
     from recovery.inventory import load_inventory
 
@@ -56,8 +55,8 @@ def _credits(month: str, customers: Path | None, policy: Path | None, inventory:
     now = datetime.now(UTC)
     run_id = f"{now:%Y%m%dT%H%M%SZ}-credits"
     out, journal_dir = dirs
-    journals = Journals(journal_dir or Path(os.environ.get("CRMDR_JOURNAL_DIR", ".crmdr/runs")), loaded)
-    spans = JournalSpans(journals, frozenset(loaded_policy.components))
+    spans = declared_outages(loaded, journal_dir or Path(os.environ.get("CRMDR_JOURNAL_DIR", ".crmdr/runs")),
+                             loaded_policy, now)
     result = run_credits(loaded_policy, listed, chosen, s3_world(loaded, run_id, spans), now=now, run_id=run_id,
                          issue=not dry_run)
     folder = out / str(chosen)

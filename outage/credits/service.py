@@ -12,20 +12,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from outage.credits.customers import Customer, parse_customers
 from outage.credits.issuing import Decision, decide
 from outage.credits.ledger import build_ledger
 from outage.credits.notices import Notice, draft_notice
 from outage.credits.ports import AvailabilitySeries, CreditRecords, CustomerNotifier, JournalSource, OutageSpans
-from outage.credits.render import ledger_dict, render_csv, render_html
+from outage.credits.render import iso, ledger_dict, render_csv, render_html
 from outage.credits.series import Month, Span
 from policies.credits import CreditPolicy
 from policies.errors import ConfigError, DrError
 
 if TYPE_CHECKING:
     from outage.credits.recording import AvailabilityRecording
+    from outage.credits.spans import IncidentLike
     from recovery.inventory import Inventory
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,10 @@ class CreditsRun:
     saved: list[str] = field(default_factory=list)
     deliveries: list[str] = field(default_factory=list)
     undelivered: list[str] = field(default_factory=list)
+
+
+class IncidentSourceLike(Protocol):
+    def incidents(self) -> "Sequence[IncidentLike]": ...
 
 
 class NoSpans:
@@ -107,6 +112,9 @@ def run_credits(policy: CreditPolicy, customers: Sequence[Customer], month: Mont
         decisions = [Decision(d.line, "owed", "dry run: not issued", d.record) if d.status == "issue" else d
                      for d in decisions]
     document = ledger_dict(ledger, decisions, policy)
+    document["declared_outages"] = [{"source": s.source, "start": iso(s.start), "end": iso(s.end),
+                                     "components": sorted(s.components)} for s in spans]
+    document["sources_missing"] = list(getattr(world.spans, "missing", []))
     run = CreditsRun(document=document, files={})
     if issue:
         _notify(decisions, month, spans, now, world, run)
@@ -157,3 +165,51 @@ class JournalSpans:
 
         return [s for s in outage_spans(self._journals.runs(), self._components)
                 if s.end > month.start and s.start < month.end]
+
+
+class IncidentSpans:
+    """OutageSpans from the status log's major and critical incidents (drills excluded)."""
+
+    def __init__(self, incidents: "IncidentSourceLike", components: frozenset[str], now: datetime) -> None:
+        self._incidents = incidents
+        self._components = components
+        self._now = now
+
+    def spans(self, month: Month) -> list[Span]:
+        from outage.credits.spans import incident_spans
+
+        return [s for s in incident_spans(self._incidents.incidents(), self._components, self._now)
+                if s.end > month.start and s.start < month.end]
+
+
+class AllSpans:
+    """Several OutageSpans as one; a source that cannot be read is logged and left out (named in `missing`)."""
+
+    def __init__(self, *sources: OutageSpans) -> None:
+        self._sources = sources
+        self.missing: list[str] = []
+
+    def spans(self, month: Month) -> list[Span]:
+        found: list[Span] = []
+        for source in self._sources:
+            try:
+                found += source.spans(month)
+            except DrError as err:
+                log.warning("declared outages not read from %s: %s", type(source).__name__, err)
+                self.missing.append(f"{type(source).__name__}: {err}")
+        return found
+
+
+def declared_outages(inventory: "Inventory", journal_dir: Path, policy: CreditPolicy, now: datetime) -> AllSpans:
+    """The journals' outages, and the status log's when the inventory declares a status page."""
+    import importlib.util
+
+    from outage.adapters.journals import Journals
+
+    components = frozenset(policy.components)
+    sources: list[OutageSpans] = [JournalSpans(Journals(journal_dir, inventory), components)]
+    if inventory.status is not None and importlib.util.find_spec("outage.adapters.s3_status") is not None:
+        from outage.adapters.status_incidents import StatusLogIncidents
+
+        sources.append(IncidentSpans(StatusLogIncidents(inventory), components, now))
+    return AllSpans(*sources)

@@ -1,4 +1,4 @@
-"""Declared outages from the journals, as spans for the ledger. Pure.
+"""Declared outages from the journals and the status log, as spans for the ledger. Pure.
 
 The watch journals an outage from its first failed probe to the declaration; when it fails
 over, it stops probing, so the rest of the outage is the failover's: the span ends at the
@@ -9,7 +9,7 @@ become spans: a drill is not downtime customers are credited for.
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from outage.credits.series import Span
 
@@ -36,4 +36,42 @@ def outage_spans(runs: Iterable[tuple[str, Sequence[Mapping[str, Any]]]], compon
             continue
         end = next((t for t in restored if declared <= t <= declared + FAILOVER_WITHIN), declared)
         spans.append(Span(first, end, components, f"journal {run}"))
+    return spans
+
+
+class IncidentLike(Protocol):
+    """What an incident of the status log says about when and what was down."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def impact(self) -> str: ...
+
+    @property
+    def components(self) -> tuple[str, ...]: ...
+
+    @property
+    def started_at(self) -> datetime: ...
+
+    @property
+    def resolved_at(self) -> datetime | None: ...
+
+    @property
+    def drill(self) -> bool: ...
+
+
+def incident_spans(incidents: Iterable[IncidentLike], components: frozenset[str], now: datetime) -> list[Span]:
+    """A major or critical incident, not a drill, is down from its start to its resolution (or `now`).
+
+    It applies to the components it names that the credit policy knows; naming none of them, to
+    every component (a declared outage counts for the customer, not against them).
+    """
+    spans = []
+    for incident in incidents:
+        if incident.drill or incident.impact not in ("major", "critical"):
+            continue
+        named = frozenset(incident.components) & components
+        spans.append(Span(incident.started_at, incident.resolved_at or now, named or components,
+                          f"incident {incident.id}"))
     return spans

@@ -22,7 +22,7 @@ from outage.credits.recording import AvailabilityRecording
 from outage.credits.render import ledger_dict, render_csv, render_html, safe_cell
 from outage.credits.series import MinuteBucket, Month, Span, bucket_probes, merge
 from outage.credits.service import CreditsWorld, NoSpans, run_credits
-from outage.credits.spans import outage_spans
+from outage.credits.spans import incident_spans, outage_spans
 from policies.credits import CreditPolicy, load_credit_policy
 from policies.errors import CloudError, ConfigError
 from tests.conftest import crmdr
@@ -418,3 +418,23 @@ def test_journals_give_declared_spans_that_end_at_the_failovers_first_write(poli
         ("2026-11-04T08:00:00+00:00", "2026-11-04T08:00:02+00:00", "journal watch-2")]
     # 10:00-10:02 whole, 10:03 covered 30 s (>= 3 s): 4 minutes; 08:00 covered 2 s of 60 (< 5 %): 0
     assert build_ledger(policy, [], [], spans, NOV, AFTER).components["database"].down_minutes == 4
+
+
+def test_major_incidents_of_the_status_log_are_downtime_drills_and_minor_ones_are_not(policy: CreditPolicy) -> None:
+    from outage.review.build import IncidentFacts
+
+    def incident(iid: str, impact: str, start: str, end: str | None, components: tuple[str, ...] = (),
+                 drill: bool = False) -> IncidentFacts:
+        return IncidentFacts(iid, "t", impact, components, datetime.fromisoformat(start),
+                             datetime.fromisoformat(end) if end else None, drill, ())
+
+    incidents = [incident("a", "major", "2026-11-03T10:00:00+00:00", "2026-11-03T10:10:00+00:00", ("web",)),
+                 incident("b", "minor", "2026-11-04T10:00:00+00:00", "2026-11-04T12:00:00+00:00"),
+                 incident("c", "critical", "2026-11-05T10:00:00+00:00", "2026-11-05T11:00:00+00:00", drill=True),
+                 incident("d", "critical", "2026-11-30T23:50:00+00:00", None, ("web app",))]  # still open
+    spans = incident_spans(incidents, frozenset(policy.components), AFTER)
+    assert [(s.source, sorted(s.components)) for s in spans] == [("incident a", ["web"]),
+                                                                ("incident d", ["database", "web"])]
+    ledger = build_ledger(policy, [], [], spans, NOV, AFTER)
+    # web: 10 minutes of incident a + 10 minutes of d in November (23:50-24:00); database: d only
+    assert (ledger.components["web"].down_minutes, ledger.components["database"].down_minutes) == (20, 10)
