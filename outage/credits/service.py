@@ -10,7 +10,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -143,14 +143,22 @@ def s3_world(inventory: "Inventory", run_id: str, spans: OutageSpans | None = No
                         notifier=S3Outbox(bucket), spans=spans or NoSpans())
 
 
-def availability_recording(inventory: "Inventory", writer: str,
+def availability_recording(inventory: "Inventory", writer: str | None = None,
                            component: str = "database") -> "AvailabilityRecording":
-    """What `crmdr watch` calls after each probe: the series in the DR bucket, written in the background."""
+    """What `crmdr watch` calls after each probe: the series in the DR bucket, written in the background.
+
+    The writer names this process (host, pid, start), so two watches or a restarted one never
+    overwrite each other's objects.
+    """
+    import os
+    import socket
+
     from outage.adapters.dr_bucket import DrBucket
     from outage.adapters.s3_series import S3AvailabilitySeries
     from outage.credits.recording import AvailabilityRecording
 
-    return AvailabilityRecording(S3AvailabilitySeries(DrBucket(inventory), writer=writer), component)
+    name = writer or f"watch-{socket.gethostname()}-{os.getpid()}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    return AvailabilityRecording(S3AvailabilitySeries(DrBucket(inventory), writer=name), component)
 
 
 class JournalSpans:
