@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from drills.measure import Measurement
+from drills.failover.measure import Measurement
 from policies.durations import format_duration
 from policies.sla import Tier
 

@@ -4,14 +4,13 @@ from pathlib import Path
 
 import typer
 
-from crmdr.commands.options import DEFAULT_REPORT_DIR, InventoryOption, JsonOption, inventory_path
+from crmdr.commands.options import DEFAULT_REPORT_DIR, InventoryOption, JsonOption, PolicyOption, inventory_path
 from crmdr.output import emit_json, say
 
 app = typer.Typer(help="Drills: run, judge against the SLA tier, report; due dates and schedules.",
                   no_args_is_help=True)
 
 OutOption = typer.Option(DEFAULT_REPORT_DIR, "--out", help="Report directory (signed, hash-chained).")
-PolicyOption = typer.Option(None, "--policy", help="SLA policy file (default: the shipped tiers).")
 TierOption = typer.Option(None, "--tier", help="SLA tier (default: the inventory's sla_tier).")
 
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from crmdr.commands.options import InventoryOption, JsonOption, inventory_path
+from crmdr.commands.options import InventoryOption, JsonOption, PolicyOption, inventory_path
 from crmdr.output import emit_json, say
 
 if TYPE_CHECKING:
@@ -17,7 +17,6 @@ Resume = typer.Option(None, "--resume", metavar="RUN", help="Continue a crashed 
 Yes = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
 JournalDir = typer.Option(None, "--journal-dir", help="Local journal directory (default: $CRMDR_JOURNAL_DIR "
                           "or .crmdr/runs); always mirrored to the DR bucket.")
-Policy = typer.Option(None, "--policy", help="SLA policy file (default: the shipped tiers).")
 Drill = typer.Option(False, "--drill", help="Mark notices and the journal as a drill.")
 Target = typer.Option(None, "--to", help="Node to promote (default: the inventory's standby).")
 
@@ -40,7 +39,7 @@ def _confirm(yes: bool, dry_run: bool, json_out: bool) -> Any:
 
 
 def options_from(**given: Any) -> "Options":
-    from recovery.runbooks.journal import default_journal_dir
+    from recovery.runbooks.journal.files import default_journal_dir
     from recovery.runbooks.run import Options
 
     json_out = given.pop("json_out")
@@ -74,7 +73,7 @@ def failover(
     yes: bool = Yes,
     target: str | None = Target,
     journal_dir: Path | None = JournalDir,
-    policy: Path | None = Policy,
+    policy: Path | None = PolicyOption,
     drill: bool = Drill,
     json_out: bool = JsonOption,
 ) -> None:
@@ -98,7 +97,7 @@ def _planned(runbook: str, to_help: str, summary: str) -> Any:
         yes: bool = Yes,
         target: str | None = typer.Option(None, "--to", help=to_help),
         journal_dir: Path | None = JournalDir,
-        policy: Path | None = Policy,
+        policy: Path | None = PolicyOption,
         drill: bool = Drill,
         json_out: bool = JsonOption,
     ) -> None:

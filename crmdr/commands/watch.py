@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from crmdr.commands.options import InventoryOption, JsonOption, inventory_path
+from crmdr.commands.options import InventoryOption, JsonOption, PolicyOption, inventory_path
 from crmdr.output import emit_json, say
 
 if TYPE_CHECKING:
     from recovery.inventory import Inventory
-    from recovery.watch import Detection, Verdict
+    from recovery.watch.decide import Detection, Verdict
 
 
 def _printer(json_out: bool, once: bool) -> "Callable[[Verdict], None]":
@@ -46,7 +46,7 @@ def watch(
     accept_data_loss: bool = typer.Option(False, "--accept-data-loss",
                                           help="With --failover: promote even above the tier's lag limit."),
     tier: str | None = typer.Option(None, "--tier", help="SLA tier (default: the inventory's sla_tier)."),
-    policy: Path | None = typer.Option(None, "--policy", help="SLA policy file (default: the shipped tiers)."),
+    policy: Path | None = PolicyOption,
     journal_dir: Path | None = typer.Option(None, "--journal-dir", help="Journal directory (default: "
                                             "$CRMDR_JOURNAL_DIR or .crmdr/runs)."),
     json_out: bool = JsonOption,
@@ -56,10 +56,9 @@ def watch(
     from policies.sla import load_policy
     from recovery.adapters.health_probe import PrimaryProbe
     from recovery.inventory import load_inventory
-    from recovery.runbooks.journal import default_journal_dir
-    from recovery.runbooks.watch import prepare_failover
-    from recovery.runbooks.watch import watch as run_watch
-    from recovery.watch import failover_limitation, watch_settings
+    from recovery.runbooks.journal.files import default_journal_dir
+    from recovery.watch.decide import failover_limitation, watch_settings
+    from recovery.watch.loop import prepare_failover, watch_until
 
     loaded = load_inventory(inventory_path(inventory))
     tier_name = tier or loaded.sla_tier
@@ -79,7 +78,7 @@ def watch(
             _declare(loaded, verdict.detection, journals, json_out)
 
     ends = ("healthy", "outage") if once else ("outage",) if failover else ()
-    verdict = run_watch(PrimaryProbe(loaded, settings.timeout), settings, until=lambda v: v.status in ends,
+    verdict = watch_until(PrimaryProbe(loaded, settings.timeout), settings, until=lambda v: v.status in ends,
                         report=report)
     if verdict is None:
         return
@@ -92,7 +91,7 @@ def watch(
 
 
 def _declare(loaded: "Inventory", found: "Detection", journals: Path, json_out: bool) -> None:
-    from recovery.runbooks.watch import declare_outage, outage_journal
+    from recovery.watch.loop import declare_outage, outage_journal
 
     path = declare_outage(loaded, found, outage_journal(loaded, journals))
     if not json_out:
@@ -110,7 +109,7 @@ def _fail_over(loaded: "Inventory", verdict: "Verdict", found: "Detection",
                given: tuple[bool, Path, Path | None, bool]) -> None:
     """The failover starts at once; the outage is journalled and announced alongside it."""
     from recovery.runbooks.run import Options
-    from recovery.runbooks.watch import fail_over, outage_journal
+    from recovery.watch.loop import fail_over, outage_journal
 
     accept_data_loss, journals, policy, json_out = given
     report = (lambda line: None) if json_out else (lambda line: say(f"[dim]…[/dim] {line}"))

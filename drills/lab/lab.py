@@ -149,7 +149,7 @@ def up(root: Path, settings: LabSettings, progress: Progress) -> Inventory:
     postgres.load_crm(settings, passwords["db_password"])
 
     progress("PostgreSQL standby")
-    postgres.write_passfile(paths, settings, passwords["replication_password"])
+    postgres.write_passfile(paths, passwords["replication_password"])
     if not paths.data_dir("standby").exists():
         postgres.clone_standby(paths, settings, bin_dir)
     postgres.start(paths, "standby", _ip(settings, "standby"), settings.pg_port, bin_dir)

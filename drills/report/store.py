@@ -26,6 +26,7 @@ from drills.report.model import ChainLink, DrillReport, Evidence
 from drills.report.signing import public_key_text, sign, signature_valid
 from outage.review.model import IncidentReview
 from policies.errors import DrError, Refused
+from recovery.redact import redact as redact_text
 
 CHAIN = "chain.jsonl"
 REPORT = "report.json"
@@ -91,10 +92,7 @@ def write_evidence(report_dir: Path, name: str, data: bytes) -> Evidence:
 
 def redact(report: DrillReport, secrets: Iterable[str]) -> DrillReport:
     """The report with every secret value replaced by *** (before it is rendered or signed)."""
-    text = report.model_dump_json()
-    for secret in secrets:
-        if secret:
-            text = text.replace(json.dumps(secret)[1:-1], "***")
+    text = redact_text(report.model_dump_json(), [json.dumps(secret)[1:-1] for secret in secrets if secret])
     return DrillReport.model_validate_json(text)
 
 

@@ -14,9 +14,10 @@ import psycopg
 
 from policies.errors import DrError
 from recovery.adapters.route53_dns import Route53Dns
-from recovery.adapters.secrets import resolve_secret
+from recovery.adapters.secrets import optional_secret
 from recovery.inventory import Inventory
-from recovery.watch import ProbeResult
+from recovery.redact import error_line
+from recovery.watch.decide import ProbeResult
 
 
 class PrimaryProbe:
@@ -27,7 +28,7 @@ class PrimaryProbe:
         self._inventory = inventory
         self._timeout = timeout
         self._dns = Route53Dns(inventory)
-        self._password = resolve_secret(db.password, inventory) if db.password else None
+        self._password = optional_secret(db.password, inventory)
         self._ports = {getattr(node, "host", None) or getattr(node, "endpoint", ""): node.pg_port
                        for node in db.nodes()}
         self._default_port = db.primary.pg_port
@@ -56,5 +57,4 @@ class PrimaryProbe:
         return f"{(time.monotonic() - began) * 1000:.1f} ms"
 
     def _reason(self, err: BaseException) -> str:
-        text = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        return text.replace(self._password, "***") if self._password else text
+        return error_line(err, [self._password])

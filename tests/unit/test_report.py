@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from drills.failover.measure import Measurement
 from drills.judge import check, failover_objectives
-from drills.measure import Measurement
 from drills.report.build import DrillOutcome, Provenance, build_report, report_id
 from drills.report.model import Check, Person, Phase, Signing, Toolkit, report_schema, shipped_schema
 from drills.report.render import render_all

@@ -25,9 +25,8 @@ from recovery.adapters.clock import SystemClock
 from recovery.adapters.fault_hooks import PausedReader
 from recovery.adapters.pg_validation import current_lsn, digests, digests_in_background, digests_spread
 from recovery.adapters.postgres import connect, one_row
-from recovery.adapters.secrets import resolve_secret
-from recovery.inventory import HostNode, Inventory, SecretRef
-from recovery.manifest import (
+from recovery.adapters.secrets import optional_secret
+from recovery.backups.manifest import (
     ClusterIdentity,
     Kind,
     ObjectEntry,
@@ -38,8 +37,9 @@ from recovery.manifest import (
     seal,
     to_bytes,
 )
+from recovery.backups.validation import TableDigest
+from recovery.inventory import HostNode, Inventory, SecretRef
 from recovery.ports import Clock, ObjectStore, Readable
-from recovery.validation import TableDigest
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def source(inventory: Inventory) -> Source:
         raise ConfigError("inventory database.engine is 'rds': use the RDS snapshot path")
 
     def secret(ref: SecretRef | None) -> str | None:
-        return resolve_secret(ref, inventory) if ref else None
+        return optional_secret(ref, inventory)
 
     return Source(db.primary, db.name, db.user, secret(db.password), db.replication_user,
                   secret(db.replication_password) or secret(db.password))

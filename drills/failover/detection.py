@@ -2,17 +2,17 @@
 
 With `--detect watch` the watch probes the primary through the DNS name from before the
 disruption; the failover starts only once it declares the outage, and the failover's
-`detect` phase spans from the first failed probe to the declaration (recovery/watch.py).
+`detect` phase spans from the first failed probe to the declaration (recovery/watch/decide.py).
 """
 
 import threading
 from dataclasses import replace
 
-from drills.runner import DrillContext
+from drills.context import DrillContext
 from recovery.adapters.health_probe import PrimaryProbe
 from recovery.runbooks.run import Options
-from recovery.runbooks.watch import BackgroundWatch, declare_outage, outage_journal, prepare_failover
-from recovery.watch import watch_settings
+from recovery.watch.decide import watch_settings
+from recovery.watch.loop import BackgroundWatch, declare_outage, outage_journal, prepare_failover
 
 HEALTHY_WITHIN = 30.0
 DETECT_WITHIN = 60.0

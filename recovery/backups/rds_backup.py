@@ -16,12 +16,12 @@ from policies.sla import Tier
 from recovery.adapters.pg_validation import digests, validate
 from recovery.adapters.postgres import connect
 from recovery.adapters.rds import RdsSnapshots
-from recovery.adapters.secrets import resolve_secret
-from recovery.backup import ensure_cluster
+from recovery.adapters.secrets import optional_secret
+from recovery.backups.manifest import ClusterIdentity, RecoveryPoint, manifest_key, point_id, seal, to_bytes
+from recovery.backups.take import ensure_cluster
+from recovery.backups.validation import TableDigest
 from recovery.inventory import Inventory, RdsNode
-from recovery.manifest import ClusterIdentity, RecoveryPoint, manifest_key, point_id, seal, to_bytes
 from recovery.ports import Clock, ObjectStore
-from recovery.validation import TableDigest
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def _primary(inventory: Inventory) -> RdsNode:
 
 def _password(inventory: Inventory) -> str | None:
     ref = inventory.database.password
-    return resolve_secret(ref, inventory) if ref else None
+    return optional_secret(ref, inventory)
 
 
 def _digests(inventory: Inventory, node: RdsNode) -> dict[str, TableDigest]:

@@ -8,8 +8,8 @@ nothing), against the tier's RPO.
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from recovery.manifest import RecoveryPoint, Verification
-from recovery.wal import Chain, parse_segment, segment_of
+from recovery.backups.manifest import RecoveryPoint, Verification
+from recovery.wal.segments import Chain, parse_segment, segment_of
 
 
 @dataclass(frozen=True)

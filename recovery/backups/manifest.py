@@ -13,9 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from policies.errors import VerificationFailed
-from recovery.validation import TableDigest
+from recovery.backups.validation import TableDigest
 
-MANIFEST_VERSION = 1
 POINTS = "points/"
 
 Kind = Literal["physical", "logical", "wal", "rds-snapshot"]

@@ -1,6 +1,6 @@
 """Running the health watch: probe every interval, declare an outage, optionally fail over.
 
-The decision is recovery/watch.py (pure); the probe is recovery/adapters/health_probe.py.
+The decision is recovery/watch/decide.py (pure); the probe is recovery/adapters/health_probe.py.
 An outage is written to a journal of its own (`watch-...jsonl`, mirrored to the DR bucket)
 and announced by a timestamped notice; when the watch fails over, that happens alongside the
 runbook (which starts at once) and the failover carries the detection, so its `detect` phase
@@ -19,16 +19,16 @@ from recovery.adapters.clock import SystemClock
 from recovery.adapters.s3_store import S3ObjectStore
 from recovery.adapters.sns_notifier import SnsNotifier
 from recovery.inventory import Inventory
-from recovery.runbooks.journal import Journal, new_run_id
+from recovery.runbooks.journal.files import Journal, new_run_id
 from recovery.runbooks.run import Options, RunResult
-from recovery.watch import Detection, ProbeResult, Verdict, WatchSettings, WatchState, observe
+from recovery.watch.decide import Detection, ProbeResult, Verdict, WatchSettings, WatchState, observe
 
 log = logging.getLogger(__name__)
 
 Probe = Callable[[], ProbeResult]
 
 
-def watch(probe: Probe, settings: WatchSettings, *, until: Callable[[Verdict], bool],
+def watch_until(probe: Probe, settings: WatchSettings, *, until: Callable[[Verdict], bool],
           report: Callable[[Verdict], None] = lambda verdict: None,
           stop: threading.Event | None = None) -> Verdict | None:
     """Probe every `settings.interval` until `until(verdict)` holds (returned) or `stop` is set (last verdict)."""
@@ -108,7 +108,7 @@ class BackgroundWatch:
 
         clock = SystemClock()
         deadline = clock.monotonic() + self._lifetime
-        self._verdict = watch(self._probe, self._settings, report=seen, stop=self._stop,
+        self._verdict = watch_until(self._probe, self._settings, report=seen, stop=self._stop,
                               until=lambda v: v.status == "outage" or clock.monotonic() > deadline)
 
     def start(self, healthy_within: float) -> None:

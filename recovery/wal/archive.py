@@ -18,10 +18,10 @@ from policies.errors import CheckFailed, ConfigError, HostError
 from recovery.adapters.fabric_host import FabricHostRunner
 from recovery.adapters.pg_tools import set_archive_command
 from recovery.adapters.postgres import connect, one_row
-from recovery.adapters.secrets import resolve_secret
+from recovery.adapters.secrets import optional_secret
 from recovery.inventory import HostNode, Inventory
 from recovery.ports import ObjectStore
-from recovery.wal import wal_key
+from recovery.wal.segments import wal_key
 
 
 def remote_inventory_path(node: HostNode) -> str:
@@ -60,7 +60,7 @@ def _prepare_host(inventory: Inventory, node: HostNode, python: str) -> str:
 
 
 def _configure(inventory: Inventory, node: HostNode, command: str) -> None:
-    password = resolve_secret(inventory.database.password, inventory) if inventory.database.password else None
+    password = optional_secret(inventory.database.password, inventory)
     with connect(node.host, node.pg_port, user=inventory.database.user, password=password,
                  dbname=inventory.database.name) as conn:
         try:
@@ -71,7 +71,7 @@ def _configure(inventory: Inventory, node: HostNode, command: str) -> None:
 
 def _prove(inventory: Inventory, node: HostNode, store: ObjectStore, timeout: float) -> str:
     """Switch WAL on the primary and wait for that segment to reach the bucket."""
-    password = resolve_secret(inventory.database.password, inventory) if inventory.database.password else None
+    password = optional_secret(inventory.database.password, inventory)
     with connect(node.host, node.pg_port, user=inventory.database.user, password=password,
                  dbname=inventory.database.name) as conn:
         conn.execute("SELECT pg_reload_conf()")

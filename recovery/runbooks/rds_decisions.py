@@ -6,7 +6,7 @@ Inputs are `describe_db_instances` / `describe_db_snapshots` entries (plain dict
 from datetime import datetime
 from typing import Any, Literal
 
-from recovery.runbooks.plan import Truth
+from recovery.runbooks.decisions import Truth
 
 Action = Literal["promote", "restore", "done"]
 USABLE = ("available", "backing-up", "modifying", "storage-optimization")

@@ -20,10 +20,8 @@ from recovery.adapters.clock import SystemClock
 from recovery.adapters.fault_hooks import pause
 from recovery.adapters.pg_validation import validate
 from recovery.adapters.scratch_pg import ISOLATION, Scratch, scratch
-from recovery.backup import CLUSTER_KEY
-from recovery.catalog import Catalog, PointStatus
-from recovery.inventory import HostNode, Inventory
-from recovery.manifest import (
+from recovery.backups.catalog import Catalog, PointStatus
+from recovery.backups.manifest import (
     POINTS,
     ClusterIdentity,
     ObjectEntry,
@@ -35,9 +33,11 @@ from recovery.manifest import (
     parse_verification,
     verification_key,
 )
+from recovery.backups.replay import restore_with_wal
+from recovery.backups.take import CLUSTER_KEY
+from recovery.inventory import HostNode, Inventory
 from recovery.ports import Clock, ObjectNotFound, ObjectStore
-from recovery.replay import restore_with_wal
-from recovery.wal import WAL, chain, segment_of, timeline_reasons
+from recovery.wal.segments import WAL, chain, segment_of, timeline_reasons
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def _hash_only(store: ObjectStore, point: RecoveryPoint, evidence: dict[str, obj
 
 def _restore_physical(inventory: Inventory, store: ObjectStore, point: RecoveryPoint, box: Scratch,
                       evidence: dict[str, object]) -> list[str]:
-    """With archived WAL after the point, replay it too (recovery/replay.py); else the base alone."""
+    """With archived WAL after the point, replay it too (recovery/backups/replay.py); else the base alone."""
     evidence["tables_unstable"] = point.tables_unstable
     names = [obj.key[len(WAL):] for obj in store.list(WAL)]
     if point.start_lsn and point.stop_lsn and names:
@@ -190,7 +190,7 @@ def _integrity_and_restore(inventory: Inventory, store: ObjectStore, point: Reco
                            progress: Progress | None) -> list[str]:
     if point.kind == "rds-snapshot":
         from recovery.adapters.rds import RdsSnapshots
-        from recovery.rds_backup import rds_reasons
+        from recovery.backups.rds_backup import rds_reasons
 
         return rds_reasons(inventory, point, RdsSnapshots(inventory), restore=restore, evidence=evidence)
     node = inventory.database.primary

@@ -18,13 +18,15 @@ from pathlib import Path
 
 from policies.errors import ConfigError, DrError
 from recovery.ports import Clock, ObjectStore
-from recovery.runbooks.plan import Event, Status, redact
+from recovery.redact import redact
+from recovery.runbooks.journal.events import Event, Status
 
 log = logging.getLogger(__name__)
 
 MIRROR_PREFIX = "runs/"
 FILE_MODE = 0o640  # journals name hosts, commands and outputs: not for every local user
 DIR_MODE = 0o750
+EVIDENCE_LIMIT = 600  # characters of a reason or evidence kept in a journal line
 
 
 def default_journal_dir() -> Path:
@@ -61,7 +63,8 @@ class Journal:
         event = Event(
             run=self.run, runbook=self.runbook, step=step, attempt=attempt, status=status,
             wall=wall.isoformat(timespec="milliseconds"), mono=round(mono, 6),
-            reason=redact(reason, self._secrets), evidence=redact(evidence, self._secrets), phase=phase,
+            reason=redact(reason, self._secrets, EVIDENCE_LIMIT),
+            evidence=redact(evidence, self._secrets, EVIDENCE_LIMIT), phase=phase,
             drill=self.drill,
         )
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)

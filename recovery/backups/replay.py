@@ -17,9 +17,9 @@ from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 from policies.errors import HostError
 from recovery.adapters.pg_validation import validate
 from recovery.adapters.scratch_pg import Scratch
+from recovery.backups.manifest import RecoveryPoint
 from recovery.inventory import Inventory
-from recovery.manifest import RecoveryPoint
-from recovery.wal import Chain, segment_of
+from recovery.wal.segments import Chain, segment_of
 
 REPLAY_TIMEOUT = 900.0
 

@@ -17,11 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from drills.context import DrillContext
+from drills.failover.measure import Disruption
 from drills.lab import netfault, sshd
 from drills.lab.lab import read_state
 from drills.lab.settings import LabPaths
-from drills.measure import Disruption
-from drills.runner import DrillContext
 from policies.errors import ConfigError, DrError
 from recovery.adapters.fabric_host import FabricHostRunner
 from recovery.inventory import HostNode

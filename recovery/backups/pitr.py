@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from policies.errors import ConfigError
-from recovery.catalog import PointStatus
-from recovery.manifest import RecoveryPoint
-from recovery.wal import Segment, chain, parse_segment, segment_of, timeline_reasons
+from recovery.backups.catalog import PointStatus
+from recovery.backups.manifest import RecoveryPoint
+from recovery.wal.segments import Segment, chain, parse_segment, segment_of, timeline_reasons
 
 LISTING_RESOLUTION = timedelta(seconds=1)
 """S3 listings give LastModified to the second: a file may have been stored up to this much later."""

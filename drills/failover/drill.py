@@ -11,15 +11,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from drills.detection import detected, start_detection
+from drills.context import DrillContext
+from drills.failover.detection import detected, start_detection
+from drills.failover.measure import Disruption, Measurement, Write, measure
+from drills.failover.probe import ProbeSettings, WriteProbe, committed_ids
+from drills.failover.scenarios import SCENARIOS, Scenario
 from drills.judge import check, failover_objectives
-from drills.measure import Disruption, Measurement, Write, measure
-from drills.probe import ProbeSettings, WriteProbe, committed_ids
 from drills.report.build import DrillOutcome
 from drills.report.model import Check, Evidence, Phase
 from drills.report.store import write_evidence
-from drills.runner import DrillContext
-from drills.scenarios import SCENARIOS, Scenario
 from drills.timeline import journal_events, phase_at, runbook_phases
 from policies.errors import DrError
 from recovery.adapters.route53_dns import Route53Dns
@@ -88,7 +88,7 @@ def _undo(context: DrillContext, scenario: Scenario) -> Check:
 
 
 def run(context: DrillContext) -> DrillOutcome:
-    """The failover drill (scenarios in drills/scenarios.py)."""
+    """The failover drill (scenarios in drills/failover/scenarios.py)."""
     inventory = context.inventory
     scenario = SCENARIOS[context.scenario or "crash"]
     options = Options(drill=True, accept_data_loss=not inventory.database.synchronous,

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from policies.errors import CloudError
-from recovery.catalog import RetentionPlan, retention_plan
-from recovery.manifest import point_prefix
+from recovery.backups.catalog import RetentionPlan, retention_plan
+from recovery.backups.manifest import point_prefix
+from recovery.backups.verify import read_catalog
 from recovery.ports import ObjectStore
-from recovery.verify import read_catalog
-from recovery.wal import WAL
+from recovery.wal.segments import WAL
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ re-resolves the database name through Route 53, so the probe follows the failove
 when an application would. Every attempt lands in the ledger as acknowledged (the commit
 returned), failed (never reached a server, or the server refused it) or unknown (sent, but
 the connection broke before the answer: it may or may not have committed). The ledger is
-what RTO and RPO are computed from (drills/measure.py).
+what RTO and RPO are computed from (drills/failover/measure.py).
 """
 
 import logging
@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import psycopg
 
-from drills.measure import Outcome, Write
+from drills.failover.measure import Outcome, Write
 from recovery.adapters.route53_dns import Route53Dns
-from recovery.adapters.secrets import resolve_secret
+from recovery.adapters.secrets import optional_secret
 from recovery.inventory import Inventory
+from recovery.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class WriteProbe:
             raise ValueError("probe rate must be above zero, with at least one writer")
         self._resolve = resolve or Route53Dns(inventory).resolve
         db = inventory.database
-        self._password = resolve_secret(db.password, inventory) if db.password else None
+        self._password = optional_secret(db.password, inventory)
         self._ports = {getattr(node, "host", None) or getattr(node, "endpoint", ""): node.pg_port
                        for node in db.nodes()}
         self._default_port = db.primary.pg_port
@@ -169,7 +170,7 @@ def _reason(err: BaseException, password: str | None) -> str:
     """One line of the error, with the password scrubbed (libpq may echo the conninfo)."""
     lines = str(err).strip().splitlines()
     text = f"{type(err).__name__}: {lines[-1] if lines else ''}".strip()
-    return text.replace(password, "***") if password else text
+    return redact(text, [password])
 
 
 def committed_ids(inventory: Inventory, writer: str, resolve: Callable[[], str] | None = None,
@@ -178,7 +179,7 @@ def committed_ids(inventory: Inventory, writer: str, resolve: Callable[[], str] 
     address = (resolve or Route53Dns(inventory).resolve)()
     db = inventory.database
     port = next((n.pg_port for n in db.nodes() if getattr(n, "host", None) == address), db.primary.pg_port)
-    password = resolve_secret(db.password, inventory) if db.password else None
+    password = optional_secret(db.password, inventory)
     from recovery.adapters.postgres import connect
 
     with connect(address, port, user=db.user, password=password, dbname=db.name, timeout=timeout) as conn:
