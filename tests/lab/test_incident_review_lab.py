@@ -65,10 +65,16 @@ def test_watch_failover_then_review_shows_rto_and_the_credit_owed(fresh_lab: Lab
     finally:
         watcher.kill()
     assert watcher.returncode == 0, err
-    opened = crmdr("status", "open", "--title", "CRM unavailable", "--json", "--inventory", inventory,
-                   "--policy", str(policy))
-    assert opened.returncode == 0, opened.stderr
-    incident = json.loads(opened.stdout)["update"]["incident"]
+    shown = crmdr("status", "show", "--json", "--inventory", inventory, "--policy", str(policy))
+    assert shown.returncode == 0, shown.stderr
+    automatic = [i["id"] for i in json.loads(shown.stdout)["incidents"] if i["state"] != "resolved"]
+    if automatic:  # the watch published "investigating" itself (tier automatic_status_notice)
+        incident = automatic[0]
+    else:
+        opened = crmdr("status", "open", "--title", "CRM unavailable", "--json", "--inventory", inventory,
+                       "--policy", str(policy))
+        assert opened.returncode == 0, opened.stderr
+        incident = json.loads(opened.stdout)["update"]["incident"]
     assert crmdr("status", "resolve", "--incident", incident, "--inventory", inventory, "--policy",
                  str(policy)).returncode == 0
 
