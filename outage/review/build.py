@@ -25,6 +25,7 @@ from outage.review.model import (
 from outage.review.notes import ReviewNotes
 
 WINDOW = timedelta(minutes=15)
+ORDER = ("watch", "runbook", "dns", "update", "intake", "replay", "resolved", "note")  # ties at the same time
 
 
 @dataclass(frozen=True)
@@ -122,8 +123,8 @@ def _runbook_entries(run: str, events: Sequence[Mapping[str, Any]]) -> list[Time
         elif e.get("phase"):
             phases.setdefault(str(e["phase"]), []).append(e)
         if e.get("step") == "dns" and e.get("status") == "succeeded":
-            found.append(TimelineEntry(at=_when(e), kind="dns", what=f"DNS name moved: {e.get('reason') or 'done'}",
-                                       source=run))
+            moved = e.get("evidence") or e.get("reason") or "done"
+            found.append(TimelineEntry(at=_when(e), kind="dns", what=f"DNS name moved: {moved}", source=run))
     for name, items in phases.items():
         start, end = min(map(_when, items)), max(map(_when, items))
         steps = list(dict.fromkeys(str(i.get("step")) for i in items))
@@ -196,7 +197,7 @@ def timeline(src: Sources) -> list[TimelineEntry]:
     if src.incident.resolved_at is not None:
         entries.append(TimelineEntry(at=src.incident.resolved_at, kind="resolved", what="incident resolved",
                                      source="status log"))
-    return sorted(entries, key=lambda e: (e.at, e.kind))
+    return sorted(entries, key=lambda e: (e.at, ORDER.index(e.kind)))
 
 
 def findings(notes: ReviewNotes | None) -> Findings:

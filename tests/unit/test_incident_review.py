@@ -58,7 +58,7 @@ JOURNALS = {
     FAILOVER: [event(FAILOVER, "failover", "fence", "started", 1.6, "fence"),
                event(FAILOVER, "failover", "fence", "succeeded", 1.8, "fence"),
                event(FAILOVER, "failover", "promote", "succeeded", 2.0, "promote"),
-               event(FAILOVER, "failover", "dns", "succeeded", 2.05, "dns", "db.crm.lab. -> 127.0.0.12"),
+               {**event(FAILOVER, "failover", "dns", "succeeded", 2.05, "dns"), "evidence": "db.crm.lab. -> 127.0.0.12"},
                event(FAILOVER, "failover", "validate", "succeeded", 2.4, "validate"),
                event(FAILOVER, "failover", "run", "succeeded", 2.45)],
     "backup-20260101T000000Z-cccccc": [event("b", "backup", "upload", "succeeded", -86400 * 30)],  # not this one
@@ -147,11 +147,11 @@ def test_the_review_joins_timeline_measurements_impact_and_findings(tmp_path: Pa
     assert kinds == [("watch", "first failed probe of the watch"), ("watch", "outage declared"),
                      ("runbook", "phase fence done in 0.200 s (fence)"),
                      ("runbook", "phase promote done in 0.000 s (promote)"),
-                     ("dns", "DNS name moved"), ("runbook", "phase dns done in 0.000 s (dns)"),
+                     ("runbook", "phase dns done in 0.000 s (dns)"), ("dns", "DNS name moved"),
                      ("runbook", "phase validate done in 0.000 s (validate)"), ("runbook", "failover succeeded"),
                      ("update", "customer update #1"), ("update", "customer update #2"),
                      ("intake", "downtime intake opened"), ("intake", "downtime intake closed (3 requests taken)"),
-                     ("resolved", "incident resolved"), ("update", "customer update #3"),
+                     ("update", "customer update #3"), ("resolved", "incident resolved"),
                      ("replay", "replay into the CRM done (3 entered)")]
     assert review.findings.root_cause.startswith("The primary's disk filled")
     assert [a.id for a in review.findings.corrective_actions] == ["A1", "A2", "A3"]
