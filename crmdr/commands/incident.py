@@ -66,8 +66,9 @@ def _review(incident_id: str, notes_dir: Path, customers: Path | None, policy: P
         listed = _crm_customers_or_none(loaded, loaded_policy)
     key = review_signer(signing_key, path, loaded.environment)
     journals = journal_dir or Path(os.environ.get("CRMDR_JOURNAL_DIR", ".crmdr/runs"))
-    world = lab_world(loaded, ReviewChain(out, key), journals, reports)
-    done, directory = review_incident(incident_id, world, loaded_policy, listed, notes_dir, now=datetime.now(UTC))
+    now = datetime.now(UTC)
+    world = lab_world(loaded, ReviewChain(out, key), journals, reports, now)
+    done, directory = review_incident(incident_id, world, loaded_policy, listed, notes_dir, now=now)
     stored = store_copy(loaded, directory)
     if json_out:
         emit_json({**done.model_dump(mode="json"), "report_dir": str(directory),

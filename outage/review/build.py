@@ -53,10 +53,12 @@ class IncidentFacts:
 
 @dataclass(frozen=True)
 class IntakeFacts:
-    opened_at: datetime | None
-    closed_at: datetime | None
+    """What the downtime intake recorded during the outage (it keeps no open/close event of its own)."""
+
+    first_taken_at: datetime | None
+    last_taken_at: datetime | None
     requests_taken: int
-    replayed_at: datetime | None
+    replayed_at: datetime | None  # the last of those requests entered into the CRM
     replayed: int
     source: str
 
@@ -188,9 +190,11 @@ def timeline(src: Sources) -> list[TimelineEntry]:
         what = f"customer update #{u.seq}: {u.state} ({u.source})" + (f"; {u.deliveries}" if u.deliveries else "")
         entries.append(TimelineEntry(at=u.at, kind="update", what=what, source="status log"))
     if src.intake is not None:
-        for at, what in ((src.intake.opened_at, "downtime intake opened"),
-                         (src.intake.closed_at, f"downtime intake closed ({src.intake.requests_taken} requests taken)"),
-                         (src.intake.replayed_at, f"replay into the CRM done ({src.intake.replayed} entered)")):
+        taken = src.intake.requests_taken
+        for at, what in ((src.intake.first_taken_at, "downtime intake: first request taken"),
+                         (src.intake.last_taken_at, f"downtime intake: last request taken ({taken} in all)"),
+                         (src.intake.replayed_at, f"replay into the CRM done ({src.intake.replayed} of {taken} "
+                                                  "entered)")):
             if at is not None:
                 entries.append(TimelineEntry(at=at, kind="replay" if "replay" in what else "intake", what=what,
                                              source=src.intake.source))

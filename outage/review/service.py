@@ -151,8 +151,12 @@ def history_page(publisher: Publisher, drills: Sequence[DrillSummary], policy: C
 
 
 
-def lab_world(inventory: "Inventory", publisher: Publisher, journal_dir: Path, reports_dir: Path) -> ReviewWorld:
-    """The sources in the DR region and on this machine (adapters imported here, when used)."""
+def lab_world(inventory: "Inventory", publisher: Publisher, journal_dir: Path, reports_dir: Path,
+              now: datetime) -> ReviewWorld:
+    """The sources in the DR region and on this machine (adapters imported here, when used).
+
+    The downtime intake is read when the inventory declares it and its package is installed.
+    """
     from outage.adapters.dr_bucket import DrBucket
     from outage.adapters.drill_reports import DrillProbe
     from outage.adapters.journals import Journals
@@ -160,7 +164,7 @@ def lab_world(inventory: "Inventory", publisher: Publisher, journal_dir: Path, r
     from outage.adapters.status_incidents import StatusLogIncidents
 
     return ReviewWorld(incidents=StatusLogIncidents(inventory), journals=Journals(journal_dir, inventory),
-                       intake=NoIntake(), probe=DrillProbe(reports_dir), publisher=publisher,
+                       intake=_intake(inventory, now), probe=DrillProbe(reports_dir), publisher=publisher,
                        series=S3AvailabilitySeries(DrBucket(inventory)))
 
 
@@ -175,3 +179,13 @@ def store_copy(inventory: "Inventory", directory: Path) -> list[str]:
         bucket.put(key, path.read_bytes(), create_only=True)
         stored.append(bucket.where(key))
     return stored
+
+
+def _intake(inventory: "Inventory", now: datetime) -> IntakeSource:
+    import importlib.util
+
+    if inventory.intake is None or importlib.util.find_spec("outage.adapters.dynamo_intake") is None:
+        return NoIntake()
+    from outage.adapters.intake_records import IntakeRecords
+
+    return IntakeRecords(inventory, now)

@@ -6,8 +6,8 @@ fence 10:00:01.600-10:00:01.800, promote -10:00:02.000, dns -10:00:02.050, valid
 10:00:02.400 (a write through the DNS name): RTO = 2.4 s. The watch was down from 10:00:00
 to 10:00:02.4: minute 10:00 is covered 2.4 s of 60 (4 % < 5 %), so 0 downtime minutes from the
 span; but the watch's buckets say 10:00 had 2 of 3 probes failed -> 1 downtime minute.
-Updates: investigating 10:00:05, monitoring 10:00:10, resolved 10:30:00. Intake: opened 10:00:20,
-3 requests, closed 10:29:00, replayed 10:31:00.
+Updates: investigating 10:00:05, monitoring 10:00:10, resolved 10:30:00. Intake: first request 10:00:20,
+3 requests, the last at 10:29:00, replayed 10:31:00.
 """
 
 import json
@@ -102,8 +102,8 @@ class Memory:
 
 class Intake:
     def facts(self, incident: IncidentFacts) -> IntakeFacts:
-        return IntakeFacts(opened_at=at(20), closed_at=at(1740), requests_taken=3, replayed_at=at(1860), replayed=3,
-                           source="intake log")
+        return IntakeFacts(first_taken_at=at(20), last_taken_at=at(1740), requests_taken=3, replayed_at=at(1860),
+                           replayed=3, source="intake log")
 
 
 class NoProbe:
@@ -150,9 +150,9 @@ def test_the_review_joins_timeline_measurements_impact_and_findings(tmp_path: Pa
                      ("runbook", "phase dns done in 0.000 s (dns)"), ("dns", "DNS name moved"),
                      ("runbook", "phase validate done in 0.000 s (validate)"), ("runbook", "failover succeeded"),
                      ("update", "customer update #1"), ("update", "customer update #2"),
-                     ("intake", "downtime intake opened"), ("intake", "downtime intake closed (3 requests taken)"),
+                     ("intake", "downtime intake"), ("intake", "downtime intake"),
                      ("update", "customer update #3"), ("resolved", "incident resolved"),
-                     ("replay", "replay into the CRM done (3 entered)")]
+                     ("replay", "replay into the CRM done (3 of 3 entered)")]
     assert review.findings.root_cause.startswith("The primary's disk filled")
     assert [a.id for a in review.findings.corrective_actions] == ["A1", "A2", "A3"]
     assert review.findings.checklist_changes and review.findings.entered_by == ["Dana (incident lead)"]
