@@ -25,14 +25,16 @@ class IntakeRecords:
         settings: Any = self._inventory.intake
         if settings is None:
             return None
-        store = DynamoIntakeStore.connect(self._inventory.aws, settings.region or self._inventory.regions.dr,
-                                          settings.table, settings.kms_key_id or "")
+        table = getattr(settings, "table", "crmdr-intake")  # the intake's inventory fields (issue 14)
+        region = getattr(settings, "region", None) or self._inventory.regions.dr
+        key = getattr(settings, "kms_key_id", None) or ""
+        store = DynamoIntakeStore.connect(self._inventory.aws, region, table, key)
         end = incident.resolved_at or self._now
         taken = sorted((r for r in store.records() if incident.started_at <= r.submitted_at <= end),
                        key=lambda r: r.submitted_at)
         if not taken:
-            return IntakeFacts(None, None, 0, None, 0, f"intake table {settings.table}")
+            return IntakeFacts(None, None, 0, None, 0, f"intake table {table}")
         entered = [r.entered_at for r in taken if r.entered_at is not None]
         return IntakeFacts(first_taken_at=taken[0].submitted_at, last_taken_at=taken[-1].submitted_at,
                            requests_taken=len(taken), replayed_at=max(entered) if entered else None,
-                           replayed=len(entered), source=f"intake table {settings.table}")
+                           replayed=len(entered), source=f"intake table {table}")

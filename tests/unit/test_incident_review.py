@@ -239,3 +239,27 @@ def test_history_counts_detect_recover_downtime_credits_and_cost(tmp_path: Path)
     assert figures["months"] == [{"month": "2026-10", "incidents": 1, "down_minutes": 1, "credits": "",
                                   "cost": "66.67 EUR"}]
     assert b'id="summary"' in render_history(figures)
+
+
+def test_intake_records_in_the_outage_become_requests_taken_and_the_replay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The intake adapter over a stand-in for the intake's store (its records: submitted_at, entered_at)."""
+    import sys
+    import types
+
+    from outage.adapters.intake_records import IntakeRecords
+    from tests.conftest import make_inventory
+
+    record = types.SimpleNamespace
+    records = [record(submitted_at=at(-60), entered_at=None),  # before the outage: not counted
+               record(submitted_at=at(20), entered_at=at(1860)), record(submitted_at=at(900), entered_at=at(1900)),
+               record(submitted_at=at(1700), entered_at=None), record(submitted_at=at(2000), entered_at=None)]
+    store = types.SimpleNamespace(records=lambda: records)
+    fake = types.ModuleType("outage.adapters.dynamo_intake")
+    fake.DynamoIntakeStore = types.SimpleNamespace(connect=lambda *args: store)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "outage.adapters.dynamo_intake", fake)
+    inventory = make_inventory(intake={"url": "http://127.0.0.15:8080"})
+    facts = IntakeRecords(inventory, NOW).facts(INCIDENT)  # the incident runs from T0 to T0 + 1800 s
+    assert facts is not None
+    assert (facts.requests_taken, facts.first_taken_at, facts.last_taken_at) == (3, at(20), at(1700))
+    assert (facts.replayed, facts.replayed_at) == (2, at(1900))
+    assert IntakeRecords(make_inventory(), NOW).facts(INCIDENT) is None  # no intake declared
