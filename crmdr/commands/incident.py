@@ -62,12 +62,12 @@ def _review(incident_id: str, notes_dir: Path, customers: Path | None, policy: P
     notes_for(incident_id, notes_dir)  # a bad notes file stops here, before anything is read or signed
     path = inventory_path(inventory)
     loaded = load_inventory(path)
-    if listed is None:
-        listed = _crm_customers_or_none(loaded, loaded_policy)
     key = review_signer(signing_key, path, loaded.environment)
     journals = journal_dir or Path(os.environ.get("CRMDR_JOURNAL_DIR", ".crmdr/runs"))
     now = datetime.now(UTC)
     world = lab_world(loaded, ReviewChain(out, key), journals, reports, now)
+    if listed is None:  # last: the CRM is a network call, and every input above is checked by then
+        listed = _crm_customers_or_none(loaded, loaded_policy)
     done, directory = review_incident(incident_id, world, loaded_policy, listed, notes_dir, now=now)
     stored = store_copy(loaded, directory)
     if json_out:

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from outage.review.build import IncidentFacts, UpdateFact
+from policies.errors import ConfigError
 from recovery.inventory import Inventory
 
 
@@ -16,6 +17,13 @@ class StatusLogIncidents:
     """IncidentSource over the status log in the DR region (public and drill)."""
 
     def __init__(self, inventory: Inventory) -> None:
+        import importlib.util
+
+        if inventory.status is None or not getattr(inventory.status, "bucket", None):
+            raise ConfigError("inventory: field 'status' (url, bucket): expected the status page whose log holds "
+                              "the incidents to review")
+        if importlib.util.find_spec("outage.adapters.s3_status") is None:
+            raise ConfigError("the status package (outage/status, issue 13) is not installed: no incident log to read")
         self._inventory = inventory
 
     def incidents(self) -> list[IncidentFacts]:

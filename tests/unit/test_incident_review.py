@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from drills.report.reviews import ReviewChain, read_reviews
@@ -263,3 +264,26 @@ def test_intake_records_in_the_outage_become_requests_taken_and_the_replay(monke
     assert (facts.requests_taken, facts.first_taken_at, facts.last_taken_at) == (3, at(20), at(1700))
     assert (facts.replayed, facts.replayed_at) == (2, at(1900))
     assert IntakeRecords(make_inventory(), NOW).facts(INCIDENT) is None  # no intake declared
+
+
+def test_cli_review_bad_input_exits_2_before_anything_is_signed(tmp_path: Path, inventory_file: Path) -> None:
+    folder = notes_dir(tmp_path)
+    (folder / f"{INCIDENT.id}.yaml").write_text(NOTES.replace("entered_by: [Dana (incident lead)]", "entered_by: []"))
+    out = tmp_path / "reviews"
+    bad_notes = crmdr("incident", "review", INCIDENT.id, "--notes-dir", str(folder), "--out", str(out),
+                      "--inventory", str(inventory_file), "--json")
+    assert bad_notes.returncode == 2 and json.loads(bad_notes.stdout)["exit_code"] == 2
+    assert "field 'entered_by'" in bad_notes.stderr and "Traceback" not in bad_notes.stderr
+    bad_csv = tmp_path / "c.csv"
+    bad_csv.write_text("id,name,plan,monthly_fee\nx,X,nope,1\n")
+    csv_first = crmdr("incident", "review", INCIDENT.id, "--customers", str(bad_csv), "--inventory", str(inventory_file))
+    assert csv_first.returncode == 2 and "line 2: column 'plan'" in csv_first.stderr
+    (folder / f"{INCIDENT.id}.yaml").write_text(NOTES)
+    key = tmp_path / "key.pem"
+    key.write_bytes(Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key.chmod(0o600)
+    no_status = crmdr("incident", "review", INCIDENT.id, "--notes-dir", str(folder), "--out", str(out),
+                      "--signing-key", str(key), "--inventory", str(inventory_file))
+    assert no_status.returncode == 2 and "field 'status'" in no_status.stderr  # the inventory declares no page
+    assert not out.exists()
