@@ -102,7 +102,7 @@ def test_a_conditional_write_creates_once(dr_side: Path) -> None:
 
 def _run(inventory: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return crmdr("credits", "--month", "2026-10", "--inventory", str(inventory), "--out", str(tmp_path / "out"),
-                 *args, env=ENV)
+                 "--journal-dir", str(tmp_path / "runs"), *args, env=ENV)
 
 
 def test_cli_issues_a_finished_month_once_and_stores_the_ledger(dr_side: Path, tmp_path: Path) -> None:
