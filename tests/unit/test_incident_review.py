@@ -287,3 +287,15 @@ def test_cli_review_bad_input_exits_2_before_anything_is_signed(tmp_path: Path, 
                       "--signing-key", str(key), "--inventory", str(inventory_file))
     assert no_status.returncode == 2 and "field 'status'" in no_status.stderr  # the inventory declares no page
     assert not out.exists()
+
+
+def test_cli_history_writes_the_page_from_the_signed_reviews(tmp_path: Path) -> None:
+    review_incident(INCIDENT.id, world(tmp_path, Ed25519PrivateKey.generate()), load_credit_policy(), CUSTOMERS,
+                    notes_dir(tmp_path), now=NOW)
+    done = crmdr("incident", "history", "--out", str(tmp_path / "reviews"), "--reports", str(tmp_path / "none"),
+                 "--json")
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    # the shipped policy's 4000.00 EUR per hour: 1 minute = 66.67 EUR
+    assert (figures["incidents"], figures["down_minutes"], figures["cost"]) == (1, 1, "66.67 EUR")
+    assert Path(figures["html"]).read_text().count('id="months"') == 1
