@@ -29,41 +29,53 @@ def _money(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01'))}"
 
 
+def _started(review: IncidentReview) -> datetime:
+    return review.measured.outage_started_at or review.generated_at
+
+
+def _rows(reviews: Sequence[IncidentReview], drills: Sequence[DrillSummary]) -> list[dict[str, Any]]:
+    """One row per incident and per drill, oldest first."""
+    rows: list[dict[str, Any]] = []
+    for r in reviews:
+        m = r.measured
+        rows.append({"when": f"{_started(r):%Y-%m-%d %H:%M}", "title": r.title,
+                     "kind": "drill incident" if r.drill else "incident", "detect": secs(m.time_to_detect_seconds),
+                     "recover": secs(m.rto_seconds), "down_minutes": r.impact.down_minutes,
+                     "actions_open": sum(1 for a in r.findings.corrective_actions if a.status == "open")})
+    for d in drills:
+        rows.append({"when": f"{d.finished_at:%Y-%m-%d %H:%M}", "title": f"{d.drill_type} drill "
+                     f"({'passed' if d.passed else 'failed'})", "kind": "drill", "detect": secs(d.detect_seconds),
+                     "recover": secs(d.rto_seconds), "down_minutes": "—", "actions_open": d.actions})
+    return sorted(rows, key=lambda row: row["when"])
+
+
+def _months(real: Sequence[IncidentReview], revenue_per_hour: Decimal, currency: str) -> list[dict[str, Any]]:
+    """Incidents, downtime, credits owed (the month's ledger total) and cost per month."""
+    months: dict[str, dict[str, Any]] = {}
+    for r in real:
+        month = f"{_started(r):%Y-%m}"
+        row = months.setdefault(month, {"month": month, "incidents": 0, "down_minutes": 0, "credits": {}})
+        row["incidents"] += 1
+        row["down_minutes"] += r.impact.down_minutes
+        row["credits"].update(r.impact.credits_owed)  # the month's ledger total: the same for each of its incidents
+    for row in months.values():
+        row["cost"] = f"{_money(Decimal(row['down_minutes']) / 60 * revenue_per_hour)} {currency}"
+        row["credits"] = ", ".join(f"{a} {c}" for c, a in sorted(row["credits"].items()))
+    return [months[k] for k in sorted(months)]
+
+
 def history(reviews: Sequence[IncidentReview], drills: Sequence[DrillSummary], revenue_per_hour: Decimal,
             currency: str, now: datetime) -> dict[str, Any]:
     """The figures of the page; the newest review of each incident counts, drills are listed apart."""
     latest: dict[str, IncidentReview] = {}
     for review in sorted(reviews, key=lambda r: r.generated_at):
         latest[review.incident_id] = review
-    real = [r for r in latest.values() if not r.drill]
-    rows: list[dict[str, Any]] = []
-    months: dict[str, dict[str, Any]] = {}
-    for r in sorted(latest.values(), key=lambda r: r.measured.outage_started_at or r.generated_at):
-        m = r.measured
-        open_count = sum(1 for a in r.findings.corrective_actions if a.status == "open")
-        rows.append({"when": f"{(m.outage_started_at or r.generated_at):%Y-%m-%d %H:%M}", "title": r.title,
-                     "kind": "drill incident" if r.drill else "incident", "detect": secs(m.time_to_detect_seconds),
-                     "recover": secs(m.rto_seconds), "down_minutes": r.impact.down_minutes, "actions_open": open_count})
-        if r.drill:
-            continue
-        month = f"{(m.outage_started_at or r.generated_at):%Y-%m}"
-        row = months.setdefault(month, {"month": month, "incidents": 0, "down_minutes": 0, "credits": {}})
-        row["incidents"] += 1
-        row["down_minutes"] += r.impact.down_minutes
-        for cur, amount in r.impact.credits_owed.items():
-            row["credits"][cur] = amount  # the month's ledger total: the same for every incident of that month
-    for d in drills:
-        rows.append({"when": f"{d.finished_at:%Y-%m-%d %H:%M}", "title": f"{d.drill_type} drill "
-                     f"({'passed' if d.passed else 'failed'})", "kind": "drill", "detect": secs(d.detect_seconds),
-                     "recover": secs(d.rto_seconds), "down_minutes": "—", "actions_open": d.actions})
-    rows.sort(key=lambda row: row["when"])
-    for row in months.values():
-        row["cost"] = f"{_money(Decimal(row['down_minutes']) / 60 * revenue_per_hour)} {currency}"
-        row["credits"] = ", ".join(f"{a} {c}" for c, a in sorted(row["credits"].items()))
+    chosen = sorted(latest.values(), key=_started)
+    real = [r for r in chosen if not r.drill]
     down = sum(r.impact.down_minutes for r in real)
     detects = [r.measured.time_to_detect_seconds for r in real if r.measured.time_to_detect_seconds is not None]
     recovers = [r.measured.rto_seconds for r in real if r.measured.rto_seconds is not None]
-    actions = [a for r in latest.values() for a in r.findings.corrective_actions]
+    actions = [a for r in chosen for a in r.findings.corrective_actions]
     cost = Decimal(down) / 60 * revenue_per_hour
     return {
         "generated_at": f"{now:%Y-%m-%d %H:%M} UTC", "incidents": len(real), "drills": len(drills),
@@ -74,7 +86,7 @@ def history(reviews: Sequence[IncidentReview], drills: Sequence[DrillSummary], r
         "cost_formula": f"{down} min / 60 x {_money(revenue_per_hour)} = {_money(cost)} {currency}",
         "actions_open": sum(1 for a in actions if a.status == "open"),
         "actions_closed": sum(1 for a in actions if a.status == "done"),
-        "months": [months[k] for k in sorted(months)], "rows": rows,
+        "months": _months(real, revenue_per_hour, currency), "rows": _rows(chosen, drills),
     }
 
 
