@@ -78,15 +78,17 @@ def _crm_customers(loaded: "Inventory", policy: "CreditPolicy") -> "list[Custome
 
 
 def _show(document: dict[str, object]) -> None:
+    from rich.markup import escape
+
     state = "final" if document["complete"] else "[yellow]provisional (month not over; nothing issued)[/yellow]"
     say(f"credits for {document['month']}: {state}")
     for row in document["customers"]:  # type: ignore[attr-defined]
-        say(f"  {row['customer_id']} {row['plan']}: {row['down_minutes']} min down, "
-            f"{row['availability_percent']} % (commitment {row['commitment_percent']} %), "
-            f"credit {row['credit_percent']} % = {row['amount']} {row['currency']} [{row['status']}] {row['reason']}")
+        say(escape(f"  {row['customer_id']} {row['plan']}: {row['down_minutes']} min down, "
+                   f"{row['availability_percent']} % (commitment {row['commitment_percent']} %), credit "
+                   f"{row['credit_percent']} % = {row['amount']} {row['currency']} [{row['status']}] {row['reason']}"))
     totals = document["totals_owed"] or {"": "none"}
     say("owed: " + ", ".join(f"{amount} {currency}".strip() for currency, amount in totals.items()))  # type: ignore[attr-defined]
     say(f"issued now: {document['issued_now']}, before: {document['issued_before']}, "
         f"notices sent: {document['notices_sent']}")
     for path in document["files"]:  # type: ignore[attr-defined]
-        say(f"ledger: {path}")
+        say(escape(f"ledger: {path}"))

@@ -74,12 +74,15 @@ def _review(incident_id: str, notes_dir: Path, customers: Path | None, policy: P
         emit_json({**done.model_dump(mode="json"), "report_dir": str(directory),
                    "html": str(directory / "review.html"), "stored": stored})
         return
+    from rich.markup import escape
+
     m = done.measured
-    say(f"review {done.report_id} of incident {done.incident_id}: {done.title}")
-    say(f"  RTO {m.rto_seconds if m.rto_seconds is not None else 'not measured'} s ({m.rto_basis})")
+    rto = f"{m.rto_seconds:.3f} s" if m.rto_seconds is not None else "not measured"
     owed = ", ".join(f"{a} {c}" for c, a in done.impact.credits_owed.items()) or "none"
-    say(f"  downtime {done.impact.down_minutes} min; credits owed {owed} ({done.impact.credits_basis})")
-    say(f"report: {directory / 'review.html'}")
+    say(escape(f"review {done.report_id} of incident {done.incident_id}: {done.title}"))
+    say(escape(f"  RTO {rto} ({m.rto_basis})"))
+    say(escape(f"  downtime {done.impact.down_minutes} min; credits owed {owed} ({done.impact.credits_basis})"))
+    say(escape(f"report: {directory / 'review.html'}"))
 
 
 def _crm_customers_or_none(loaded: "Inventory", policy: "CreditPolicy") -> "list[Customer] | None":
@@ -125,10 +128,12 @@ def _actions(notes_dir: Path, today: str | None, json_out: bool) -> None:
         emit_json({"today": day.isoformat(), "open": [a.to_dict() for a in found], "overdue": reason is not None,
                    "reason": reason})
     else:
+        from rich.markup import escape
+
         for a in found:
             late = f" [red]OVERDUE {a.overdue_days} day(s)[/red]" if a.overdue_days else ""
-            say(f"{a.incident}/{a.action.id}: {a.action.action} — {a.action.owner}, due {a.action.due}{late}")
-        say(reason or f"{len(found)} open action(s), none overdue")
+            say(escape(f"{a.incident}/{a.action.id}: {a.action.action} — {a.action.owner}, due {a.action.due}") + late)
+        say(escape(reason or f"{len(found)} open action(s), none overdue"))
     if reason:
         raise typer.Exit(1)
 
@@ -142,6 +147,8 @@ def history(
 ) -> None:
     """One page a manager reads: incidents and drills, detect/recover times, downtime, credits, cost."""
     from datetime import UTC, datetime
+
+    from rich.markup import escape
 
     from drills.report.reviews import read_reviews
     from outage.adapters.drill_reports import summaries
@@ -161,4 +168,4 @@ def history(
         else:
             say(f"{figures['incidents']} incident(s), {figures['drills']} drill(s), downtime "
                 f"{figures['down_minutes']} min, estimated cost {figures['cost']}")
-            say(f"history: {page}")
+            say(escape(f"history: {page}"))

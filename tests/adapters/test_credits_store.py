@@ -131,6 +131,8 @@ def test_cli_issues_a_finished_month_once_and_stores_the_ledger(dr_side: Path, t
     again = json.loads(second.stdout)
     assert (again["issued_now"], again["issued_before"], again["notices_sent"]) == (0, 2, 0)
     assert len(_keys(dr_side, "credits/2026-10/issued/")) == 2
+    human = _run(dr_side, tmp_path, "--customers", str(customers))
+    assert "e1 enterprise: 60 min down" in human.stdout and "[issued-before]" in human.stdout
     for name in ("ledger.json", "ledger.csv", "ledger.html"):
         assert (tmp_path / "out" / "2026-10" / name).stat().st_size > 0
     assert "ap@globex.example" not in (tmp_path / "out" / "2026-10" / "ledger.json").read_text()

@@ -299,3 +299,11 @@ def test_cli_history_writes_the_page_from_the_signed_reviews(tmp_path: Path) -> 
     # the shipped policy's 4000.00 EUR per hour: 1 minute = 66.67 EUR
     assert (figures["incidents"], figures["down_minutes"], figures["cost"]) == (1, 1, "66.67 EUR")
     assert Path(figures["html"]).read_text().count('id="months"') == 1
+
+
+def test_cli_actions_prints_what_people_wrote_verbatim(tmp_path: Path) -> None:
+    folder = notes_dir(tmp_path)
+    (folder / f"{INCIDENT.id}.yaml").write_text(NOTES.replace("Alert when archive_command fails",
+                                                              "'[urgent] alert when archive_command fails'"))
+    shown = crmdr("incident", "actions", "--notes-dir", str(folder), "--today", "2026-10-01")
+    assert shown.returncode == 0 and "[urgent] alert when archive_command fails" in shown.stdout
