@@ -24,6 +24,7 @@ from crmdr.commands import (
     report,
     restore,
     runbooks,
+    status,
     watch,
 )
 from crmdr.output import fail
@@ -47,6 +48,7 @@ app.command("plan")(plan.plan)
 app.add_typer(drill.app, name="drill")
 app.add_typer(report.app, name="report")
 runbooks.register(app)
+status.register(app)
 app.command("watch")(watch.watch)
 app.command("restore")(restore.restore)
 app.command("credits")(credits.credits)

@@ -1,1 +1,2 @@
-"""Adapters of the customer side, named by technology; they translate, they do not decide."""
+"""Effectful edges of the customer side, named by technology: S3 and DynamoDB in the DR region, SNS,
+webhooks over HTTP, PostgreSQL. They translate; they do not decide."""
