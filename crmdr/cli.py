@@ -13,8 +13,10 @@ import typer
 from crmdr import __version__
 from crmdr.commands import (
     backup,
+    credits,
     demo,
     drill,
+    incident,
     intake,
     inventory,
     lab,
@@ -51,6 +53,8 @@ status.register(app)
 app.command("watch")(watch.watch)
 app.command("restore")(restore.restore)
 app.add_typer(intake.app, name="intake")
+app.command("credits")(credits.credits)
+app.add_typer(incident.app, name="incident")
 
 _state = {"debug": False}
 

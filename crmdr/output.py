@@ -3,6 +3,8 @@
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from policies.errors import DrError
@@ -28,3 +30,16 @@ def fail(error: DrError, *, debug: bool) -> int:
         log.exception("%s", error)
     sys.stderr.write(f"crmdr: {error}\n")
     return error.exit_code
+
+
+@contextmanager
+def json_errors(json_out: bool) -> Iterator[None]:
+    """With --json, a DrError is also a JSON document on stdout (`error`, `exit_code`); same exit code."""
+    try:
+        yield
+    except DrError as error:
+        if not json_out:
+            raise
+        emit_json({"error": str(error), "exit_code": error.exit_code})
+        sys.stderr.write(f"crmdr: {error}\n")
+        raise SystemExit(error.exit_code) from None

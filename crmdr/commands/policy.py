@@ -16,10 +16,14 @@ def check(
     inventory: Path | None = typer.Option(None, "--inventory", help="Also check the tier this inventory names."),
     json_out: bool = JsonOption,
 ) -> None:
-    """Validate an SLA policy file: types, units and consistency."""
+    """Validate an SLA policy file (or a credit policy: one with `plans`): types, units and consistency."""
+    from policies.documents import read_document
     from policies.durations import format_duration
     from policies.sla import check_inventory_tier, load_policy
 
+    if "plans" in read_document(file, what="policy")[0]:
+        _check_credits(file, json_out)
+        return
     policy = load_policy(file)
     if inventory is not None:
         check_inventory_tier(policy, inventory)
@@ -32,3 +36,16 @@ def check(
             f"  {name}: RTO {format_duration(tier.rto)}, RPO {format_duration(tier.rpo)}, "
             f"retention {format_duration(tier.retention)}"
         )
+
+
+def _check_credits(file: Path, json_out: bool) -> None:
+    from policies.credits import load_credit_policy
+
+    credits = load_credit_policy(file)
+    if json_out:
+        emit_json({"file": str(file), "valid": True, "kind": "credits", **credits.model_dump(mode="json")})
+        return
+    say(f"{file}: valid credit policy, {len(credits.plans)} plan(s), currency {credits.currency}")
+    for name, plan in credits.plans.items():
+        steps = ", ".join(f"<{s.below} % -> {s.credit} %" for s in plan.credits) or "no credits"
+        say(f"  {name}: commitment {plan.commitment} %, {steps}")

@@ -12,9 +12,10 @@ from crmdr.commands.options import InventoryOption, JsonOption, PolicyOption, in
 from crmdr.output import emit_json, say
 
 if TYPE_CHECKING:
+    from outage.credits.recording import AvailabilityRecording
     from outage.status.service import AutomaticNotices
     from recovery.inventory import Inventory
-    from recovery.watch.decide import Detection, Verdict
+    from recovery.watch.decide import Detection, ProbeResult, Verdict
 
 
 def _printer(json_out: bool, once: bool) -> "Callable[[Verdict], None]":
@@ -89,17 +90,44 @@ def watch(
     def until(verdict: "Verdict") -> bool:
         return verdict.status != "suspect" if once else failover and verdict.status == "outage"
 
-    verdict = watch_until(PrimaryProbe(loaded, settings.timeout), settings, until=until, report=report)
-    if verdict is None:
-        return
-    if once and not (failover and verdict.detection):
-        _show_once(verdict, json_out)
-    if failover and verdict.detection:
-        _fail_over(loaded, verdict, verdict.detection, (accept_data_loss, journals, policy, json_out), customers)
-    elif verdict.detection or verdict.status not in ANSWERING:
-        if verdict.detection:
-            customers.wait()
-        raise typer.Exit(1)
+    recording = None if once else _availability(loaded)
+    try:
+        verdict = watch_until(_recorded(PrimaryProbe(loaded, settings.timeout), recording), settings, until=until,
+                              report=report)
+        if verdict is None:
+            return
+        if once and not (failover and verdict.detection):
+            _show_once(verdict, json_out)
+        if failover and verdict.detection:
+            _fail_over(loaded, verdict, verdict.detection, (accept_data_loss, journals, policy, json_out), customers)
+        elif verdict.detection or verdict.status not in ANSWERING:
+            if verdict.detection:
+                customers.wait()
+            raise typer.Exit(1)
+    finally:
+        if recording is not None:
+            recording.close()
+
+
+def _availability(loaded: "Inventory") -> "AvailabilityRecording":
+    """Each probe also goes into the per-minute availability series in the DR region (for credits)."""
+    from outage.credits.service import availability_recording
+
+    return availability_recording(loaded)
+
+
+def _recorded(probe: "Callable[[], ProbeResult]",
+              recording: "AvailabilityRecording | None") -> "Callable[[], ProbeResult]":
+    """The probe, with its outcome handed to the recording (counted at once, written in the background)."""
+    if recording is None:
+        return probe
+
+    def probed() -> "ProbeResult":
+        result = probe()
+        recording(result.at, result.ok)
+        return result
+
+    return probed
 
 
 def _declare(loaded: "Inventory", found: "Detection", journals: Path, json_out: bool) -> None:

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from drills.report.model import ChainLink, DrillReport, Evidence
 from drills.report.signing import public_key_text, sign, signature_valid
+from outage.review.model import IncidentReview
 from policies.errors import DrError, Refused
 from recovery.redact import redact as redact_text
 
@@ -100,8 +101,8 @@ def _signed_payload(report_id: str, report_sha: str, files: Mapping[str, str]) -
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
-def publish(out_dir: Path, report: DrillReport, renderings: Mapping[str, bytes], key: Ed25519PrivateKey,
-            secrets: Iterable[str] = ()) -> Path:
+def publish(out_dir: Path, report: "DrillReport | IncidentReview", renderings: Mapping[str, bytes],
+            key: Ed25519PrivateKey, secrets: Iterable[str] = ()) -> Path:
     """Write, sign and chain one report; refuses (writing nothing new) if a secret slipped in."""
     body = report.canonical_bytes()
     for secret in (s for s in secrets if s):
@@ -109,7 +110,7 @@ def publish(out_dir: Path, report: DrillReport, renderings: Mapping[str, bytes],
             raise SecretInReport(f"report {report.report_id}: a secret value reached the report; not published")
     if report.signing.public_key != public_key_text(key):
         raise ValueError("the report names a public key other than the signing key's")
-    if report.chain != chain_head(out_dir):
+    if report.chain.model_dump() != chain_head(out_dir).model_dump():
         raise ValueError("the report's chain link is not the current head of the chain")
     report_dir = make_dir(make_dir(out_dir) / report.report_id)
     write_private(report_dir / REPORT, body)
@@ -144,7 +145,7 @@ def past_reports(out_dir: Path) -> list[DrillReport]:
     return found
 
 
-def _check_files(report_dir: Path, report: DrillReport, signature: dict[str, Any]) -> list[str]:
+def _check_files(report_dir: Path, report: "DrillReport | IncidentReview", signature: dict[str, Any]) -> list[str]:
     rid = report.report_id
     problems: list[str] = []
     hashed = {name: digest for name, digest in signature.get("files", {}).items()}
@@ -169,10 +170,21 @@ def _signature_shape(signature: object) -> bool:
     return isinstance(files, dict) and all(_plain_name(k) and isinstance(v, str) for k, v in files.items())
 
 
-def _load_signed(report_dir: Path, rid: str, body: bytes) -> tuple[DrillReport, dict[str, Any]] | str:
+def parse_signed(body: bytes) -> "DrillReport | IncidentReview":
+    """A chained document: a drill report, or an incident review (outage/review) in the same layout."""
+    data = json.loads(body)
+    if isinstance(data, dict) and data.get("kind") == "incident-review":
+        return IncidentReview.model_validate(data)
+    return DrillReport.model_validate_json(body)
+
+
+Signed = DrillReport | IncidentReview
+
+
+def _load_signed(report_dir: Path, rid: str, body: bytes) -> tuple[Signed, dict[str, Any]] | str:
     """The report and its signature file, or the problem naming the file that does not read."""
     try:
-        report = DrillReport.model_validate_json(body)
+        report = parse_signed(body)
     except (ValidationError, ValueError) as err:
         return f"report {rid}: {REPORT} is unreadable ({type(err).__name__})"
     try:
@@ -242,7 +254,7 @@ def _usual_key(out_dir: Path, entries: list[dict[str, str]]) -> str | None:
     keys: list[str] = []
     for entry in entries:
         try:
-            keys.append(load_report(out_dir / entry["report_id"]).signing.public_key)
+            keys.append(parse_signed((out_dir / entry["report_id"] / REPORT).read_bytes()).signing.public_key)
         except (OSError, ValidationError, ValueError):
             continue
     return max(keys, key=keys.count) if keys else None
