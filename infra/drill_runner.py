@@ -43,6 +43,8 @@ class DrillRunnerArgs:
     db_secret_arn: pulumi.Input[str]
     backup_role_arn: pulumi.Input[str]
     replica_arn: pulumi.Input[str] | None
+    status_bucket_arn: pulumi.Input[str] | None = None  # drills write the status page's drill location only
+    status_key_arn: pulumi.Input[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,8 @@ class DrillRunner(pulumi.ComponentResource):
             signing_key_secret_arn=signing_key.arn,
             backup_role_arn=args.backup_role_arn,
             replica_arn=args.replica_arn,
+            status_bucket_arn=args.status_bucket_arn,
+            status_key_arn=args.status_key_arn,
         ).apply(
             lambda arns: json.dumps(
                 drill_runner_policy(

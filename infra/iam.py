@@ -76,6 +76,9 @@ class RunnerScope:
     scratch_prefix: str
     replica_arn: str | None = None
     allow_failover: bool = False
+    status_bucket_arn: str | None = None  # the status page's bucket: drills write only its drill location
+    status_key_arn: str | None = None
+    status_prefix: str = "status/"
 
 
 def drill_runner_policy(scope: RunnerScope) -> Document:
@@ -84,6 +87,7 @@ def drill_runner_policy(scope: RunnerScope) -> Document:
         *_evidence_statements(scope),
         *_restore_statements(scope),
         *_coordination_statements(scope),
+        *_drill_status_statements(scope),
     ]
     namespaces = [DRILL_METRICS_NAMESPACE]
     if scope.allow_failover and scope.replica_arn:
@@ -116,6 +120,20 @@ def _evidence_statements(scope: RunnerScope) -> list[Document]:
             [scope.kms_key_arn],
         ),
     ]
+
+
+def _drill_status_statements(scope: RunnerScope) -> list[Document]:
+    """A drill's customer notices go to the drill-marked prefix only: the runner cannot alarm customers."""
+    if not scope.status_bucket_arn:
+        return []
+    drill = f"{scope.status_prefix}drill/"
+    found = [statement("DrillStatusLocation", ["s3:GetObject", "s3:PutObject"],
+                       [f"{scope.status_bucket_arn}/{drill}*"]),
+             statement("ListDrillStatusLocation", ["s3:ListBucket"], [scope.status_bucket_arn],
+                       Condition={"StringLike": {"s3:prefix": [f"{drill}*"]}})]
+    if scope.status_key_arn:
+        found.append(statement("UseStatusKey", ["kms:Decrypt", "kms:GenerateDataKey"], [scope.status_key_arn]))
+    return found
 
 
 def _restore_statements(scope: RunnerScope) -> list[Document]:

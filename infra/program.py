@@ -155,8 +155,8 @@ def declare(deployment: Deployment, password: pulumi.Output[str]) -> Stack:
         where.dr,
     )
     dns = _failover_dns(deployment, plumbing, crm, standby, where.dr)
-    runner = _drill_runner(deployment, dr_net, dr_key, offsite, plumbing, backup, standby, where.dr)
     status = StatusPage("dr-status", StatusPageArgs(), where.dr)
+    runner = _drill_runner(deployment, dr_net, dr_key, offsite, plumbing, backup, standby, status, where.dr)
     intake = DowntimeIntake("dr-intake", DowntimeIntakeArgs(deployment, dr_key.arn), where.dr)
     return Stack(deployment, where, dr_key, plumbing, crm, offsite, standby, dns, runner, status, intake)
 
@@ -183,6 +183,7 @@ def _drill_runner(
     plumbing: RecoveryPlumbing,
     backup: PrimaryBackup,
     standby: Standby,
+    status: StatusPage,
     opts: pulumi.ResourceOptions,
 ) -> DrillRunner:
     return DrillRunner(
@@ -199,6 +200,8 @@ def _drill_runner(
             db_secret_arn=plumbing.secret.arn,
             backup_role_arn=backup.backup_role_arn,
             replica_arn=standby.replica.arn if standby.replica else None,
+            status_bucket_arn=status.bucket_arn,
+            status_key_arn=status.key_arn,
         ),
         opts,
     )

@@ -49,6 +49,8 @@ class StatusPage(pulumi.ComponentResource):
     """Bucket, key, website configuration, CloudFront distribution and the policies tying them."""
 
     bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
     url: pulumi.Output[str]
 
     def __init__(self, name: str, args: StatusPageArgs, opts: pulumi.ResourceOptions | None = None):
@@ -63,6 +65,8 @@ class StatusPage(pulumi.ComponentResource):
                                 lambda values: _bucket_policy(values[0], values[1])), opts=child)
         self._encrypt_with(name, key)
         self.bucket_name = self._bucket.bucket
+        self.bucket_arn = self._bucket.arn
+        self.key_arn = key.arn
         self.url = distribution.domain_name.apply(lambda domain: f"https://{domain}")
         self.register_outputs({"bucket": self.bucket_name, "url": self.url})
 

@@ -2,6 +2,9 @@
 runbooks (recovery never imports outage)."""
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,3 +59,35 @@ def after_failover(notices: "AutomaticNotices", result: "RunResult") -> None:
     back = service_back_time(result.phases) if result.status == "succeeded" else None
     if back is not None:
         notices.service_back(back)
+
+
+@contextmanager
+def reminding(inventory: "Inventory", tier: "Tier", *, drill: bool = False, every: float = 30.0) -> Iterator[None]:
+    """While a runbook runs: operators reminded of the customer-update cadence, first after `every`
+    seconds (a failover is long done by then: it never competes with one for the CPU)."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        from outage.status.service import CadenceReminder, StatusService
+        from policies.errors import DrError
+        from recovery.adapters.sns_notifier import SnsNotifier
+
+        if stop.wait(every) or inventory.status is None or not inventory.status.bucket:
+            return
+        try:
+            reminder = CadenceReminder(StatusService(inventory, tier.status_notice_every, drill=drill),
+                                       SnsNotifier(inventory), every=every)
+        except DrError as err:
+            log.warning("no cadence reminders: %s", err)
+            return
+        while True:
+            reminder.tick()
+            if stop.wait(every):
+                return
+
+    thread = threading.Thread(target=loop, name="crmdr-cadence-reminder", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()

@@ -79,6 +79,8 @@ def failover(
     json_out: bool = JsonOption,
 ) -> None:
     """Unplanned failover: fence the old primary, promote the standby, move the DNS name, validate."""
+    from crmdr.commands.notices import reminding
+    from policies.sla import load_policy
     from recovery.inventory import load_inventory
     from recovery.runbooks.failover import run_failover
 
@@ -86,7 +88,8 @@ def failover(
                        force_unfenced=force_unfenced, yes=yes, target=target, journal_dir=journal_dir,
                        policy=policy, drill=drill, json_out=json_out)
     loaded = load_inventory(inventory_path(inventory))
-    result = run_failover(loaded, options)
+    with reminding(loaded, load_policy(policy).tier(loaded.sla_tier), drill=drill):
+        result = run_failover(loaded, options)
     show(result, json_out, _customers_told(loaded, result, policy, drill) if result.status == "succeeded" else None)
 
 
@@ -115,13 +118,17 @@ def _planned(runbook: str, to_help: str, summary: str) -> Any:
         drill: bool = Drill,
         json_out: bool = JsonOption,
     ) -> None:
+        from crmdr.commands.notices import reminding
+        from policies.sla import load_policy
         from recovery.inventory import load_inventory
         from recovery.runbooks import switchover as runbooks
 
         run = getattr(runbooks, f"run_{runbook}")
         options = options_from(dry_run=dry_run, resume=resume, yes=yes, target=target, journal_dir=journal_dir,
                            policy=policy, drill=drill, json_out=json_out)
-        show(run(load_inventory(inventory_path(inventory)), options), json_out)
+        loaded = load_inventory(inventory_path(inventory))
+        with reminding(loaded, load_policy(policy).tier(loaded.sla_tier), drill=drill):
+            show(run(loaded, options), json_out)
 
     command.__doc__ = summary
     return command

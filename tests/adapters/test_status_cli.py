@@ -66,6 +66,15 @@ def test_open_update_show_resolve_in_german(inventory: Path) -> None:
     assert code == 0 and json.loads(out)["update"]["next_update_at"] is None
     code, out, err = run("status", "update", "--state", "monitoring", inventory=inventory)
     assert code == 2 and "no open incident" in err
+    code, out, err = run("status", "show", inventory=inventory)
+    assert code == 0 and "resolved" in out and "investigating by" in out
+    site = inventory.parent / "site"
+    code, out, err = run("status", "publish", "--out", str(site), "--json", inventory=inventory)
+    assert code == 0, err
+    assert len(json.loads(out)["published"]) == 4
+    page = (site / "index.html").read_text()
+    assert '<html lang="de">' in page and "Letzte 90 Tage" in page and "CRM nicht erreichbar" in page
+    assert json.loads((site / "api" / "v2" / "summary.json").read_text())["status"]["indicator"] == "none"
 
 
 def test_checklist_confirmation_is_journalled_with_who_and_when(inventory: Path, tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """The status log in the DR-region bucket (moto): append-only, site published, every subscriber reached."""
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -201,3 +202,18 @@ def test_operators_are_reminded_before_the_update_is_due_and_when_overdue_once_e
     [late] = reminder.tick()
     assert "overdue since 2026-12-02T07:15:00Z" in late
     assert [subject.split(":")[0] for subject, _ in told.messages] == ["customer update due", "customer update overdue"]
+
+
+def test_a_running_runbook_reminds_operators_of_an_overdue_update(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crmdr.commands.notices import reminding
+    from recovery.adapters.sns_notifier import SnsNotifier
+
+    told: list[str] = []
+    monkeypatch.setattr(SnsNotifier, "publish", lambda self, subject, message: told.append(subject))
+    inventory = status_inventory()
+    service(inventory, SetClock(START - timedelta(hours=1))).open("CRM unavailable", Draft("investigating"))
+    with reminding(inventory, gold(), every=0.2):
+        deadline = time.monotonic() + 10
+        while not told and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert told and told[0].startswith("customer update overdue: incident ")

@@ -59,3 +59,15 @@ def test_the_inventory_names_the_page_and_its_bucket() -> None:
     assert inventory.status is not None
     assert inventory.status.url.startswith("https://") and inventory.status.url == run.outputs["status_page_url"]
     assert inventory.status.bucket and inventory.status.prefix == "status/"
+
+
+def test_the_drill_runner_may_write_only_the_pages_drill_location() -> None:
+    run = preview_for("warm-standby")
+    bucket_arn = run.named("aws:s3/bucketV2:BucketV2", "dr-status-site").outputs["arn"]
+    policy = json.loads(run.named("aws:iam/rolePolicy:RolePolicy", "dr-drills-task-policy").inputs["policy"])
+    on_status = [s for s in policy["Statement"] if any(bucket_arn in r for r in
+                                                         ([s["Resource"]] if isinstance(s["Resource"], str)
+                                                          else s["Resource"]))]
+    assert {s["Sid"] for s in on_status} == {"DrillStatusLocation", "ListDrillStatusLocation"}
+    [write] = [s for s in on_status if s["Sid"] == "DrillStatusLocation"]
+    assert write["Resource"] == [f"{bucket_arn}/status/drill/*"]
