@@ -65,6 +65,8 @@ class ControlPlaneCheck:
         try:
             pending.result(timeout=max(0.0, wait))
         except FutureTimeout:
+            if not self._read_once:  # nothing known yet: not answering in time is not "reachable"
+                self.error, self._read_once = f"Route 53 API: no answer within {self._timeout:g}s", True
             return self.error
         except (DrError, OSError) as err:
             self.error = str(err)
