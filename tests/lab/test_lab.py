@@ -163,7 +163,7 @@ def test_down_leaves_no_process_and_no_port() -> None:
                          (settings.primary_ip, settings.pg_port),
                          (settings.primary_ip, settings.ssh_port), (settings.standby_ip, settings.pg_port),
                          (settings.standby_ip, settings.ssh_port), (settings.standby_ip + 1, settings.ssh_port),
-                         (settings.intake_ip, 8080)):
+                         (settings.status_ip, settings.status_port), (settings.intake_ip, 8080)):
             assert not port_open(str(ip), port), f"{ip}:{port} still listening"
     finally:
         stop_lab(directory)
