@@ -42,7 +42,8 @@ def watch(
                                         "outage (default: the tier's watch_failures, 3)."),
     timeout: float | None = typer.Option(None, "--timeout", help="Seconds one probe may take (default: "
                                          "the interval, at most 1)."),
-    once: bool = typer.Option(False, "--once", help="Stop at the first verdict: exit 0 healthy, 1 outage."),
+    once: bool = typer.Option(False, "--once", help="Stop at the first verdict: exit 0 when the database "
+                              "answers (healthy, control plane unreachable), 1 otherwise (outage, dns unreachable)."),
     failover: bool = typer.Option(False, "--failover", help="On an outage, start the failover runbook "
                                   "(the tier must set automatic_failover: true)."),
     accept_data_loss: bool = typer.Option(False, "--accept-data-loss",
@@ -59,7 +60,7 @@ def watch(
     from recovery.adapters.health_probe import PrimaryProbe
     from recovery.inventory import load_inventory
     from recovery.runbooks.journal.files import default_journal_dir
-    from recovery.watch.decide import failover_limitation, watch_settings
+    from recovery.watch.decide import ANSWERING, failover_limitation, watch_settings
     from recovery.watch.loop import prepare_failover, watch_until
 
     loaded = load_inventory(inventory_path(inventory))
@@ -85,17 +86,19 @@ def watch(
         if reminder is not None:
             reminder.tick()
 
-    ends = ("healthy", "outage") if once else ("outage",) if failover else ()
-    verdict = watch_until(PrimaryProbe(loaded, settings.timeout), settings, until=lambda v: v.status in ends,
-                        report=report)
+    def until(verdict: "Verdict") -> bool:
+        return verdict.status != "suspect" if once else failover and verdict.status == "outage"
+
+    verdict = watch_until(PrimaryProbe(loaded, settings.timeout), settings, until=until, report=report)
     if verdict is None:
         return
     if once and not (failover and verdict.detection):
         _show_once(verdict, json_out)
     if failover and verdict.detection:
         _fail_over(loaded, verdict, verdict.detection, (accept_data_loss, journals, policy, json_out), customers)
-    elif verdict.detection:
-        customers.wait()
+    elif verdict.detection or verdict.status not in ANSWERING:
+        if verdict.detection:
+            customers.wait()
         raise typer.Exit(1)
 
 
