@@ -12,11 +12,13 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from drills.lab import aws
 from drills.lab.settings import LabPaths, LabSettings
 from drills.lab.system import pid_alive, terminate, wait_port
+from drills.lab.topology import CUSTOMER_TOPIC, STATUS_BUCKET
 from outage.adapters.s3_status import S3StatusStore
 from policies.errors import DrError
-from recovery.inventory import load_inventory
+from recovery.inventory import Inventory, StatusPage, load_inventory
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,17 @@ def serve(inventory: Path, host: str, port: int) -> None:
     server = ThreadingHTTPServer((host, port), handler(store))
     server.daemon_threads = True
     server.serve_forever()
+
+
+def provision(inventory: Inventory, settings: LabSettings) -> Inventory:
+    """The page's bucket and the customers' topic (once); a lab from before the status page gains one."""
+    if inventory.status is None:
+        dr = inventory.regions.dr
+        inventory = inventory.model_copy(update={"status": StatusPage(
+            url=f"http://{settings.status_ip}:{settings.status_port}", bucket=STATUS_BUCKET,
+            topic_arn=f"arn:aws:sns:{dr}:{aws.MOTO_ACCOUNT}:{CUSTOMER_TOPIC}")})
+    aws.ensure_status_side(inventory)
+    return inventory
 
 
 def start(paths: LabPaths, settings: LabSettings, pid: int | None) -> int:

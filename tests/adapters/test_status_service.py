@@ -217,3 +217,16 @@ def test_a_running_runbook_reminds_operators_of_an_overdue_update(aws: None, mon
         while not told and time.monotonic() < deadline:
             time.sleep(0.05)
     assert told and told[0].startswith("customer update overdue: incident ")
+
+
+def test_a_lab_from_before_the_status_page_gains_one(aws: None) -> None:
+    from drills.lab.settings import LabSettings
+    from drills.lab.status_server import provision
+
+    settings = LabSettings(aws_ip="127.0.0.10", primary_ip="127.0.0.11", standby_ip="127.0.0.12",
+                           dr_region=DR, primary_region="us-east-1")
+    gained = provision(make_inventory(), settings)
+    assert gained.status is not None and gained.status.url == "http://127.0.0.14:8080"
+    names = {b["Name"] for b in boto3.client("s3", region_name=DR).list_buckets()["Buckets"]}
+    assert gained.status.bucket in names
+    assert provision(gained, settings) == gained, "idempotent"
