@@ -17,6 +17,7 @@ from crmdr.commands import (
     demo,
     drill,
     incident,
+    intake,
     inventory,
     lab,
     plan,
@@ -51,6 +52,7 @@ runbooks.register(app)
 status.register(app)
 app.command("watch")(watch.watch)
 app.command("restore")(restore.restore)
+app.add_typer(intake.app, name="intake")
 app.command("credits")(credits.credits)
 app.add_typer(incident.app, name="incident")
 

@@ -1,2 +1,1 @@
-"""Effectful edges of the customer side, named by technology: S3 and DynamoDB in the DR region, SNS,
-webhooks over HTTP, PostgreSQL. They translate; they do not decide."""
+"""Effectful edges of the customer side: each translates one technology (S3, DynamoDB, KMS, SNS, PostgreSQL, HTTP)."""
