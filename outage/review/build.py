@@ -25,7 +25,8 @@ from outage.review.model import (
 from outage.review.notes import ReviewNotes
 
 WINDOW = timedelta(minutes=15)
-ORDER = ("watch", "runbook", "dns", "update", "intake", "replay", "resolved", "note")  # ties at the same time
+# the order of entries recorded at the same time
+ORDER = ("watch", "runbook", "dns", "update", "checklist", "intake", "replay", "resolved", "note")
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,13 @@ def _runbook_entries(run: str, events: Sequence[Mapping[str, Any]]) -> list[Time
     return found
 
 
+def _checklist_entries(run: str, events: Sequence[Mapping[str, Any]]) -> list[TimelineEntry]:
+    """People's to-do items confirmed in the checklist journal (`crmdr checklist confirm`): who and when."""
+    return [TimelineEntry(at=_when(e), kind="checklist", what=f"checklist: {e.get('step')} "
+                          f"{e.get('reason') or 'confirmed'}", source=run)
+            for e in events if e.get("status") == "succeeded"]
+
+
 def _restored(journals: Mapping[str, Sequence[Mapping[str, Any]]]) -> tuple[datetime | None, str]:
     """When a write was first accepted through the DNS name again: the failover's validate step."""
     for run, events in sorted(journals.items()):
@@ -185,7 +193,12 @@ def timeline(src: Sources) -> list[TimelineEntry]:
     entries: list[TimelineEntry] = []
     for run, events in src.journals.items():
         runbook = str(events[0].get("runbook", "")) if events else ""
-        entries += _watch_entries(run, events) if runbook == "watch" else _runbook_entries(run, events)
+        if runbook == "watch":
+            entries += _watch_entries(run, events)
+        elif runbook == "checklist":
+            entries += _checklist_entries(run, events)
+        else:
+            entries += _runbook_entries(run, events)
     for u in src.incident.updates:
         what = f"customer update #{u.seq}: {u.state} ({u.source})" + (f"; {u.deliveries}" if u.deliveries else "")
         entries.append(TimelineEntry(at=u.at, kind="update", what=what, source="status log"))

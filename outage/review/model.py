@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Kind = Literal["watch", "runbook", "dns", "update", "intake", "replay", "resolved", "note"]
+Kind = Literal["watch", "runbook", "dns", "update", "checklist", "intake", "replay", "resolved", "note"]
 
 
 class _Model(BaseModel):

@@ -4,8 +4,9 @@ GIVEN a lab whose tier fails over automatically, a watch recording availability,
 policy whose one plan commits to 99.9999 % (any downtime minute breaks it) with a 1 % rule,
 WHEN the primary crashes, the watch fails over, an incident is opened and resolved,
 THEN the review shows the RTO measured from the journals (first failed probe -> the failover's
-first write through the DNS name), the downtime minutes that span covers, and the credit owed:
-10 % of 1000.00 = 100.00 EUR (the month is not over: provisional).
+first write through the DNS name), the downtime minutes that span covers, the requests the
+downtime intake took meanwhile (2, posted by the test), and the credit owed: 10 % of 1000.00 =
+100.00 EUR (the month is not over: provisional).
 """
 
 import importlib.util
@@ -15,11 +16,13 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from outage.adapters.dr_bucket import DrBucket
 from tests.conftest import ROOT, crmdr
 from tests.lab.conftest import Lab
+from tests.lab.test_intake import api_request
 from tests.lab.test_watch import AUTO_POLICY, crash_primary
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -75,6 +78,11 @@ def test_watch_failover_then_review_shows_rto_and_the_credit_owed(fresh_lab: Lab
                        "--policy", str(policy))
         assert opened.returncode == 0, opened.stderr
         incident = json.loads(opened.stdout)["update"]["incident"]
+    assert fresh_lab.inventory.intake is not None, "the lab runs the downtime intake"
+    for n in range(2):  # customers ask through the downtime intake while the incident is open
+        posted = httpx.post(f"{fresh_lab.inventory.intake.url}/api/requests",
+                            json=api_request(client_token=f"review-{n:04d}"), timeout=10)
+        assert posted.status_code == 201, posted.text
     assert crmdr("status", "resolve", "--incident", incident, "--inventory", inventory, "--policy",
                  str(policy)).returncode == 0
 
@@ -99,6 +107,8 @@ def test_watch_failover_then_review_shows_rto_and_the_credit_owed(fresh_lab: Lab
     kinds = {e["kind"] for e in document["timeline"]}
     assert {"watch", "runbook", "dns", "update", "resolved"} <= kinds
     assert crmdr("report", "verify", str(tmp_path / "reviews")).returncode == 0
+    assert document["impact"]["requests_taken"] == 2
+    assert "intake" in kinds and "Ada Lovelace" not in review.stdout  # counted, no personal data
 
     # the watch recorded its probes as per-minute buckets in the DR bucket
     bucket = DrBucket(fresh_lab.inventory)

@@ -62,6 +62,8 @@ JOURNALS = {
                {**event(FAILOVER, "failover", "dns", "succeeded", 2.05, "dns"), "evidence": "db.crm.lab. -> 127.0.0.12"},
                event(FAILOVER, "failover", "validate", "succeeded", 2.4, "validate"),
                event(FAILOVER, "failover", "run", "succeeded", 2.45)],
+    "checklist-20261014T100005Z-ab12": [event("checklist-20261014T100005Z-ab12", "checklist", "tell-cs-lead",
+                                              "succeeded", 60, "communicate", "confirmed by Dana")],
     "backup-20260101T000000Z-cccccc": [event("b", "backup", "upload", "succeeded", -86400 * 30)],  # not this one
 }
 INCIDENT = IncidentFacts(
@@ -151,9 +153,10 @@ def test_the_review_joins_timeline_measurements_impact_and_findings(tmp_path: Pa
                      ("runbook", "phase dns done in 0.000 s (dns)"), ("dns", "DNS name moved"),
                      ("runbook", "phase validate done in 0.000 s (validate)"), ("runbook", "failover succeeded"),
                      ("update", "customer update #1"), ("update", "customer update #2"),
-                     ("intake", "downtime intake"), ("intake", "downtime intake"),
+                     ("intake", "downtime intake"), ("checklist", "checklist"), ("intake", "downtime intake"),
                      ("update", "customer update #3"), ("resolved", "incident resolved"),
                      ("replay", "replay into the CRM done (3 of 3 entered)")]
+    assert "checklist: tell-cs-lead confirmed by Dana" in [e.what for e in review.timeline]
     assert review.findings.root_cause.startswith("The primary's disk filled")
     assert [a.id for a in review.findings.corrective_actions] == ["A1", "A2", "A3"]
     assert review.findings.checklist_changes and review.findings.entered_by == ["Dana (incident lead)"]
