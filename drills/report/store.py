@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
 from drills.report.model import ChainLink, DrillReport, Evidence
-from drills.report.signing import public_key_text, sign, signature_valid
+from drills.report.signing import fingerprint, public_key_text, sign, signature_valid
 from policies.errors import DrError, Refused
 
 CHAIN = "chain.jsonl"
@@ -123,12 +123,16 @@ def publish(out_dir: Path, report: DrillReport, renderings: Mapping[str, bytes],
                  "public_key": report.signing.public_key,
                  "signature": sign(key, _signed_payload(report.report_id, report_sha, files))}
     write_private(report_dir / SIGNATURE, json.dumps(signature, indent=2, sort_keys=True).encode())
-    line = json.dumps({"report_id": report.report_id, "sha256": report_sha}, sort_keys=True) + "\n"
-    chain = out_dir / CHAIN
-    fd = os.open(chain, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
-    with os.fdopen(fd, "a") as out:
-        out.write(line)
+    append_chain(out_dir, report.report_id, report_sha)
     return report_dir
+
+
+def append_chain(out_dir: Path, entry_id: str, digest: str, *, kind: str | None = None) -> None:
+    """One line at the end of chain.jsonl (a report, or with `kind` another link such as a key rotation)."""
+    entry = {"report_id": entry_id, "sha256": digest, **({"kind": kind} if kind else {})}
+    fd = os.open(out_dir / CHAIN, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+    with os.fdopen(fd, "a") as out:
+        out.write(json.dumps(entry, sort_keys=True) + "\n")
 
 
 def load_report(report_dir: Path) -> DrillReport:
@@ -209,7 +213,8 @@ def _check_one(out_dir: Path, entry: dict[str, str], previous: dict[str, str] | 
     if not signature_valid(key, payload, str(signature.get("signature", ""))):
         problems.append(f"report {rid}: the signature in {SIGNATURE} does not verify")
     if anchor is not None and key != anchor:
-        problems.append(f"report {rid}: signed with another key ({report.signing.key_fingerprint})")
+        problems.append(f"report {rid}: signed with another key ({report.signing.key_fingerprint}; the chain's "
+                        f"key is {fingerprint(anchor)} and no key rotation hands over to it)")
     link = (previous or {}).get("sha256")
     if report.chain.previous_sha256 != link:
         problems.append(f"report {rid}: broken link (names previous {report.chain.previous_report_id}, "
@@ -217,7 +222,7 @@ def _check_one(out_dir: Path, entry: dict[str, str], previous: dict[str, str] | 
     return problems + _check_files(report_dir, report, signature)
 
 
-def _read_chain(out_dir: Path) -> tuple[list[dict[str, str]], list[str]]:
+def read_chain(out_dir: Path) -> tuple[list[dict[str, str]], list[str]]:
     """The chain's entries, and a problem for each line that is not one: damage is a finding."""
     try:
         lines = (out_dir / CHAIN).read_bytes().splitlines()
@@ -251,15 +256,31 @@ def _usual_key(out_dir: Path, entries: list[dict[str, str]]) -> str | None:
 
 
 def verify(out_dir: Path, trusted_key: str | None = None) -> tuple[int, list[str]]:
-    """(reports checked, problems); `trusted_key` (base64 Ed25519) is the anchor when given."""
-    entries, problems = _read_chain(out_dir)
+    """(links checked, problems); `trusted_key` (base64 Ed25519) is the anchor of the newest key when given.
+
+    Each stretch between key rotations is expected to be signed by its own key: the first by
+    the first hand-over's old key (or, without one, the trusted or most used key), the next ones
+    by each hand-over's new key.
+    """
+    from drills.report.rotation import KIND, ROTATION, old_key, rotation_problems
+
+    entries, problems = read_chain(out_dir)
     listed = {entry["report_id"] for entry in entries}
-    for path in sorted(p for p in out_dir.iterdir() if (p / REPORT).exists()):
+    for path in sorted(p for p in out_dir.iterdir() if (p / REPORT).exists() or (p / ROTATION).exists()):
         if path.name not in listed:
             problems.append(f"report {path.name} is not in {CHAIN} (added outside the chain)")
-    anchor = trusted_key or _usual_key(out_dir, entries)
+    rotations = [entry for entry in entries if entry.get("kind") == KIND]
+    key = (old_key(out_dir, rotations[0]) if rotations else None) or trusted_key or _usual_key(out_dir, entries)
     previous: dict[str, str] | None = None
     for entry in entries:
-        problems += _check_one(out_dir, entry, previous, anchor)
+        if entry.get("kind") == KIND:
+            found, new = rotation_problems(out_dir, entry, previous, key)
+            problems += found
+            key = new or key
+        else:
+            problems += _check_one(out_dir, entry, previous, key)
         previous = entry
+    if trusted_key is not None and rotations and key != trusted_key:
+        last = fingerprint(key) if key else "an unreadable key"
+        problems.append(f"the chain was last handed over to {last}, not to the trusted key {fingerprint(trusted_key)}")
     return len(entries), problems
