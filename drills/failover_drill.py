@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from drills.detection import detected, start_detection
-from drills.judge import check, failover_objectives
+from drills.judge import Replication, check, failover_objectives, replication_objectives
 from drills.measure import Disruption, Measurement, Write, measure
 from drills.probe import ProbeSettings, WriteProbe, committed_ids
 from drills.report.build import DrillOutcome
@@ -21,6 +21,7 @@ from drills.report.store import write_evidence
 from drills.runner import DrillContext
 from drills.scenarios import SCENARIOS, Scenario
 from drills.timeline import journal_events, phase_at, runbook_phases
+from drills.topology import read_replication
 from policies.errors import DrError
 from recovery.adapters.route53_dns import Route53Dns
 from recovery.runbooks.failover import run_failover
@@ -100,10 +101,12 @@ def run(context: DrillContext) -> DrillOutcome:
     failover_journal: str | None = None
     disruption: Disruption | None = None
     timeline: list[Phase] = []
+    replication = Replication("", None, error="not read: the drill stopped before the disruption")
     try:
         if not _wait(lambda: _acked(probe.ledger) >= STEADY_WRITES, WAIT_SECONDS):
             raise DrError(f"steady state not reached: fewer than {STEADY_WRITES} writes acknowledged")
         timeline.append(phase_at("steady state (probe)", origin_wall, datetime.now(UTC), origin_wall))
+        replication = read_replication(inventory)
         watcher = start_detection(context)
         disruption = scenario.disrupt(context)
         disrupted_at = datetime.fromtimestamp(disruption.started_wall, UTC)
@@ -131,12 +134,14 @@ def run(context: DrillContext) -> DrillOutcome:
         timeline += runbook_phases(journal_events(back_journal), origin_wall, prefix="failback: ")
     else:
         cleanup.append(Check(name="fail back", passed=False, detail="skipped: the failover did not complete"))
-    objectives = [*failover_objectives(measurement, context.tier),
+    objectives = [*failover_objectives(measurement, context.tier), *replication_objectives(replication, context.tier),
                   check("Failover runbook", failure, "completed")]
     return DrillOutcome(
         drill_type="failover", scenario=context.scenario, objectives=objectives,
         measured={**measurement.as_dict(), "probe_rate_per_second": PROBE_RATE, "probe_writer": probe.run_writer,
-                  "synchronous_replication": inventory.database.synchronous},
+                  "synchronous_replication": replication.synchronous if not replication.error else None,
+                  "replication_sync_state": replication.sync_state or None,
+                  "replication_lag_seconds": replication.lag_seconds},
         timeline=sorted(timeline, key=lambda p: p.offset_seconds),
         integrity_checks=[Check(name="acknowledged writes present after recovery",
                                 passed=not measurement.lost_ids,

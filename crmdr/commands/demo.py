@@ -14,12 +14,12 @@ def demo(
     out: Path = typer.Option(DEFAULT_REPORT_DIR, "--out", help="Report directory (signed, hash-chained)."),
     json_out: bool = JsonOption,
 ) -> None:
-    """Bring the lab up, run a failover drill on it, print the HTML report's path."""
+    """Bring the lab up (synchronous, as the gold tier requires), run a failover drill, print the report's path."""
     from drills.demo import run_demo
     from drills.lab.settings import LabSettings
 
     progress = (lambda step: None) if json_out else (lambda step: say(f"[dim]…[/dim] {step}"))
-    report, html = run_demo(directory, LabSettings(rows=rows), progress, out)
+    report, html = run_demo(directory, LabSettings(rows=rows, synchronous=True), progress, out)
     if json_out:
         emit_json({"passed": report.passed, "report": str(html), "measured": report.measured,
                    "objectives": [o.model_dump(mode="json") for o in report.objectives]})

@@ -30,8 +30,9 @@ def test_failover_drill_synchronous_loses_nothing_and_fails_back(fresh_lab: Lab,
     measured = verdict["measured"]
     assert measured["lost_writes"] == 0 and measured["rpo_seconds"] == 0
     assert 0 < measured["rto_seconds"] < 300 and measured["acknowledged"] > 20
-    assert [o["name"] for o in verdict["objectives"]] == ["RTO", "RPO", "Lost acknowledged writes",
-                                                          "Failover runbook"]
+    assert [o["name"] for o in verdict["objectives"]] == ["RTO", "RPO", "Lost acknowledged writes", "Replication lag",
+                                                          "Synchronous replication", "Failover runbook"]
+    assert measured["synchronous_replication"] is True and measured["replication_sync_state"] == "sync"
     report_dir = Path(verdict["report_dir"])
     document = json.loads((report_dir / "report.json").read_text())
     jsonschema.validate(document, shipped_schema())
@@ -44,11 +45,18 @@ def test_failover_drill_synchronous_loses_nothing_and_fails_back(fresh_lab: Lab,
     assert fresh_lab.password not in "".join(p.read_text(errors="replace") for p in report_dir.iterdir())
 
 
-def test_failover_drill_asynchronous_lists_lost_writes_if_any(fresh_lab: Lab, tmp_path: Path) -> None:
+def test_gold_drill_on_the_async_lab_fails_synchronous_replication_and_lists_lost_writes(
+        fresh_lab: Lab, tmp_path: Path) -> None:
     out = tmp_path / "reports"
-    result, verdict = drill(fresh_lab, out)
-    assert result.returncode in (0, 1), result.stderr
+    result, verdict = drill(fresh_lab, out)  # the inventory's tier: gold, which requires synchronous replication
+    assert verdict["tier"] == "gold" and result.returncode == 1, result.stdout + result.stderr
+    judged = {o["name"]: o for o in verdict["objectives"]}
+    assert judged["Synchronous replication"]["passed"] is False
+    assert "measured false" in judged["Synchronous replication"]["detail"]
+    assert any(d.startswith("Synchronous replication: required by the tier; measured false")
+               for d in verdict["deviations"]), verdict["deviations"]
     measured = verdict["measured"]
+    assert measured["synchronous_replication"] is False and judged["Replication lag"]["passed"] is True
     assert measured["lost_writes"] == len(measured["lost_ids"])
     assert (measured["rpo_seconds"] > 0) == bool(measured["lost_ids"])
     ledger = (Path(verdict["report_dir"]) / "ledger.csv").read_text().splitlines()

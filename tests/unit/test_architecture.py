@@ -16,7 +16,7 @@ FORBIDDEN_CALLS = {("time", "sleep"), ("time", "time"), ("datetime", "now"), ("d
 # orchestration modules listed by name (each addition is a conscious, reviewed choice).
 EFFECTFUL_PARTS = ("adapters", "lab", "crmdr")
 EFFECTFUL_MODULES = {"drills/probe.py", "drills/runner.py", "drills/failover_drill.py", "drills/scenarios.py",
-                     "drills/backup_drill.py"}
+                     "drills/backup_drill.py", "drills/topology.py"}
 
 
 def _is_effectful(path: Path) -> bool:
