@@ -36,7 +36,7 @@ from drills.schedule import due_drills, prometheus_text
 from policies.errors import ConfigError, DrError, Refused
 from policies.sla import DrillType, Policy, Tier, load_policy
 from recovery.adapters.secrets import resolve_secret
-from recovery.inventory import Inventory, load_inventory
+from recovery.inventory import Inventory, inventory_tier, load_inventory
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def _load(request: DrillRequest) -> tuple[Inventory, Policy, str, Tier]:
     inventory = load_inventory(request.inventory_path)
     policy = load_policy(request.policy_path)
     tier_name = request.tier or inventory.sla_tier
-    tier = policy.tier(tier_name)
+    tier = policy.tier(tier_name) if request.tier else inventory_tier(inventory, policy)
     if request.detect not in DETECT_MODES or (request.detect != "declared" and request.drill_type != "failover"):
         raise ConfigError(f"--detect: expected {' or '.join(DETECT_MODES)} (watch for failover drills only), "
                           f"got '{request.detect}' for a {request.drill_type} drill")

@@ -19,10 +19,10 @@ app.add_typer(wal_app, name="wal")
 def _context(inventory: Path | None) -> tuple[Any, Any, Any]:
     from policies.sla import load_policy
     from recovery.adapters.s3_store import S3ObjectStore
-    from recovery.inventory import load_inventory
+    from recovery.inventory import inventory_tier, load_inventory
 
     loaded = load_inventory(inventory_path(inventory))
-    tier = load_policy(None).tier(loaded.sla_tier)
+    tier = inventory_tier(loaded, load_policy(None))
     return loaded, tier, S3ObjectStore(loaded, lock_mode=tier.object_lock_mode)
 
 

@@ -1,11 +1,15 @@
 """`crmdr drill run | due | schedule`: game days judged against the SLA, and their cadence."""
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from crmdr.commands.options import DEFAULT_REPORT_DIR, InventoryOption, JsonOption, inventory_path
 from crmdr.output import emit_json, say
+
+if TYPE_CHECKING:
+    from policies.sla import Tier
 
 app = typer.Typer(help="Drills: run, judge against the SLA tier, report; due dates and schedules.",
                   no_args_is_help=True)
@@ -80,10 +84,9 @@ def due(
 
     from drills.report.store import past_reports
     from drills.schedule import due_drills
-    from policies.sla import load_policy
 
-    tier_name = tier or _inventory_tier(inventory)
-    items = due_drills(load_policy(policy).tier(tier_name), past_reports(out), datetime.now(UTC))
+    tier_name, chosen = _chosen_tier(tier, policy, inventory)
+    items = due_drills(chosen, past_reports(out), datetime.now(UTC))
     if json_out:
         emit_json({"tier": tier_name, "drills": [
             {"type": i.drill_type, "state": i.state, "reason": i.reason, "due_at": i.due_at,
@@ -102,16 +105,21 @@ def _not_due_yet(drill_type: str, tier: str | None, policy: Path | None, out: Pa
 
     from drills.report.store import past_reports
     from drills.schedule import not_due_yet
-    from policies.sla import load_policy
 
-    chosen = load_policy(policy).tier(tier or _inventory_tier(inventory))
+    _name, chosen = _chosen_tier(tier, policy, inventory)
     return not_due_yet(chosen, past_reports(out), drill_type, datetime.now(UTC))  # type: ignore[arg-type]
 
 
-def _inventory_tier(inventory: Path | None) -> str:
-    from recovery.inventory import load_inventory
+def _chosen_tier(tier: str | None, policy: Path | None, inventory: Path | None) -> "tuple[str, Tier]":
+    """--tier, else the inventory's sla_tier (an unknown one named with its file and field)."""
+    from policies.sla import load_policy
+    from recovery.inventory import inventory_tier, load_inventory
 
-    return load_inventory(inventory_path(inventory)).sla_tier
+    loaded = load_policy(policy)
+    if tier:
+        return tier, loaded.tier(tier)
+    found = load_inventory(inventory_path(inventory))
+    return found.sla_tier, inventory_tier(found, loaded)
 
 
 @app.command("schedule")
@@ -131,12 +139,10 @@ def schedule(
 
     from drills.schedule import cron_lines, systemd_units
     from policies.errors import ConfigError
-    from policies.sla import load_policy
 
     if kind not in ("cron", "systemd"):
         raise ConfigError(f"--format: expected cron or systemd, got '{kind}'")
-    tier_name = tier or _inventory_tier(inventory)
-    chosen = load_policy(policy).tier(tier_name)
+    tier_name, chosen = _chosen_tier(tier, policy, inventory)
     args = {"crmdr": _crmdr_words(), "inventory": str(inventory_path(inventory).absolute()),
             "out": str(out.absolute()), "policy": str(policy.absolute()) if policy else None}
     try:
