@@ -133,6 +133,7 @@ def schedule(
                                     "User=; default for cron: you)."),
     install: bool = typer.Option(False, "--install", help="Write the schedule to --dest."),
     dest: Path | None = typer.Option(None, "--dest", help="cron: a cron.d file; systemd: a unit directory."),
+    json_out: bool = JsonOption,
 ) -> None:
     """Print (or install) a cron.d file or systemd timers for the tier's drill cadences."""
     import getpass
@@ -160,6 +161,12 @@ def schedule(
         if install:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
+    if json_out:
+        emit_json({"tier": tier_name, "format": kind, "installed": install,
+                   "files": [{"path": str(path), "text": text} for path, text in files.items()]})
+        return
+    for path, text in files.items():
+        if install:
             say(f"installed {path}")
         else:
             say(f"# {path}\n{text}" if kind == "systemd" else text.rstrip("\n"))

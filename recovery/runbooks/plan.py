@@ -184,6 +184,13 @@ def render_plan(runbook: str, rows: Sequence[tuple[str, str, Truth]]) -> list[st
     return lines
 
 
+def plan_steps(phases: Sequence[str], rows: Sequence[tuple[str, str, Truth]]) -> list[dict[str, object]]:
+    """The plan for machines (`--json`): each step an object with its name, phase and current truth."""
+    return [{"index": index, "name": name, "phase": phase, "does": describe,
+             "truth": {"done": truth.done, "detail": truth.detail}}
+            for index, (phase, (name, describe, truth)) in enumerate(zip(phases, rows, strict=True), start=1)]
+
+
 def redact(text: str, secrets: Iterable[str], limit: int = 600) -> str:
     """Scrub secrets from evidence and keep it short."""
     for secret in secrets:
