@@ -3,6 +3,10 @@
 import json
 import logging
 import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,6 +48,38 @@ def say(message: str) -> None:
     from rich.console import Console
 
     Console(highlight=False, soft_wrap=True).print(message)
+
+
+TICK_SECONDS = 2.0
+
+
+@contextmanager
+def ticking(enabled: bool) -> Iterator[Callable[[str], None]]:
+    """A reporter for a long command: each stage said once with `…`, then again every 2 s while it
+    lasts, with its elapsed time, so a wait never looks like a hang. Silent when not `enabled`."""
+    if not enabled:
+        yield lambda stage: None
+        return
+    stage, since = [""], [time.monotonic()]
+    stop = threading.Event()
+
+    def tell(now: str) -> None:
+        stage[0], since[0] = now, time.monotonic()
+        say(f"[dim]…[/dim] {now}")
+
+    def loop() -> None:
+        while not stop.wait(TICK_SECONDS):
+            elapsed = time.monotonic() - since[0]
+            if stage[0] and elapsed >= TICK_SECONDS:
+                say(f"[dim]…[/dim] {stage[0]} ({elapsed:.0f} s)")
+
+    thread = threading.Thread(target=loop, name="crmdr-ticking", daemon=True)
+    thread.start()
+    try:
+        yield tell
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def fail(error: DrError, *, debug: bool, json_out: bool = False) -> int:

@@ -74,7 +74,8 @@ def _failback(context: DrillContext, options: Options) -> tuple[list[Check], lis
     address = Route53Dns(inventory).resolve()
     primary = inventory.database.primary
     home = getattr(primary, "host", "")
-    checks = [Check(name="fail back", passed=True, detail=result.message),
+    again = f"{result.primary} is the primary again (run {result.run_id})"
+    checks = [Check(name="fail back", passed=True, detail=again),
               Check(name="DNS name back on the primary", passed=address == home,
                     detail=f"{inventory.dns.record_name} resolves to {address}")]
     return checks, evidence, text

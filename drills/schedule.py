@@ -52,14 +52,20 @@ def due_drills(tier: Tier, reports: Sequence[DrillReport], now: datetime) -> lis
             soon = min(DUE_SOON, cadence / 10)
             state = "overdue" if now > due_at else "due" if now > due_at - soon else "ok"
             late = now - due_at
-            reason = (f"overdue by {format_duration(_round(late))}" if state == "overdue"
-                      else f"due in {format_duration(_round(-late))}")
+            reason = (f"overdue by {_span(late)} (was due {due_at:%Y-%m-%d})" if state == "overdue"
+                      else f"due in {_span(-late)} ({due_at:%Y-%m-%d})")
         found.append(DueDrill(kind, cadence, last_passed, last_run, due_at, state, reason))
     return found
 
 
-def _round(value: timedelta) -> timedelta:
-    return timedelta(seconds=round(value.total_seconds()))
+def _span(value: timedelta) -> str:
+    """In the unit people plan drills in: days, else hours, else minutes."""
+    seconds = value.total_seconds()
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            count = round(seconds / size)
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return "less than a minute"
 
 
 def not_due_yet(tier: Tier, reports: Sequence[DrillReport], kind: DrillType, now: datetime) -> str | None:
@@ -77,7 +83,7 @@ def not_due_yet(tier: Tier, reports: Sequence[DrillReport], kind: DrillType, now
     if now >= due_at:
         return None
     return (f"{kind} drill not due: every {format_duration(cadence)}, the last passing one started "
-            f"{last:%Y-%m-%d %H:%M} UTC, due {due_at:%Y-%m-%d %H:%M} UTC (in {format_duration(_round(due_at - now))})")
+            f"{last:%Y-%m-%d %H:%M} UTC, due {due_at:%Y-%m-%d %H:%M} UTC (in {_span(due_at - now)})")
 
 
 def drill_command(kind: DrillType, tier: str, *, crmdr: Sequence[str], inventory: str | None, out: str,

@@ -8,7 +8,8 @@ from typing import Any
 import typer
 
 from crmdr.commands.options import InventoryOption, JsonOption, inventory_path
-from crmdr.output import emit_json, say
+from crmdr.output import emit_json, say, ticking
+from policies.sizes import format_bytes
 
 app = typer.Typer(help="Off-site recovery points: take, list, verify; WAL archiving.",
                   no_args_is_help=True)
@@ -78,7 +79,7 @@ def run(
         say(f"recovery point [bold]{point.id}[/bold]: snapshot {point.snapshot_arn}, "
             f"locked manifest until {point.retain_until:%Y-%m-%d}")
     else:
-        say(f"recovery point [bold]{point.id}[/bold]: {point.size} bytes in "
+        say(f"recovery point [bold]{point.id}[/bold]: {format_bytes(point.size)} in "
             f"{len(point.objects)} object(s), LSN {point.start_lsn}..{point.stop_lsn}, "
             f"locked until {point.retain_until:%Y-%m-%d}")
 
@@ -162,7 +163,7 @@ def _print_catalog(catalog: Any, now: Any, age_text: Callable[[Any], str]) -> No
     for s in catalog.points:
         until = s.point.retain_until
         table.add_row(s.point.id, s.point.kind, age_text(now - s.point.finished_at),
-                      f"{s.point.size / 1048576:.1f} MiB", s.state(),
+                      format_bytes(s.point.size), s.state(),
                       f"{until:%Y-%m-%d}" if until else "-")
     Console(highlight=False, width=None if sys.stdout.isatty() else 120).print(table)
     for reason in catalog.broken:
@@ -191,7 +192,8 @@ def wal_install(
     from recovery.wal_archive import install
 
     loaded, _, store = _context(inventory)
-    done = install(loaded, store, python or sys.executable, timeout=timeout)
+    with ticking(not json_out) as report:
+        done = install(loaded, store, python or sys.executable, timeout=timeout, report=report)
     if json_out:
         emit_json([{"node": d.node, "archive_command": d.archive_command,
                     "proven_segment": d.proven_segment} for d in done])

@@ -32,6 +32,7 @@ from recovery.runbooks.plan import (
     resume_limitation,
     run_state,
 )
+from recovery.runbooks.progress import StepProgress
 from recovery.watch import Detection
 
 log = logging.getLogger(__name__)
@@ -224,14 +225,17 @@ def _locked(runbook: Runbook[S], site: S, options: Options, steps: list[Step], p
         site.notifier.publish(f"{subject}: {verb}", _notice(site, options, verb, "\n".join(plan)))
         ends = {step.name for i, step in enumerate(steps) if i + 1 == len(steps) or steps[i + 1].phase != step.phase}
 
+        progress = StepProgress(site.clock, options.report)
+
         def on_done(step: Step, status: str) -> None:
-            options.report(f"{step.name}: {status}")
+            options.report(progress.finished(step.name, status))
             if step.name in ends:
                 site.notifier.publish(f"{subject}: {step.phase} done",
                                       _notice(site, options, f"phase {step.phase} done", step.describe))
 
         engine = Engine(journal, on_done)
-        with Heartbeat(site, engine, subject, site.tier.status_notice_every.total_seconds()):
+        with Heartbeat(site, engine, subject, site.tier.status_notice_every.total_seconds()), \
+                progress.watching(lambda: engine.current):
             try:
                 engine.run(steps)
             except DrError as err:

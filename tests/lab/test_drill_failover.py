@@ -38,6 +38,9 @@ def test_failover_drill_synchronous_loses_nothing_and_fails_back(fresh_lab: Lab,
     jsonschema.validate(document, shipped_schema())
     phases = [p["name"] for p in document["timeline"]]
     assert "disrupt: crash primary" in phases and any(p.startswith("failover: ") for p in phases)
+    assert "failback: rebuild" in phases, phases  # failback's own phase, not a second "fence"
+    back = {c["name"]: c["detail"] for c in document["cleanup"]}["fail back"]
+    assert back.startswith("primary is the primary again (run failback-") and "failback done" not in back
     assert all(c["passed"] for c in document["cleanup"]), document["cleanup"]
     assert Route53Dns(fresh_lab.inventory).resolve() == str(fresh_lab.settings.primary_ip)
     assert "crmdr_drill_passed{type=\"failover\"" in (out / "drills.prom").read_text()

@@ -107,7 +107,8 @@ def test_due_states_from_last_passing_drill(tmp_path: Path, key) -> None:
     assert {d.drill_type: d.state for d in due_drills(gold, reports, passed_at + timedelta(days=29, hours=12))}[
         "failover"] == "due"
     late = {d.drill_type: d for d in due_drills(gold, reports, passed_at + timedelta(days=31))}
-    assert late["failover"].state == "overdue" and late["failover"].reason == "overdue by 1d"
+    assert late["failover"].state == "overdue" and late["failover"].reason == (
+        f"overdue by 1 day (was due {passed_at + timedelta(days=30):%Y-%m-%d})")
     text = prometheus_text(reports, list(late.values()))
     assert 'crmdr_drill_passed{type="failover",tier="gold",stack="test"} 0' in text
     assert 'crmdr_drill_rto_seconds{type="failover",tier="gold",stack="test"} 900' in text
