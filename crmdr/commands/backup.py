@@ -70,8 +70,8 @@ def run(
         with _progress(not json_out, f"backup {kind}", total) as progress:
             point = run_backup(loaded, tier, store, kind, progress=progress)  # type: ignore[arg-type]
     if json_out:
-        emit_json({"id": point.id, "kind": point.kind, "size": point.size,
-                   "manifest": f"{store.prefix}points/{point.id}/manifest.json",
+        emit_json({"id": point.id, "kind": point.kind, "size": point.size,  # keys relative to the prefix
+                   "bucket": store.bucket, "prefix": store.prefix, "manifest": f"points/{point.id}/manifest.json",
                    "objects": [o.model_dump() for o in point.objects],
                    "start_lsn": point.start_lsn, "stop_lsn": point.stop_lsn,
                    "retain_until": point.retain_until, "snapshot_arn": point.snapshot_arn})

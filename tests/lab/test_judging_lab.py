@@ -14,7 +14,12 @@ pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 def test_proof_ids_live_parts_and_the_sync_requirement(fresh_lab: Lab, tmp_path: Path) -> None:
     inv = str(fresh_lab.inventory_path)
-    assert crmdr("backup", "run", "--inventory", inv).returncode == 0
+    taken = crmdr("backup", "run", "--inventory", inv, "--json")
+    assert taken.returncode == 0, taken.stderr
+    point = json.loads(taken.stdout)  # every key relative to the one prefix it names
+    assert point["prefix"] == fresh_lab.inventory.backup.prefix and point["bucket"] == fresh_lab.inventory.backup.bucket
+    assert point["manifest"] == f"points/{point['id']}/manifest.json"
+    assert all(o["key"].startswith(f"points/{point['id']}/") for o in point["objects"]), point["objects"]
     assert crmdr("backup", "verify", "--latest", "--restore", "--inventory", inv).returncode == 0
     assert crmdr("backup", "verify", "--latest", "--inventory", inv).returncode == 0
     listed = json.loads(crmdr("backup", "list", "--inventory", inv, "--json").stdout)
