@@ -71,6 +71,9 @@ def _verdict(directory: Path, reports: int, valid: bool, anchor: "AnchorCheck") 
         return f"{directory}: {reports} report(s), {state}; anchor not checked: {anchor.where}"
     if not valid:
         return f"{directory}: {reports} report(s), FAILED (anchor: {anchor.where})"
+    if not anchor.anchored:
+        return (f"{directory}: {reports} report(s), signatures and hash chain consistent; anchor not found: no "
+                f"link of this chain is anchored in {anchor.where} (drills ran with --no-bucket, or another bucket)")
     newer = f"; the newest {anchor.unanchored} link(s) are not anchored yet" if anchor.unanchored else ""
     return (f"{directory}: {reports} report(s), signatures, hash chain and anchor intact "
             f"({anchor.anchored} link(s) anchored in {anchor.where}{newer})")
