@@ -71,6 +71,9 @@ def test_truncation_is_caught_by_the_anchor_and_a_purged_lab_keeps_the_key(tmp_p
         stop_lab(lab.dir)
     lab = start_lab(2, rows=50)
     try:
+        _code, _document, fresh_bucket = verify(purged_out, lab.inventory_path)
+        assert "anchor not found: no link of this chain is anchored" in fresh_bucket, fresh_bucket
+        assert "intact" not in fresh_bucket
         after = drill(lab.inventory_path, purged_out)
         code, document, human = verify(purged_out, lab.inventory_path)
         assert code == 0, document
