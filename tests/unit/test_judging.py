@@ -58,7 +58,7 @@ def platinum(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("command", [("inventory", "check"), ("drill", "due"), ("backup", "list"),
-                                     ("drill", "schedule"), ("failover", "--dry-run")])
+                                     ("drill", "schedule"), ("failover", "--dry-run"), ("watch", "--once")])
 def test_an_unknown_tier_is_named_with_its_file_and_field(platinum: Path, command: tuple[str, ...]) -> None:
     result = crmdr(*command, "--inventory", str(platinum))
     assert result.returncode == 2, result.stdout + result.stderr
