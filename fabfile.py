@@ -27,7 +27,7 @@ from policies.errors import ConfigError, DrError, Refused
 from recovery.adapters.fabric_host import FabricHostRunner
 from recovery.adapters.isolation import isolator_for
 from recovery.adapters.pg_host import PgHost
-from recovery.adapters.secrets import resolve_secret
+from recovery.adapters.secrets import optional_secret
 from recovery.inventory import HostNode, Inventory, load_inventory
 from recovery.ports import Isolator
 from recovery.runbooks.failover import guard_limitation
@@ -54,8 +54,8 @@ def _host(c: Connection, name: str | None = None) -> PgHost:
     inventory = _inventory()
     db = inventory.database
     node = _node(inventory, name or c.host)
-    password = resolve_secret(db.password, inventory) if db.password else None
-    repl = resolve_secret(db.replication_password, inventory) if db.replication_password else None
+    password = optional_secret(db.password, inventory)
+    repl = optional_secret(db.replication_password, inventory)
     runner = FabricHostRunner(node, inventory.ssh, secrets=[s for s in (password, repl) if s])
     runner.open()
     return PgHost(node, runner, user=db.user, password=password, replication_user=db.replication_user,

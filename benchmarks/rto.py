@@ -4,7 +4,7 @@
 
 Each round runs, on the benchmark's own lab (asynchronous streaming standby):
 1. `crmdr drill run --type failover` (declared outage: the drill starts the failover right after the
-   crash); RTO = first acknowledged probe write through the DNS name - the crash (drills/measure.py),
+   crash); RTO = first acknowledged probe write through the DNS name - the crash (drills/failover/measure.py),
    phases (detect, decide, fence, promote, dns, validate) from the drill report's timeline;
 2. the same drill with `--detect watch`: `crmdr watch` must first see 3 failed probes 0.5 s apart
    (a policy copy with watch_interval 0.5s, watch_failures 3);
@@ -28,7 +28,7 @@ from benchmarks._lab import lab, options, print_rows, sh
 from benchmarks.table import Row, row
 from policies.sla import load_policy
 from recovery.adapters.scratch_pg import service_user
-from recovery.adapters.secrets import resolve_secret
+from recovery.adapters.secrets import optional_secret
 from recovery.inventory import HostNode, Inventory, load_inventory
 
 CRMDR = [sys.executable, "-m", "crmdr"]
@@ -88,7 +88,7 @@ def raw_floor(inventory_file: Path) -> float:
     old, new = inventory.database.primary, inventory.database.standby
     if not isinstance(old, HostNode) or not isinstance(new, HostNode):
         raise SystemExit("the RTO benchmark needs a hosts lab")
-    password = resolve_secret(inventory.database.password, inventory) if inventory.database.password else None
+    password = optional_secret(inventory.database.password, inventory)
     began = time.monotonic()
     sh(as_user([f"{old.bin_dir}/pg_ctl", "stop", "-D", old.data_dir, "-m", "immediate"]))
     sh(as_user([f"{new.bin_dir}/pg_ctl", "promote", "-D", new.data_dir]))

@@ -29,7 +29,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def seed_points(inventory: Inventory, count: int, already: int) -> None:
     """Points `already`..`count` as sealed manifests (every other one verified), 16 PUTs at a time."""
     from recovery.adapters.s3_store import S3ObjectStore
-    from recovery.manifest import (
+    from recovery.backups.manifest import (
         ClusterIdentity,
         ObjectEntry,
         RecoveryPoint,

@@ -8,16 +8,16 @@ import json
 import time
 from datetime import UTC, datetime
 
+from drills.context import DrillContext
 from drills.judge import backup_objectives
 from drills.report.build import DrillOutcome
 from drills.report.model import Check
 from drills.report.store import write_evidence
-from drills.runner import DrillContext
 from drills.timeline import phase_at
 from policies.errors import DrError
 from policies.sla import DrillType
 from recovery.adapters.s3_store import S3ObjectStore
-from recovery.verify import latest_point_id, load_point, verify_point
+from recovery.backups.verify import latest_point_id, load_point, verify_point
 
 BUCKET_ONLY = ("non-disruptive: read the DR-region backup bucket only; no production host, "
                "database or DNS record was touched")

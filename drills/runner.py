@@ -9,15 +9,15 @@ import logging
 import os
 import secrets as token
 import subprocess
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from drills.report.build import DrillOutcome, Provenance, build_report, report_id
+from drills.context import DrillContext, Executor
+from drills.report.build import Provenance, build_report, report_id
 from drills.report.model import DrillReport, Person, Signing, Toolkit
 from drills.report.render import render_all
 from drills.report.rotation import key_change_refusal
@@ -42,9 +42,7 @@ log = logging.getLogger(__name__)
 
 REPORT_PREFIX = "drill-reports/"
 DISRUPTIVE: frozenset[str] = frozenset({"failover"})
-SCENARIOS = ("crash", "host-lost", "network-cut")
 DETECT_MODES = ("declared", "watch")
-IMPLEMENTED_SCENARIOS = ("crash", "host-lost", "network-cut")
 
 
 @dataclass(frozen=True)
@@ -64,21 +62,6 @@ class DrillRequest:
     store_in_bucket: bool = True
 
 
-@dataclass
-class DrillContext:
-    """What an executor gets: the topology, the objectives, where to put evidence, the secrets."""
-
-    inventory: Inventory
-    inventory_path: Path
-    tier: Tier
-    tier_name: str
-    scenario: str | None
-    report_dir: Path
-    secrets: list[str] = field(default_factory=list)
-    detect: str = "declared"
-
-
-Executor = Callable[[DrillContext], DrillOutcome]
 
 
 def drill_refusal(inventory: Inventory, tier: Tier, drill_type: str, confirmed: bool) -> str | None:
@@ -97,7 +80,7 @@ def drill_refusal(inventory: Inventory, tier: Tier, drill_type: str, confirmed: 
 def executor_for(drill_type: DrillType) -> Executor:
     """The executor of a drill type; imported lazily (each pulls in its own adapters)."""
     if drill_type == "failover":
-        from drills.failover_drill import run as failover
+        from drills.failover.drill import run as failover
 
         return failover
     from drills.backup_drill import backup_verify, restore_test
@@ -141,11 +124,11 @@ def _load(request: DrillRequest) -> tuple[Inventory, Policy, str, Tier]:
                           f"got '{request.detect}' for a {request.drill_type} drill")
     if request.scenario is not None and request.drill_type != "failover":
         raise ConfigError(f"--scenario applies to failover drills only, not {request.drill_type}")
-    if request.scenario is not None and request.scenario not in SCENARIOS:
-        raise ConfigError(f"unknown scenario '{request.scenario}' (expected one of {', '.join(SCENARIOS)})")
-    if request.scenario not in (None, *IMPLEMENTED_SCENARIOS):
-        raise ConfigError(f"scenario '{request.scenario}' is not implemented yet (available: "
-                          f"{', '.join(IMPLEMENTED_SCENARIOS)})")
+    if request.scenario is not None:
+        from drills.failover.scenarios import SCENARIOS
+
+        if request.scenario not in SCENARIOS:
+            raise ConfigError(f"unknown scenario '{request.scenario}' (expected one of {', '.join(SCENARIOS)})")
     return inventory, policy, tier_name, tier
 
 

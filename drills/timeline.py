@@ -1,57 +1,33 @@
 """The drill's timeline: its own phases plus the runbook's, read from the run journal. Pure.
 
-Journal lines carry `step`, `status`, `wall` (ISO time) and `phase` (detect, decide, fence,
-promote, dns, validate, ...); a phase spans from its first step's start to its last step's
-end, and it failed if any of its steps failed.
+The runbook's phases come from the journal's one phase fold (`phase_spans`): a phase spans
+from its steps' earliest event to their latest, and it failed if any of its steps failed.
 """
 
-import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from drills.report.model import Phase
-
-FINAL = ("succeeded", "failed", "skipped", "aborted")
-
-
-@dataclass
-class _Span:
-    start: datetime
-    end: datetime
-    status: str
-    steps: list[str]
+from recovery.runbooks.journal.events import RUN_STEP, Event, phase_spans
 
 
-def journal_events(text: str) -> list[dict[str, Any]]:
-    """Journal lines as dicts; a torn last line (a crash mid-write) is ignored."""
+def journal_events(text: str) -> list[Event]:
+    """Journal lines as events; a torn last line (a crash mid-write) is ignored."""
     events = []
     for line in text.splitlines():
         try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
+            events.append(Event.from_line(line))
+        except (ValueError, TypeError):
             continue
     return events
 
 
-def runbook_phases(events: Iterable[Mapping[str, Any]], origin: datetime, prefix: str = "") -> list[Phase]:
+def runbook_phases(events: Iterable[Event], origin: datetime, prefix: str = "") -> list[Phase]:
     """Phases of a runbook run, with offsets from `origin` (the drill's start)."""
-    spans: dict[str, _Span] = {}
-    for event in events:
-        phase = str(event.get("phase") or "")
-        if not phase or event.get("step") == "run":
-            continue
-        when = datetime.fromisoformat(str(event["wall"]))
-        span = spans.setdefault(phase, _Span(when, when, "succeeded", []))
-        span.start, span.end = min(span.start, when), max(span.end, when)
-        step = str(event.get("step", ""))
-        if step not in span.steps:
-            span.steps.append(step)
-        if event.get("status") in ("failed", "aborted"):
-            span.status = "failed"
-    return [phase_at(f"{prefix}{name}", span.start, span.end, origin, span.status, ", ".join(span.steps))
-            for name, span in sorted(spans.items(), key=lambda item: item[1].start)]
+    spans = phase_spans(e for e in events if e.step != RUN_STEP)
+    return [phase_at(f"{prefix}{name}", span.earliest, span.latest, origin, "failed" if span.failed else "succeeded",
+                     ", ".join(span.steps))
+            for name, span in sorted(spans.items(), key=lambda item: item[1].earliest)]
 
 
 def phase_at(name: str, start: datetime, end: datetime, origin: datetime, status: str = "succeeded",

@@ -42,6 +42,11 @@ class InventoryFacts:
     primary_health_check_id: str
     lock_table: str
     topic_arn: str
+    status_url: str | None = None  # the customer status page (CloudFront) and its DR-region bucket
+    status_bucket: str | None = None
+    status_prefix: str = "status/"
+    intake_url: str | None = None
+    intake_table: str | None = None
 
 
 def build_inventory(facts: InventoryFacts) -> dict[str, Any]:
@@ -71,6 +76,10 @@ def build_inventory(facts: InventoryFacts) -> dict[str, Any]:
             },
             "lock": {"table": facts.lock_table, "region": facts.dr_region},
             "notify": {"topic_arn": facts.topic_arn},
+            "status": {"url": facts.status_url, "bucket": facts.status_bucket, "prefix": facts.status_prefix}
+            if facts.status_url else None,
+            "intake": {"url": facts.intake_url, "table": facts.intake_table, "region": facts.dr_region,
+                       "kms_key_id": facts.backup_kms_key_arn} if facts.intake_url and facts.intake_table else None,
         }
     )
     return inventory.model_dump(mode="json", exclude_none=True)

@@ -7,12 +7,14 @@ only as references (env var, file, SSM parameter, Secrets Manager name), never a
 
 import json
 import weakref
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from policies.documents import load_document
+from policies.durations import Duration
 from policies.errors import ConfigError
 from policies.sla import Policy, Tier, check_inventory_tier
 
@@ -188,6 +190,14 @@ class Dns(_Model):
     # Route 53 API. None means the system resolver (as in AWS).
     resolver: str | None = None
 
+    @field_validator("resolver")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        host, _, port = (value or "").rpartition(":")
+        if value is not None and not (host.strip("[]") and port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError("expected host:port of a DNS server (e.g. 127.0.0.10:5353), or null (system resolver)")
+        return value
+
 
 class Lock(_Model):
     table: Name
@@ -199,16 +209,53 @@ class Notify(_Model):
     topic_arn: Name
 
 
+class StatusComponent(_Model):
+    """A part of the CRM customers know by name, in each audience language."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    names: dict[str, Name]  # language -> display name, e.g. {"en": "Web app", "de": "Web-Anwendung"}
+
+
+class StatusWebhook(_Model):
+    """A subscriber's endpoint; its HMAC-SHA256 secret is a reference, never a value."""
+
+    url: Name
+    secret: SecretRef
+
+
+def _default_components() -> list[StatusComponent]:
+    return [StatusComponent(id="web-app", names={"en": "Web app", "de": "Web-Anwendung"}),
+            StatusComponent(id="api", names={"en": "API", "de": "API"}),
+            StatusComponent(id="email-intake", names={"en": "E-mail intake", "de": "E-Mail-Eingang"})]
+
+
 class StatusPage(_Model):
     """The customer status page; it lives in the DR region so the primary's loss cannot take it down."""
 
     url: Name  # base URL: /feed.atom, /api/v2/summary.json, /api/v2/incidents.json under it
+    bucket: Name | None = None  # DR-region bucket: the append-only update log and the published site
+    prefix: str = "status/"
+    name: Name = "CRM status"
+    language: Literal["en", "de"] = "en"  # the audience's language for drafted messages
+    components: list[StatusComponent] = Field(default_factory=_default_components, min_length=1)
+    topic_arn: Name | None = None  # the customers' SNS topic (e-mail/SMS), apart from notify.topic_arn
+    webhooks: list[StatusWebhook] = Field(default_factory=list)
 
 
 class Intake(_Model):
-    """The downtime intake: customer requests taken while the CRM is down, replayed afterwards."""
+    """The downtime intake: customer requests taken while the CRM is down, replayed afterwards.
+
+    The table and key live in the DR region; personal fields are encrypted client-side with a
+    data key from `kms_key_id` (envelope) and purged `purge_after` after the request is a case.
+    """
 
     url: Name  # form at /, POST /api/requests
+    table: Name = "crmdr-intake"
+    region: Name | None = None  # None: the DR region
+    kms_key_id: Name | None = None  # the DR key (id, ARN or alias); None: table SSE only, refused by the service
+    purge_after: Duration = timedelta(days=30)
+    rate_per_minute: int = Field(default=30, ge=1, le=100_000)  # accepted submissions per client address
+    drill_account: Name | None = None  # the account drill requests are filed under (a test account)
 
 
 class AppHost(_Model):

@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from policies.errors import CloudError
 from recovery.inventory import HostNode
@@ -92,6 +92,10 @@ class Clock(Protocol):
 class Lock(Protocol):
     """A lease lock so only one recovery runs at a time; `acquire` raises Refused naming the holder."""
 
+    holder: str
+
+    def current(self) -> dict[str, str] | None: ...
+
     def acquire(self, run: str) -> None: ...
 
     def renew(self) -> None: ...
@@ -100,9 +104,29 @@ class Lock(Protocol):
 
 
 class Notifier(Protocol):
-    """Status notices to people (SNS topic in the DR region)."""
+    """Status notices to people (SNS topic in the DR region); `sent` lists the subjects sent."""
+
+    sent: list[str]
 
     def publish(self, subject: str, message: str) -> None: ...
+
+
+class Dns(Protocol):
+    """The failover records of the DR name (Route 53 in AWS): read, resolve, re-point."""
+
+    def records(self) -> dict[str, dict[str, Any]]: ...
+
+    def resolve(self) -> str: ...
+
+    def point_to(self, primary: tuple[str, str | None], secondary: tuple[str, str | None],
+                 kind: str = "A") -> None: ...
+
+
+class Resolver(Protocol):
+    """The database name as applications resolve it: DNS (the data plane), never the Route 53 API.
+    Failures raise HostError with a message starting "DNS:" (a state of its own, not the database's)."""
+
+    def resolve(self) -> str: ...
 
 
 class Isolator(Protocol):

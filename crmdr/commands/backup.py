@@ -52,7 +52,7 @@ def run(
     json_out: bool = JsonOption,
 ) -> None:
     """Take a recovery point, streamed into the DR-region bucket (SSE-KMS, Object Lock)."""
-    from recovery.backup import estimate, run_backup, source
+    from recovery.backups.take import estimate, run_backup, source
 
     loaded, tier, store = _context(inventory)
     if kind not in ("physical", "logical"):
@@ -62,7 +62,7 @@ def run(
     if loaded.database.engine == "rds":
         from recovery.adapters.clock import SystemClock
         from recovery.adapters.rds import RdsSnapshots
-        from recovery.rds_backup import run_rds_backup
+        from recovery.backups.rds_backup import run_rds_backup
 
         point = run_rds_backup(loaded, tier, store, RdsSnapshots(loaded), SystemClock())
     else:
@@ -95,7 +95,7 @@ def verify(
 ) -> None:
     """Read every byte of a recovery point and prove it (exit 1 naming what failed)."""
     from policies.errors import ConfigError, VerificationFailed
-    from recovery.verify import latest_point_id, load_point, verify_point
+    from recovery.backups.verify import latest_point_id, load_point, verify_point
 
     if (point is None) == (not latest):
         raise ConfigError("give exactly one of --id ID or --latest")
@@ -123,8 +123,8 @@ def list_points(
     from datetime import UTC, datetime
 
     from policies.errors import CheckFailed
-    from recovery.catalog import age_text, freshness_reason
-    from recovery.verify import read_catalog
+    from recovery.backups.catalog import age_text, freshness_reason
+    from recovery.backups.verify import read_catalog
 
     _, tier, store = _context(inventory)
     catalog = read_catalog(store)
@@ -189,7 +189,7 @@ def wal_install(
     """Install the archive_command on the hosts and prove one segment reaches the bucket."""
     import sys
 
-    from recovery.wal_archive import install
+    from recovery.wal.archive import install
 
     loaded, _, store = _context(inventory)
     with ticking(not json_out) as report:
@@ -213,7 +213,7 @@ def prune(
     from datetime import UTC, datetime
 
     from policies.errors import CheckFailed
-    from recovery.retention import prune as run_prune
+    from recovery.backups.retention import prune as run_prune
 
     _, _, store = _context(inventory)
     done = run_prune(store, datetime.now(UTC), dry_run=dry_run)

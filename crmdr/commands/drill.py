@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from crmdr.commands.options import DEFAULT_REPORT_DIR, InventoryOption, JsonOption, inventory_path
+from crmdr.commands.options import DEFAULT_REPORT_DIR, InventoryOption, JsonOption, PolicyOption, inventory_path
 from crmdr.output import emit_json, say
 
 if TYPE_CHECKING:
@@ -15,7 +15,6 @@ app = typer.Typer(help="Drills: run, judge against the SLA tier, report; due dat
                   no_args_is_help=True)
 
 OutOption = typer.Option(DEFAULT_REPORT_DIR, "--out", help="Report directory (signed, hash-chained).")
-PolicyOption = typer.Option(None, "--policy", help="SLA policy file (default: the shipped tiers).")
 TierOption = typer.Option(None, "--tier", help="SLA tier (default: the inventory's sla_tier).")
 
 

@@ -15,6 +15,7 @@ InventoryOption = typer.Option(
 )
 JsonOption = typer.Option(False, "--json", help="Machine-readable output.")
 LabDirOption = typer.Option(DEFAULT_LAB_DIR, "--dir", help="Lab directory.")
+PolicyOption = typer.Option(None, "--policy", help="SLA policy file (default: the shipped tiers).")
 
 
 def inventory_path(given: Path | None) -> Path:

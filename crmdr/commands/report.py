@@ -38,10 +38,10 @@ def verify(
     The chain is compared with its anchor in the Object-Locked DR bucket (the inventory's) when
     that answers; when it cannot be, the output says "anchor not checked" and why.
     """
+    from drills.report.chain import verify as verify_chain
     from drills.report.rotation import rotations
     from drills.report.service import check_anchor
     from drills.report.signing import read_public_key
-    from drills.report.store import verify as verify_chain
 
     _report_dir(directory)
     trusted = read_public_key(public_key) if public_key else None

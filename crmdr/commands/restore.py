@@ -4,8 +4,8 @@ from pathlib import Path
 
 import typer
 
-from crmdr.commands.options import InventoryOption, JsonOption, inventory_path
-from crmdr.commands.runbooks import DryRun, JournalDir, Policy, Resume, Yes, options_from, show
+from crmdr.commands.options import InventoryOption, JsonOption, PolicyOption, inventory_path
+from crmdr.commands.runbooks import DryRun, JournalDir, Resume, Yes, options_from, show
 
 
 def restore(
@@ -22,7 +22,7 @@ def restore(
     resume: str | None = Resume,
     inventory: Path | None = InventoryOption,
     journal_dir: Path | None = JournalDir,
-    policy: Path | None = Policy,
+    policy: Path | None = PolicyOption,
     json_out: bool = JsonOption,
 ) -> None:
     """Restore a physical recovery point and its archived WAL onto a host, to a point in time.
@@ -32,8 +32,8 @@ def restore(
     off on it until `crmdr backup wal install`.
     """
     from policies.errors import ConfigError
+    from recovery.backups.pitr import parse_time
     from recovery.inventory import load_inventory
-    from recovery.pitr import parse_time
     from recovery.runbooks.restore import run_restore
 
     if resume is None and (point is None) == (not latest):

@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from crmdr.commands.options import InventoryOption, JsonOption, inventory_path
+from crmdr.commands.options import InventoryOption, JsonOption, PolicyOption, inventory_path
 from crmdr.output import emit_json, say
 
 if TYPE_CHECKING:
+    from recovery.inventory import Inventory
     from recovery.runbooks.run import Options, RunResult
 
 DryRun = typer.Option(False, "--dry-run", help="Print the plan with each check's current truth; change nothing.")
@@ -17,7 +18,6 @@ Resume = typer.Option(None, "--resume", metavar="RUN", help="Continue a crashed 
 Yes = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
 JournalDir = typer.Option(None, "--journal-dir", help="Local journal directory (default: $CRMDR_JOURNAL_DIR "
                           "or .crmdr/runs); always mirrored to the DR bucket.")
-Policy = typer.Option(None, "--policy", help="SLA policy file (default: the shipped tiers).")
 Drill = typer.Option(False, "--drill", help="Mark notices and the journal as a drill.")
 Target = typer.Option(None, "--to", help="Node to promote (default: the inventory's standby).")
 
@@ -40,7 +40,7 @@ def _confirm(yes: bool, dry_run: bool, json_out: bool) -> Any:
 
 
 def options_from(**given: Any) -> "Options":
-    from recovery.runbooks.journal import default_journal_dir
+    from recovery.runbooks.journal.files import default_journal_dir
     from recovery.runbooks.run import Options
 
     json_out = given.pop("json_out")
@@ -74,7 +74,7 @@ def failover(
     yes: bool = Yes,
     target: str | None = Target,
     journal_dir: Path | None = JournalDir,
-    policy: Path | None = Policy,
+    policy: Path | None = PolicyOption,
     drill: bool = Drill,
     json_out: bool = JsonOption,
 ) -> None:
@@ -85,7 +85,20 @@ def failover(
     options = options_from(dry_run=dry_run, resume=resume, accept_data_loss=accept_data_loss,
                        force_unfenced=force_unfenced, yes=yes, target=target, journal_dir=journal_dir,
                        policy=policy, drill=drill, json_out=json_out)
-    show(run_failover(load_inventory(inventory_path(inventory)), options), json_out)
+    loaded = load_inventory(inventory_path(inventory))
+    result = run_failover(loaded, options)
+    show(result, json_out, _customers_told(loaded, result, policy, drill) if result.status == "succeeded" else None)
+
+
+def _customers_told(loaded: "Inventory", result: "RunResult", policy: Path | None, drill: bool) -> dict[str, Any]:
+    """Validation passed: the open incident gets "monitoring" (a drill: its drill-marked location)."""
+    from crmdr.commands.notices import after_failover, automatic_notices
+    from policies.sla import load_policy
+
+    customers = automatic_notices(loaded, loaded.sla_tier, load_policy(policy).tier(loaded.sla_tier), drill=drill)
+    after_failover(customers, result)
+    customers.wait()
+    return {"customers": customers.record()}
 
 
 def _planned(runbook: str, to_help: str, summary: str) -> Any:
@@ -98,7 +111,7 @@ def _planned(runbook: str, to_help: str, summary: str) -> Any:
         yes: bool = Yes,
         target: str | None = typer.Option(None, "--to", help=to_help),
         journal_dir: Path | None = JournalDir,
-        policy: Path | None = Policy,
+        policy: Path | None = PolicyOption,
         drill: bool = Drill,
         json_out: bool = JsonOption,
     ) -> None:

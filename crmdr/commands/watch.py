@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from crmdr.commands.options import InventoryOption, JsonOption, inventory_path
+from crmdr.commands.notices import after_failover, automatic_notices, cadence_reminder
+from crmdr.commands.options import InventoryOption, JsonOption, PolicyOption, inventory_path
 from crmdr.output import emit_json, say
 
 if TYPE_CHECKING:
+    from outage.status.service import AutomaticNotices
     from recovery.inventory import Inventory
-    from recovery.watch import Detection, Verdict
+    from recovery.watch.decide import Detection, Verdict
 
 
 def _printer(json_out: bool, once: bool) -> "Callable[[Verdict], None]":
@@ -40,13 +42,14 @@ def watch(
                                         "outage (default: the tier's watch_failures, 3)."),
     timeout: float | None = typer.Option(None, "--timeout", help="Seconds one probe may take (default: "
                                          "the interval, at most 1)."),
-    once: bool = typer.Option(False, "--once", help="Stop at the first verdict: exit 0 healthy, 1 outage."),
+    once: bool = typer.Option(False, "--once", help="Stop at the first verdict: exit 0 when the database "
+                              "answers (healthy, control plane unreachable), 1 otherwise (outage, dns unreachable)."),
     failover: bool = typer.Option(False, "--failover", help="On an outage, start the failover runbook "
                                   "(the tier must set automatic_failover: true)."),
     accept_data_loss: bool = typer.Option(False, "--accept-data-loss",
                                           help="With --failover: promote even above the tier's lag limit."),
     tier: str | None = typer.Option(None, "--tier", help="SLA tier (default: the inventory's sla_tier)."),
-    policy: Path | None = typer.Option(None, "--policy", help="SLA policy file (default: the shipped tiers)."),
+    policy: Path | None = PolicyOption,
     journal_dir: Path | None = typer.Option(None, "--journal-dir", help="Journal directory (default: "
                                             "$CRMDR_JOURNAL_DIR or .crmdr/runs)."),
     json_out: bool = JsonOption,
@@ -56,10 +59,9 @@ def watch(
     from policies.sla import load_policy
     from recovery.adapters.health_probe import PrimaryProbe
     from recovery.inventory import inventory_tier, load_inventory
-    from recovery.runbooks.journal import default_journal_dir
-    from recovery.runbooks.watch import prepare_failover
-    from recovery.runbooks.watch import watch as run_watch
-    from recovery.watch import failover_limitation, watch_settings
+    from recovery.runbooks.journal.files import default_journal_dir
+    from recovery.watch.decide import ANSWERING, failover_limitation, watch_settings
+    from recovery.watch.loop import prepare_failover, watch_until
 
     loaded = load_inventory(inventory_path(inventory))
     tier_name = tier or loaded.sla_tier
@@ -72,27 +74,36 @@ def watch(
         prepare_failover(loaded)
     journals = journal_dir or default_journal_dir()
     printer = _printer(json_out, once)
+    customers = automatic_notices(loaded, tier_name, chosen)  # told at once on a declared outage
+    reminder = None if once or failover else cadence_reminder(loaded, customers)
 
     def report(verdict: "Verdict") -> None:
         printer(verdict)
+        if verdict.detection:
+            customers.outage_declared(verdict.detection.first_failure, verdict.detection.declared)
         if verdict.detection and not failover:  # a service without --failover declares and keeps watching
             _declare(loaded, verdict.detection, journals, json_out)
+        if reminder is not None:
+            reminder.tick()
 
-    ends = ("healthy", "outage") if once else ("outage",) if failover else ()
-    verdict = run_watch(PrimaryProbe(loaded, settings.timeout), settings, until=lambda v: v.status in ends,
-                        report=report)
+    def until(verdict: "Verdict") -> bool:
+        return verdict.status != "suspect" if once else failover and verdict.status == "outage"
+
+    verdict = watch_until(PrimaryProbe(loaded, settings.timeout), settings, until=until, report=report)
     if verdict is None:
         return
     if once and not (failover and verdict.detection):
         _show_once(verdict, json_out)
     if failover and verdict.detection:
-        _fail_over(loaded, verdict, verdict.detection, (accept_data_loss, journals, policy, json_out))
-    elif verdict.detection:
+        _fail_over(loaded, verdict, verdict.detection, (accept_data_loss, journals, policy, json_out), customers)
+    elif verdict.detection or verdict.status not in ANSWERING:
+        if verdict.detection:
+            customers.wait()
         raise typer.Exit(1)
 
 
 def _declare(loaded: "Inventory", found: "Detection", journals: Path, json_out: bool) -> None:
-    from recovery.runbooks.watch import declare_outage, outage_journal
+    from recovery.watch.loop import declare_outage, outage_journal
 
     path = declare_outage(loaded, found, outage_journal(loaded, journals))
     if not json_out:
@@ -107,18 +118,23 @@ def _show_once(verdict: "Verdict", json_out: bool) -> None:
 
 
 def _fail_over(loaded: "Inventory", verdict: "Verdict", found: "Detection",
-               given: tuple[bool, Path, Path | None, bool]) -> None:
+               given: tuple[bool, Path, Path | None, bool], customers: "AutomaticNotices") -> None:
     """The failover starts at once; the outage is journalled and announced alongside it."""
     from recovery.runbooks.run import Options
-    from recovery.runbooks.watch import fail_over, outage_journal
+    from recovery.watch.loop import fail_over, outage_journal
 
     accept_data_loss, journals, policy, json_out = given
     report = (lambda line: None) if json_out else (lambda line: say(f"[dim]…[/dim] {line}"))
     result = fail_over(loaded, found, Options(accept_data_loss=accept_data_loss, journal_dir=journals,
                                               policy=policy, report=report), outage_journal(loaded, journals))
+    after_failover(customers, result)  # validation passed: "monitoring"; resolving stays a person's decision
+    customers.wait()
+    told = customers.record()
     if json_out:
-        emit_json({"outage": verdict.to_dict(), "failover": result.to_dict()})
+        emit_json({"outage": verdict.to_dict(), "failover": result.to_dict(), "customers": told})
     else:
         say(result.message)
+        say(f"customers: {', '.join(u['state'] for u in told.get('updates', [])) or told.get('reason', 'nothing')}"
+            f" on {loaded.status.url if loaded.status else 'no status page'}")
         if result.journal:
             say(f"journal: {result.journal} (run {result.run_id})")

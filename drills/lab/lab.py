@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from drills.lab import aws, postgres, sshd
+from drills.lab import aws, dns_server, intake_server, postgres, sshd, status_server
 from drills.lab.settings import LabPaths, LabSettings
 from drills.lab.system import (
     check_traversable,
@@ -50,6 +50,8 @@ class LabState(BaseModel):
 
     settings: LabSettings
     moto_pid: int | None = None
+    status_pid: int | None = None
+    dns_pid: int | None = None
     created_at: str
 
 
@@ -77,7 +79,9 @@ def _ssh_nodes(settings: LabSettings) -> tuple[str, ...]:
 
 def _listeners(settings: LabSettings) -> list[tuple[str, str, int]]:
     """(what, ip, port) of every listening socket a lab owns."""
-    found = [("moto server", str(settings.aws_ip), settings.aws_port)]
+    found = [("moto server", str(settings.aws_ip), settings.aws_port),
+             ("status page server", str(settings.status_ip), settings.status_port),
+             ("lab DNS server", str(settings.aws_ip), settings.dns_port)]
     for node in NODES:
         found.append((f"PostgreSQL of {node}", _ip(settings, node), settings.pg_port))
         found.append((f"sshd of {node}", _ip(settings, node), settings.ssh_port))
@@ -87,7 +91,9 @@ def _listeners(settings: LabSettings) -> list[tuple[str, str, int]]:
 
 
 def _owned_pids(paths: LabPaths, state: LabState | None) -> dict[str, int | None]:
-    pids: dict[str, int | None] = {"moto server": state.moto_pid if state else None}
+    pids: dict[str, int | None] = {"moto server": state.moto_pid if state else None,
+                                   "status page server": state.status_pid if state else None,
+                                   "lab DNS server": state.dns_pid if state else None}
     for node in NODES:
         pids[f"PostgreSQL of {node}"] = postgres.postmaster_pid(paths, node)
         pids[f"sshd of {node}"] = sshd.pid(paths, node)
@@ -149,7 +155,7 @@ def up(root: Path, settings: LabSettings, progress: Progress) -> Inventory:
     postgres.load_crm(settings, passwords["db_password"])
 
     progress("PostgreSQL standby")
-    postgres.write_passfile(paths, settings, passwords["replication_password"])
+    postgres.write_passfile(paths, passwords["replication_password"])
     if not paths.data_dir("standby").exists():
         postgres.clone_standby(paths, settings, bin_dir)
     postgres.start(paths, "standby", _ip(settings, "standby"), settings.pg_port, bin_dir)
@@ -164,9 +170,16 @@ def up(root: Path, settings: LabSettings, progress: Progress) -> Inventory:
     moto_pid = aws.start_moto(paths, settings, state.moto_pid)
     state = state.model_copy(update={"moto_pid": moto_pid})
     _write_state(paths, state)
-    inventory = _provision(paths, settings, bin_dir)
+    inventory = intake_server.provision(_provision(paths, settings, bin_dir), settings)
     paths.inventory.write_text(inventory.to_json() + "\n")
     paths.inventory.chmod(0o644)
+    progress("lab DNS server (the zone as applications resolve it)")
+    state = state.model_copy(update={"dns_pid": dns_server.start(paths, settings, state.dns_pid)})
+    _write_state(paths, state)
+    progress("status page server")
+    _write_state(paths, state.model_copy(update={"status_pid": status_server.start(paths, settings, state.status_pid)}))
+    progress("downtime intake service")
+    intake_server.start(paths, settings)
     wait_streaming(settings, passwords["db_password"])
     return inventory
 
@@ -175,8 +188,9 @@ def _provision(paths: LabPaths, settings: LabSettings, bin_dir: Path) -> Invento
     """Reuse the written inventory while the stand-in still holds it; otherwise create it."""
     if paths.inventory.exists():
         written = load_inventory(paths.inventory)
-        if aws.provisioned(written):
-            return written
+        if aws.provisioned(written):  # a lab from before its DNS server learns where to resolve
+            dns = written.dns.model_copy(update={"resolver": f"{settings.aws_ip}:{settings.dns_port}"})
+            return written.model_copy(update={"dns": dns})
     from policies.sla import load_policy
 
     retention = load_policy().tier(settings.sla_tier).retention.days
@@ -247,13 +261,17 @@ def status(root: Path) -> dict[str, Any]:
                                 "healthy": alive and listening}
         if what.startswith("PostgreSQL") and part["healthy"]:
             part["role"] = _role(ip, settings.pg_port, password)
+        if what == "lab DNS server" and part["healthy"] and paths.inventory.exists():
+            part.update(dns_server.describe(load_inventory(paths.inventory), paths))
         parts.append(part)
+    parts.append(intake_server.status(paths, settings))
     if parts[0]["healthy"] and paths.inventory.exists():
         try:
             parts.append({"part": "AWS resources", **aws.describe(load_inventory(paths.inventory)), "healthy": True})
         except (BotoCoreError, ClientError, DrError) as err:  # a stand-in that lost its state
             parts.append({"part": "AWS resources", "healthy": False, "error": type(err).__name__})
-    replication = _replication(settings, password) if any(p["healthy"] for p in parts[1:]) else {}
+    replication = _replication(settings, password) if any(
+        p["healthy"] for p in parts if p["part"].startswith("PostgreSQL")) else {}
     primaries = [f"{p['part']} ({p['address']})" for p in parts if p.get("role") == "primary"]
     warnings = [f"two primaries run: {' and '.join(primaries)} both take writes (split brain); stop the "
                 "one that must not, then `crmdr failback`"] if len(primaries) > 1 else []
@@ -285,6 +303,23 @@ def _heal_cuts(settings: LabSettings) -> list[str]:
     return healed
 
 
+def _stop_services(paths: LabPaths, state: LabState) -> list[str]:
+    """The lab's own servers, after the hosts: intake, status page, DNS, then the AWS stand-in they use."""
+    stopped = []
+    if intake_server.stop(paths, state.settings):
+        stopped.append(intake_server.WHAT)
+    if pid_alive(state.status_pid):
+        status_server.stop(state.status_pid)
+        stopped.append("status page server")
+    if pid_alive(state.dns_pid):
+        dns_server.stop(state.dns_pid)
+        stopped.append("lab DNS server")
+    if pid_alive(state.moto_pid):
+        aws.stop_moto(state.moto_pid)
+        stopped.append("moto server")
+    return stopped
+
+
 def down(root: Path, *, purge: bool) -> list[str]:
     """Stop what `up` started, by PID; leave no listening port. Returns what was stopped."""
     paths = LabPaths(root)
@@ -305,13 +340,11 @@ def down(root: Path, *, purge: bool) -> list[str]:
     if pid_alive(sshd.pid(paths, APP)):
         sshd.stop(paths, APP)
         stopped.append(f"sshd of {APP}")
-    if pid_alive(state.moto_pid):
-        aws.stop_moto(state.moto_pid)
-        stopped.append("moto server")
+    stopped += _stop_services(paths, state)
     for what, ip, port in _listeners(state.settings):
         wait_port(ip, port, open_=False, timeout=15, what=what)
     if purge:
         shutil.rmtree(paths.root)
     else:
-        _write_state(paths, state.model_copy(update={"moto_pid": None}))
+        _write_state(paths, state.model_copy(update={"moto_pid": None, "status_pid": None, "dns_pid": None}))
     return stopped

@@ -113,7 +113,7 @@ def clone_standby(paths: LabPaths, settings: LabSettings, bin_dir: Path) -> None
     write_service_file(data / "standby.signal", "")
 
 
-def write_passfile(paths: LabPaths, settings: LabSettings, password: str) -> None:
+def write_passfile(paths: LabPaths, password: str) -> None:
     """The standby's replication password, readable only by the service user."""
     host = paths.host("standby")
     host.mkdir(parents=True, exist_ok=True)

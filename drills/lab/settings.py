@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Port = Annotated[int, Field(ge=1024, le=65535)]
 
 OS_USER_WHEN_ROOT = "crmdr-lab"
+INTAKE_PORT = 8080
 
 
 class LabSettings(BaseModel):
@@ -24,6 +25,11 @@ class LabSettings(BaseModel):
     ssh_port: Port = 2222
     pg_port: Port = 5433
     aws_port: Port = 4566
+    status_port: Port = 8080
+    dns_port: Port = 5353
+    """The lab DNS server (UDP and TCP) on the AWS stand-in's address: where applications resolve the DB name."""
+    dns_ttl: int = Field(default=5, ge=1, le=60)
+    """TTL of the DB name's records: clients cache an answer that long, so a drill's RTO includes up to it."""
     rows: int = Field(default=200, ge=1, le=10_000_000)
     seed: int = 42
     synchronous: bool = False
@@ -41,9 +47,21 @@ class LabSettings(BaseModel):
             raise ValueError("expected distinct addresses for the primary and the standby")
         if self.app_ip in (self.primary_ip, self.standby_ip, self.aws_ip):
             raise ValueError("expected the app host's address to differ from the other lab hosts")
+        if self.intake_ip in (self.primary_ip, self.standby_ip, self.app_ip):
+            raise ValueError("expected the intake's address (the AWS address + 5) to differ from the lab hosts")
         if self.primary_region == self.dr_region:
             raise ValueError("expected the DR region to differ from the primary region")
         return self
+
+    @property
+    def status_ip(self) -> IPv4Address:
+        """The status page's own address: the AWS stand-in's + 4 (the lab's address contract)."""
+        return self.aws_ip + 4
+
+    @property
+    def intake_ip(self) -> IPv4Address:
+        """The downtime intake service's address: the AWS stand-in's + 5 (port INTAKE_PORT)."""
+        return self.aws_ip + 5
 
     def differences(self, other: "LabSettings") -> list[str]:
         """Fields whose values differ, for the 'already up with other settings' refusal."""
@@ -61,6 +79,9 @@ class LabPaths:
         self.secrets = self.root / "secrets"
         self.client_key = self.root / "ssh" / "id_ed25519"
         self.aws_log = self.root / "aws" / "moto.log"
+        self.status_log = self.root / "status" / "server.log"
+        self.dns_log = self.root / "dns" / "dns.log"
+        self.dns_cache = self.root / "dns" / "zone.json"
 
     def host(self, name: str) -> Path:
         return self.root / "hosts" / name

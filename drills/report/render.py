@@ -94,6 +94,9 @@ def trend_svg(points: list[tuple[str, float | None, bool]]) -> Markup:
     return Markup("").join(parts)
 
 
+COMMUNICATION = "customer_communication"  # shown in its own section, not as a measured row
+
+
 def measured_row(key: str, value: object) -> tuple[str, str]:
     """(label, figure with its unit) for the Measured table: never a Python repr (None, [], 1.9107948…)."""
     for suffix, unit in (("_seconds", "seconds"), ("_per_second", "per second"), ("_bytes", "bytes")):
@@ -121,7 +124,7 @@ def measured_row(key: str, value: object) -> tuple[str, str]:
 
 
 def _measured_rows(report: DrillReport) -> list[tuple[str, str]]:
-    return [measured_row(key, value) for key, value in sorted(report.measured.items())]
+    return [measured_row(key, value) for key, value in sorted(report.measured.items()) if key != COMMUNICATION]
 
 
 def render_html(report: DrillReport, history: Sequence[DrillReport] = ()) -> bytes:
@@ -130,6 +133,7 @@ def render_html(report: DrillReport, history: Sequence[DrillReport] = ()) -> byt
     page = env.get_template("report.html.j2").render(
         r=report, fmt=fmt, timeline_svg=timeline_svg(report),
         trend_svg=trend_svg(trend_points(report, history)), measured_rows=_measured_rows(report),
+        communication=report.measured.get(COMMUNICATION),
     )
     return page.encode()
 

@@ -7,7 +7,7 @@ Layout of OUT:
   <report_id>/report.html|.md|.junit.xml and evidence files (hashed in report.json)
 
 Each report names its predecessor's SHA-256, so an edited byte, a removed report or a report
-re-signed with another key breaks a check that `verify` names. The chain file is only an
+re-signed with another key breaks a check that `chain.verify` names. The chain file is only an
 index: the DR bucket copy under Object Lock is the anchor that survives a rewritten directory.
 """
 
@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from drills.report.model import ChainLink, DrillReport, Evidence
 from drills.report.signing import fingerprint, public_key_text, sign, signature_valid
 from policies.errors import DrError, Refused
+from recovery.redact import redact as redact_text
 
 CHAIN = "chain.jsonl"
 REPORT = "report.json"
@@ -90,10 +91,7 @@ def write_evidence(report_dir: Path, name: str, data: bytes) -> Evidence:
 
 def redact(report: DrillReport, secrets: Iterable[str]) -> DrillReport:
     """The report with every secret value replaced by *** (before it is rendered or signed)."""
-    text = report.model_dump_json()
-    for secret in secrets:
-        if secret:
-            text = text.replace(json.dumps(secret)[1:-1], "***")
+    text = redact_text(report.model_dump_json(), [json.dumps(secret)[1:-1] for secret in secrets if secret])
     return DrillReport.model_validate_json(text)
 
 
@@ -193,9 +191,9 @@ def _load_signed(report_dir: Path, rid: str, body: bytes) -> tuple[DrillReport, 
     return report, signature
 
 
-def _check_one(out_dir: Path, entry: dict[str, str], previous: dict[str, str] | None,
+def check_link(out_dir: Path, entry: dict[str, str], previous: dict[str, str] | None,
                anchor: str | None) -> list[str]:
-    """Problems of one chained report."""
+    """Problems of one chained report (`anchor`: the key its stretch of the chain must be signed with)."""
     rid = entry["report_id"]
     report_dir = out_dir / rid
     if not (report_dir / REPORT).exists():
@@ -242,45 +240,3 @@ def read_chain(out_dir: Path) -> tuple[list[dict[str, str]], list[str]]:
         else:
             problems.append(f"{CHAIN} line {number} is not a chain entry (damaged)")
     return entries, problems
-
-
-def _usual_key(out_dir: Path, entries: list[dict[str, str]]) -> str | None:
-    """Without a trust anchor, the key most reports were signed with (a lone re-signed one stands out)."""
-    keys: list[str] = []
-    for entry in entries:
-        try:
-            keys.append(load_report(out_dir / entry["report_id"]).signing.public_key)
-        except (OSError, ValidationError, ValueError):
-            continue
-    return max(keys, key=keys.count) if keys else None
-
-
-def verify(out_dir: Path, trusted_key: str | None = None) -> tuple[int, list[str]]:
-    """(links checked, problems); `trusted_key` (base64 Ed25519) is the anchor of the newest key when given.
-
-    Each stretch between key rotations is expected to be signed by its own key: the first by
-    the first hand-over's old key (or, without one, the trusted or most used key), the next ones
-    by each hand-over's new key.
-    """
-    from drills.report.rotation import KIND, ROTATION, old_key, rotation_problems
-
-    entries, problems = read_chain(out_dir)
-    listed = {entry["report_id"] for entry in entries}
-    for path in sorted(p for p in out_dir.iterdir() if (p / REPORT).exists() or (p / ROTATION).exists()):
-        if path.name not in listed:
-            problems.append(f"report {path.name} is not in {CHAIN} (added outside the chain)")
-    rotations = [entry for entry in entries if entry.get("kind") == KIND]
-    key = (old_key(out_dir, rotations[0]) if rotations else None) or trusted_key or _usual_key(out_dir, entries)
-    previous: dict[str, str] | None = None
-    for entry in entries:
-        if entry.get("kind") == KIND:
-            found, new = rotation_problems(out_dir, entry, previous, key)
-            problems += found
-            key = new or key
-        else:
-            problems += _check_one(out_dir, entry, previous, key)
-        previous = entry
-    if trusted_key is not None and rotations and key != trusted_key:
-        last = fingerprint(key) if key else "an unreadable key"
-        problems.append(f"the chain was last handed over to {last}, not to the trusted key {fingerprint(trusted_key)}")
-    return len(entries), problems

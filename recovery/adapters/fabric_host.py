@@ -17,6 +17,7 @@ from paramiko.hostkeys import HostKeyEntry
 from policies.errors import ConfigError, DrError, HostError, HostKeyMismatch
 from recovery.inventory import AppHost, HostNode, Ssh
 from recovery.ports import CommandResult
+from recovery.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,7 @@ class FabricHostRunner:
         self._secrets = [s for s in secrets if s]
 
     def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redact(text, self._secrets)
 
     def open(self) -> None:
         """Connect now, so a changed host key stops a runbook before its first step."""

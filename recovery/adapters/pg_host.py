@@ -16,7 +16,7 @@ from policies.errors import HostError
 from recovery.adapters.postgres import LIVENESS, connect
 from recovery.inventory import HostNode
 from recovery.ports import HostRunner
-from recovery.runbooks.plan import Identity
+from recovery.runbooks.decisions import Identity
 
 HOST_CONF = "crmdr_host.conf"
 PG_CTL_NOT_RUNNING = 3

@@ -22,7 +22,7 @@ from psycopg.conninfo import make_conninfo
 
 from policies.errors import ConfigError, HostError
 from recovery.adapters.postgres import LIVENESS, one_row
-from recovery.manifest import ClusterIdentity
+from recovery.backups.manifest import ClusterIdentity
 
 _START = re.compile(r"write-ahead log start point: ([0-9A-F]+/[0-9A-F]+) on timeline (\d+)")
 _END = re.compile(r"write-ahead log end point: ([0-9A-F]+/[0-9A-F]+)")

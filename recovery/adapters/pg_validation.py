@@ -1,4 +1,4 @@
-"""Runs recovery/validation.py's SQL over a psycopg connection; returns digests and reasons."""
+"""Runs recovery/backups/validation.py's SQL over a psycopg connection; returns digests and reasons."""
 
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -8,7 +8,7 @@ import psycopg
 
 from policies.errors import HostError
 from recovery.adapters.postgres import one_row
-from recovery.validation import (
+from recovery.backups.validation import (
     AMCHECK_SQL,
     INVARIANTS,
     LIST_TABLES_SQL,

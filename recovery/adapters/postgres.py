@@ -7,6 +7,7 @@ from typing import TypeVar
 import psycopg
 
 from policies.errors import HostError
+from recovery.redact import error_line
 
 Row = TypeVar("Row")
 
@@ -35,9 +36,7 @@ def connect(
             application_name="crmdr",
         )
     except psycopg.OperationalError as err:
-        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        if password:
-            reason = reason.replace(password, "***")
+        reason = error_line(err, [password])
         raise HostError(f"cannot connect to PostgreSQL on {host}:{port}: {reason}") from None
     try:
         yield conn

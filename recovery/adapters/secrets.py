@@ -32,3 +32,8 @@ def resolve_secret(ref: SecretRef, inventory: Inventory) -> str:
     except (ClientError, BotoCoreError) as err:
         raise CloudError(f"secret reference {ref.describe()}: cannot read it ({type(err).__name__})",
                          retryable=retryable(err)) from None
+
+
+def optional_secret(ref: SecretRef | None, inventory: Inventory) -> str | None:
+    """The value behind `ref`, or None when the inventory names no secret there."""
+    return resolve_secret(ref, inventory) if ref else None

@@ -2,5 +2,6 @@
 
 Programmatic entry points (used by `crmdr` and by the drills):
 `recovery.runbooks.failover.run_failover`, `recovery.runbooks.switchover.run_switchover`,
-`recovery.runbooks.failback.run_failback`; each returns a `RunResult`.
+`recovery.runbooks.switchover.run_failback`; each returns a `RunResult`
+(`recovery.runbooks.restore.run_restore` with its summary). Layout and rules: docs/architecture.md.
 """

@@ -5,14 +5,17 @@ a re-run (or `--resume`) converges because the check reads every host's file bac
 """
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from policies.errors import DrError, HostError
-from recovery.adapters.app_config import AppHosts
+from recovery.runbooks.decisions import Truth
 from recovery.runbooks.engine import Step
-from recovery.runbooks.plan import Truth
+
+if TYPE_CHECKING:
+    from recovery.adapters.app_config import AppHosts  # typed only: the site passes the adapter in
 
 
-def pointed(apps: AppHosts, address: Callable[[], str]) -> Truth:
+def pointed(apps: "AppHosts", address: Callable[[], str]) -> Truth:
     want = address()
     seen = apps.db_hosts()
     wrong = {name: value for name, value in seen.items() if value != want}
@@ -23,7 +26,7 @@ def pointed(apps: AppHosts, address: Callable[[], str]) -> Truth:
     return Truth(True, f"{', '.join(seen)} -> {want}")
 
 
-def _point(apps: AppHosts, address: Callable[[], str]) -> str:
+def _point(apps: "AppHosts", address: Callable[[], str]) -> str:
     want = address()
     results = apps.point(want)
     failed = {name: str(r) for name, r in results.items() if isinstance(r, DrError)}
@@ -34,7 +37,7 @@ def _point(apps: AppHosts, address: Callable[[], str]) -> str:
     return f"{', '.join(done)} -> {want}"
 
 
-def app_hosts_steps(apps: AppHosts | None, address: Callable[[], str], describe: str) -> list[Step]:
+def app_hosts_steps(apps: "AppHosts | None", address: Callable[[], str], describe: str) -> list[Step]:
     """[] when the inventory lists no app hosts."""
     if apps is None or not apps.names:
         return []

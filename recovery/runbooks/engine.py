@@ -29,8 +29,9 @@ from tenacity import (
 )
 
 from policies.errors import CloudError, DrError, HostError, Refused, VerificationFailed
-from recovery.runbooks.journal import Journal
-from recovery.runbooks.plan import Status, Truth
+from recovery.runbooks.decisions import Truth
+from recovery.runbooks.journal.events import Status
+from recovery.runbooks.journal.files import Journal
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from dataclasses import replace
 from policies.errors import CheckFailed, DrError, HostError, Refused, VerificationFailed
 from recovery.inventory import Inventory
 from recovery.ports import Isolator
+from recovery.runbooks.decisions import Truth, guard_limitation, lag_limitation
 from recovery.runbooks.engine import Step, wait_until
-from recovery.runbooks.plan import Truth, guard_limitation, lag_limitation
 from recovery.runbooks.run import Options, Runbook, RunResult, execute
 from recovery.runbooks.site import Site, open_site
 

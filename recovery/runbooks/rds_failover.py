@@ -21,9 +21,9 @@ from policies.errors import CheckFailed, DrError, Refused, VerificationFailed
 from recovery.adapters.rds import fence_group
 from recovery.inventory import Inventory
 from recovery.runbooks.app_hosts import app_hosts_steps
+from recovery.runbooks.decisions import Truth, lag_limitation
 from recovery.runbooks.engine import Step
-from recovery.runbooks.plan import Truth, lag_limitation
-from recovery.runbooks.rds_plan import (
+from recovery.runbooks.rds_decisions import (
     USABLE,
     is_replica,
     rds_fenced,

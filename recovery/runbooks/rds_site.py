@@ -18,10 +18,11 @@ from recovery.adapters.postgres import connect
 from recovery.adapters.rds import RdsInstances
 from recovery.adapters.route53_dns import Route53Dns
 from recovery.adapters.s3_store import S3ObjectStore
-from recovery.adapters.secrets import resolve_secret
+from recovery.adapters.secrets import optional_secret
 from recovery.adapters.sns_notifier import SnsNotifier
 from recovery.inventory import Inventory, RdsNode, inventory_tier
-from recovery.runbooks.plan import Truth
+from recovery.ports import Clock, Dns, Lock, Notifier, ObjectStore
+from recovery.runbooks.decisions import Truth, dns_truth
 from recovery.runbooks.site import open_apps
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,11 @@ class RdsSite:
     inventory: Inventory
     tier: Tier
     rds: RdsInstances
-    dns: Route53Dns
-    lock: DynamoLock
-    notifier: SnsNotifier
-    store: S3ObjectStore
-    clock: SystemClock
+    dns: Dns
+    lock: Lock
+    notifier: Notifier
+    store: ObjectStore
+    clock: Clock
     unreachable: str | None = None
     db_password: str | None = None
     secrets: list[str] = field(default_factory=list)
@@ -71,9 +72,7 @@ class RdsSite:
         return str(address)
 
     def dns_truth(self, address: str) -> Truth:
-        seen = {role: str(rec["ResourceRecords"][0]["Value"]) for role, rec in self.dns.records().items()}
-        done = seen.get("PRIMARY") == address and seen.get("SECONDARY") == address
-        return Truth(done, f"PRIMARY -> {seen.get('PRIMARY')}, SECONDARY -> {seen.get('SECONDARY')}")
+        return dns_truth(self.dns.records(), address, address)
 
     def point_dns(self, address: str) -> str:
         checks = self.inventory.dns.health_checks
@@ -99,7 +98,7 @@ class RdsSite:
 
 def open_rds_site(inventory: Inventory, policy_path: Path | None = None) -> RdsSite:
     db = inventory.database
-    password = resolve_secret(db.password, inventory) if db.password else None
+    password = optional_secret(db.password, inventory)
     tier = inventory_tier(inventory, load_policy(policy_path))
     site = RdsSite(inventory=inventory, tier=tier, rds=RdsInstances(inventory), dns=Route53Dns(inventory),
                    lock=DynamoLock(inventory), notifier=SnsNotifier(inventory), store=S3ObjectStore(inventory),

@@ -25,16 +25,16 @@ from pathlib import Path
 
 from policies.errors import CheckFailed, ConfigError, DrError, HostError, Refused, VerificationFailed
 from recovery.adapters.pg_host import PgHost
+from recovery.backups.pitr import ArchivedFile, Refusal, RestorePlan, choose, parse_time
 from recovery.inventory import Inventory
-from recovery.pitr import ArchivedFile, Refusal, RestorePlan, choose, parse_time
+from recovery.runbooks.decisions import Truth, guard_limitation
 from recovery.runbooks.engine import Step, wait_until
 from recovery.runbooks.failover import guard, promoted
-from recovery.runbooks.journal import read_events
-from recovery.runbooks.plan import Truth, guard_limitation
+from recovery.runbooks.journal.files import read_events
 from recovery.runbooks.run import Options, Runbook, RunResult, execute
 from recovery.runbooks.site import Site, open_site
-from recovery.wal import WAL
-from recovery.wal_archive import remote_inventory_path
+from recovery.wal.archive import remote_inventory_path
+from recovery.wal.segments import WAL
 
 PROMOTE_WAIT_SECONDS = 900.0
 FETCH_SECONDS = 6 * 3600.0
@@ -269,8 +269,8 @@ def restore_steps(r: Restore) -> list[Step]:
 
 
 def decide(site: Site, options: Options) -> RestorePlan:
-    """Read the catalog and the archived WAL, then let the pure decision choose (recovery/pitr.py)."""
-    from recovery.verify import read_catalog
+    """Read the catalog and the archived WAL, then let the pure decision choose (recovery/backups/pitr.py)."""
+    from recovery.backups.verify import read_catalog
 
     target_time = parse_time(options.to_time) if options.to_time else None
     files = [ArchivedFile(obj.key[len(WAL):], obj.last_modified) for obj in site.store.list(WAL)

@@ -15,25 +15,14 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from policies.errors import ConfigError, DrError, Refused
 from policies.sla import Tier
-from recovery.adapters.clock import SystemClock
-from recovery.adapters.dynamo_lock import DynamoLock
-from recovery.adapters.s3_store import S3ObjectStore
-from recovery.adapters.sns_notifier import SnsNotifier
 from recovery.inventory import Inventory
+from recovery.ports import Clock, Lock, Notifier, ObjectStore
+from recovery.runbooks.decisions import Truth, notice_due, plan_steps, render_plan
 from recovery.runbooks.engine import Engine, Step, survey
-from recovery.runbooks.journal import Journal, default_journal_dir, new_run_id, read_events
-from recovery.runbooks.plan import (
-    RunState,
-    Truth,
-    notice_due,
-    phase_times,
-    plan_steps,
-    render_plan,
-    resume_limitation,
-    run_state,
-)
+from recovery.runbooks.journal.events import RunState, phase_times, resume_limitation, run_state
+from recovery.runbooks.journal.files import Journal, default_journal_dir, new_run_id, read_events
 from recovery.runbooks.progress import StepProgress
-from recovery.watch import Detection
+from recovery.watch.decide import Detection
 
 log = logging.getLogger(__name__)
 
@@ -101,16 +90,16 @@ class RunSite(Protocol):
     def tier(self) -> Tier: ...
 
     @property
-    def lock(self) -> DynamoLock: ...
+    def lock(self) -> Lock: ...
 
     @property
-    def notifier(self) -> SnsNotifier: ...
+    def notifier(self) -> Notifier: ...
 
     @property
-    def store(self) -> S3ObjectStore: ...
+    def store(self) -> ObjectStore: ...
 
     @property
-    def clock(self) -> SystemClock: ...
+    def clock(self) -> Clock: ...
 
     @property
     def secrets(self) -> list[str]: ...

@@ -22,13 +22,13 @@ from recovery.adapters.pg_host import PgHost
 from recovery.adapters.postgres import connect
 from recovery.adapters.route53_dns import Route53Dns
 from recovery.adapters.s3_store import S3ObjectStore
-from recovery.adapters.secrets import resolve_secret
+from recovery.adapters.secrets import optional_secret
 from recovery.adapters.sns_notifier import SnsNotifier
 from recovery.inventory import HostNode, Inventory, inventory_tier
-from recovery.ports import HostRunner, Isolator
+from recovery.ports import Clock, Dns, HostRunner, Isolator, Lock, Notifier, ObjectStore
 from recovery.runbooks.app_hosts import app_hosts_steps
+from recovery.runbooks.decisions import Truth, dns_truth
 from recovery.runbooks.engine import Step
-from recovery.runbooks.plan import Truth
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +39,11 @@ class Site:
     tier: Tier
     hosts: dict[str, PgHost]
     unreachable: dict[str, str]
-    dns: Route53Dns
-    lock: DynamoLock
-    notifier: SnsNotifier
-    store: S3ObjectStore
-    clock: SystemClock
+    dns: Dns
+    lock: Lock
+    notifier: Notifier
+    store: ObjectStore
+    clock: Clock
     db_password: str | None = None
     secrets: list[str] = field(default_factory=list)
     isolator: Isolator | None = None
@@ -66,10 +66,7 @@ class Site:
 
     def dns_truth(self, primary: str, secondary: str) -> Truth:
         """The failover records point PRIMARY at `primary` and SECONDARY at `secondary`."""
-        records = self.dns.records()
-        seen = {role: str(rec["ResourceRecords"][0]["Value"]) for role, rec in records.items()}
-        want = {"PRIMARY": self.node(primary).host, "SECONDARY": self.node(secondary).host}
-        return Truth(seen == want, f"PRIMARY -> {seen.get('PRIMARY')}, SECONDARY -> {seen.get('SECONDARY')}")
+        return dns_truth(self.dns.records(), self.node(primary).host, self.node(secondary).host)
 
     def app_steps(self, primary: str) -> list[Step]:
         """Re-point the inventory's app hosts at `primary` (none when it lists none)."""
@@ -107,7 +104,7 @@ class Site:
         return Truth(found, f"marker row of this run {'present' if found else 'absent'} via {address}")
 
     def validate(self, name: str) -> list[str]:
-        """CRM invariants and index checks on the node (recovery/validation.py)."""
+        """CRM invariants and index checks on the node (recovery/backups/validation.py)."""
         from recovery.adapters.pg_validation import validate
 
         node, db = self.node(name), self.inventory.database
@@ -173,8 +170,8 @@ def open_site(inventory: Inventory, policy_path: Path | None = None) -> Site:
     if db.engine != "hosts":
         raise ConfigError("this runbook drives self-managed hosts (database.engine: hosts); for "
                           "engine rds only `crmdr failover` is implemented")
-    password = resolve_secret(db.password, inventory) if db.password else None
-    repl = resolve_secret(db.replication_password, inventory) if db.replication_password else None
+    password = optional_secret(db.password, inventory)
+    repl = optional_secret(db.replication_password, inventory)
     secrets = [s for s in (password, repl) if s]
     hosts: dict[str, PgHost] = {}
     runners: dict[str, tuple[HostNode, FabricHostRunner]] = {}

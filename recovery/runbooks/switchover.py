@@ -15,11 +15,12 @@ from dataclasses import replace
 
 from policies.errors import CheckFailed, DrError, HostError, Refused
 from recovery.inventory import Inventory
+from recovery.runbooks.decisions import Truth, divergence
 from recovery.runbooks.engine import Step, wait_until
 from recovery.runbooks.failover import guard, isolated, promote_step, promoted, validate_step, writes_step
-from recovery.runbooks.plan import Truth, divergence, lsn_to_int
 from recovery.runbooks.run import Options, Runbook, RunResult, execute
 from recovery.runbooks.site import Site, open_site
+from recovery.wal.segments import parse_lsn
 
 CATCH_UP_SECONDS = 120.0
 STREAM_SECONDS = 60.0
@@ -60,7 +61,7 @@ def caught_up(site: Site, source: str, target: str) -> Truth:
         return Truth(False, f"{source} is '{state}', not cleanly shut down")
     row = site.host(target).query("SELECT pg_last_wal_replay_lsn()::text")
     replayed = str(row[0]) if row and row[0] else "0/0"
-    done = lsn_to_int(replayed) > lsn_to_int(checkpoint)
+    done = parse_lsn(replayed) > parse_lsn(checkpoint)
     return Truth(done, f"{target} replayed {replayed}, {source} shut down at {checkpoint}")
 
 
@@ -208,7 +209,7 @@ def _still_diverged(site: Site, node: str, upstream: str) -> str | None:
     control = site.host(node).controldata()
     timeline = int(control.get("Latest checkpoint's TimeLineID", "0") or 0)
     ends = [control.get("Minimum recovery ending location", "0/0"), control.get("Latest checkpoint location", "0/0")]
-    end = max(ends, key=lsn_to_int)
+    end = max(ends, key=parse_lsn)
     # The newest history file, not pg_control_checkpoint(): right after a promotion the control
     # file still names the old timeline until the next checkpoint.
     row = site.host(upstream).query(

@@ -19,7 +19,7 @@ from recovery.adapters.s3_store import S3ObjectStore
 from recovery.inventory import HostNode
 from recovery.runbooks import failover
 from recovery.runbooks.failover import FAILOVER
-from recovery.runbooks.journal import read_events
+from recovery.runbooks.journal.files import read_events
 from recovery.runbooks.run import Options, execute
 from tests.adapters.aws_faults import Fault, deny
 from tests.conftest import make_inventory

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from recovery.adapters.s3_store import S3ObjectStore
-from recovery.manifest import (
+from recovery.backups.manifest import (
     ClusterIdentity,
     ObjectEntry,
     RecoveryPoint,
@@ -16,7 +16,7 @@ from recovery.manifest import (
     to_bytes,
     verification_key,
 )
-from recovery.verify import read_catalog
+from recovery.backups.verify import read_catalog
 from tests.conftest import make_inventory
 
 pytestmark = pytest.mark.adapters

@@ -14,8 +14,8 @@ from policies.sla import load_policy
 from recovery.adapters.clock import SystemClock
 from recovery.adapters.rds import RdsSnapshots
 from recovery.adapters.s3_store import S3ObjectStore
-from recovery.rds_backup import run_rds_backup, snapshot_name
-from recovery.verify import read_catalog, verify_point
+from recovery.backups.rds_backup import run_rds_backup, snapshot_name
+from recovery.backups.verify import read_catalog, verify_point
 from tests.conftest import make_inventory
 
 pytestmark = pytest.mark.adapters

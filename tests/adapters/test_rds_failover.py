@@ -23,9 +23,9 @@ from moto.server import ThreadedMotoServer
 
 from policies.errors import Refused
 from recovery.adapters.rds import RdsInstances, fence_group
-from recovery.runbooks.journal import read_events
+from recovery.runbooks.journal.files import read_events
+from recovery.runbooks.rds_decisions import rds_fenced, rds_stopped, standalone
 from recovery.runbooks.rds_failover import RDS_FAILOVER
-from recovery.runbooks.rds_plan import rds_fenced, rds_stopped, standalone
 from recovery.runbooks.rds_site import open_rds_site
 from recovery.runbooks.run import Options, execute
 from tests.adapters.rds_world import PRIMARY, REPLICA, build, rds_inventory, state, write

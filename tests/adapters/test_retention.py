@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from recovery.adapters.s3_store import S3ObjectStore
-from recovery.manifest import (
+from recovery.backups.manifest import (
     ClusterIdentity,
     ObjectEntry,
     RecoveryPoint,
@@ -15,7 +15,7 @@ from recovery.manifest import (
     to_bytes,
     verification_key,
 )
-from recovery.retention import prune
+from recovery.backups.retention import prune
 from tests.conftest import make_inventory
 
 pytestmark = pytest.mark.adapters

@@ -33,8 +33,7 @@ from policies.errors import CloudError, Refused
 from recovery.adapters.aws_session import client
 from recovery.adapters.dynamo_lock import DynamoLock
 from recovery.adapters.s3_store import S3ObjectStore
-from recovery.inventory import Inventory
-from recovery.manifest import (
+from recovery.backups.manifest import (
     ClusterIdentity,
     ObjectEntry,
     RecoveryPoint,
@@ -44,8 +43,9 @@ from recovery.manifest import (
     to_bytes,
     verification_key,
 )
-from recovery.runbooks.journal import MIRROR_PREFIX
-from recovery.verify import load_point, read_catalog
+from recovery.backups.verify import load_point, read_catalog
+from recovery.inventory import Inventory
+from recovery.runbooks.journal.files import MIRROR_PREFIX
 from tests.conftest import make_inventory
 
 pytestmark = pytest.mark.adapters

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from recovery import wal_fetch, wal_push
 from recovery.adapters.s3_store import S3ObjectStore
 from recovery.inventory import Inventory
+from recovery.wal import fetch as wal_fetch
+from recovery.wal import push as wal_push
 from tests.conftest import make_inventory
 
 pytestmark = pytest.mark.adapters

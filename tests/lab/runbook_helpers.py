@@ -9,8 +9,8 @@ from drills.lab.settings import LabPaths
 from recovery.adapters.aws_session import client
 from recovery.adapters.postgres import connect
 from recovery.adapters.route53_dns import Route53Dns
-from recovery.runbooks.journal import read_events
-from recovery.runbooks.plan import Event
+from recovery.runbooks.journal.events import Event
+from recovery.runbooks.journal.files import read_events
 from tests.conftest import crmdr
 from tests.lab.conftest import Lab
 

@@ -23,7 +23,7 @@ from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from recovery.adapters.aws_session import client
 from recovery.adapters.postgres import connect
-from recovery.manifest import ObjectEntry, RecoveryPoint, manifest_key, seal, to_bytes
+from recovery.backups.manifest import ObjectEntry, RecoveryPoint, manifest_key, seal, to_bytes
 from tests.conftest import crmdr
 from tests.lab.conftest import Lab, start_lab, stop_lab
 
@@ -238,7 +238,7 @@ def test_table_written_during_a_physical_backup_is_not_a_false_alarm(lab: Lab, s
     """GIVEN a write to `activities` while the base backup streams (from the progress callback)."""
     from policies.sla import load_policy
     from recovery.adapters.s3_store import S3ObjectStore
-    from recovery.backup import run_backup
+    from recovery.backups.take import run_backup
 
     store = S3ObjectStore(lab.inventory)
     written: list[int] = []

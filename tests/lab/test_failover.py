@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from drills.failover.probe import ProbeSettings, WriteProbe, committed_ids
 from drills.lab import postgres, sshd
 from drills.lab.settings import LabPaths
 from drills.lab.system import pg_bin_dir
-from drills.probe import ProbeSettings, WriteProbe, committed_ids
 from recovery.adapters.aws_session import client
 from recovery.adapters.postgres import connect
 from recovery.adapters.route53_dns import Route53Dns
 from recovery.adapters.s3_store import S3ObjectStore
-from recovery.runbooks.journal import read_events
+from recovery.runbooks.journal.files import read_events
 from tests.conftest import ROOT, crmdr
 from tests.lab.conftest import Lab
 from tests.lab.runbook_helpers import cloud_state, only_run, result, role_files, roles, run, write_through_name

@@ -14,7 +14,7 @@ from drills.lab import postgres, sshd
 from drills.lab.settings import LabPaths
 from drills.lab.system import pg_bin_dir
 from recovery.adapters.aws_session import client
-from recovery.runbooks.journal import read_events
+from recovery.runbooks.journal.files import read_events
 from tests.conftest import crmdr
 from tests.lab.conftest import Lab
 from tests.lab.runbook_helpers import result, roles

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from drills.failover.probe import ProbeSettings, WriteProbe, committed_ids
 from drills.lab import netfault
-from drills.probe import ProbeSettings, WriteProbe, committed_ids
 from recovery.adapters import local_firewall
 from recovery.adapters.postgres import connect
 from recovery.adapters.route53_dns import Route53Dns
-from recovery.runbooks.journal import read_events
+from recovery.runbooks.journal.files import read_events
 from tests.lab.conftest import Lab
 from tests.lab.runbook_helpers import result, roles, run, write_through_name
 

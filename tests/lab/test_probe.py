@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from drills.measure import Disruption, measure
-from drills.probe import ProbeSettings, WriteProbe, committed_ids
+from drills.failover.measure import Disruption, measure
+from drills.failover.probe import ProbeSettings, WriteProbe, committed_ids
 from tests.lab.conftest import NET, Lab
 
 pytestmark = pytest.mark.lab

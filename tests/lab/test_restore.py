@@ -19,7 +19,7 @@ from tenacity import Retrying, stop_after_delay, wait_fixed
 from drills.lab.postgres import stop
 from drills.lab.settings import LabPaths
 from recovery.adapters.postgres import connect
-from recovery.runbooks.journal import read_events
+from recovery.runbooks.journal.files import read_events
 from tests.conftest import crmdr
 from tests.lab.conftest import Lab, start_lab, stop_lab
 from tests.lab.runbook_helpers import cloud_state, role_files, run

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from drills.failover.probe import ProbeSettings, WriteProbe, committed_ids
 from drills.lab.settings import LabPaths
 from drills.lab.system import as_service_user, pg_bin_dir
-from drills.probe import ProbeSettings, WriteProbe, committed_ids
 from recovery.adapters.route53_dns import Route53Dns
 from tests.lab.conftest import Lab
 from tests.lab.runbook_helpers import result, role_files, roles, run, write_through_name

@@ -14,10 +14,10 @@ from dataclasses import replace
 
 import pytest
 
+from drills.failover.measure import Disruption, Write, measure
+from drills.failover.probe import ProbeSettings, WriteProbe, committed_ids
 from drills.lab.settings import LabPaths
 from drills.lab.system import as_service_user, pg_bin_dir
-from drills.measure import Disruption, Write, measure
-from drills.probe import ProbeSettings, WriteProbe, committed_ids
 from recovery.adapters.postgres import connect
 from tests.lab.conftest import Lab
 from tests.lab.runbook_helpers import result, roles, run

@@ -10,7 +10,7 @@ import pytest
 from recovery.adapters.fabric_host import FabricHostRunner
 from recovery.adapters.route53_dns import Route53Dns
 from recovery.inventory import HostNode
-from recovery.runbooks.journal import read_events
+from recovery.runbooks.journal.files import read_events
 from tests.conftest import ROOT, crmdr
 from tests.lab.conftest import Lab
 

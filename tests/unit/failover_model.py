@@ -18,7 +18,7 @@ from policies.errors import CloudError, HostError, Refused
 from policies.sla import load_policy
 from recovery.inventory import HostNode, Inventory
 from recovery.ports import CommandResult, ObjectNotFound, StoredObject
-from recovery.runbooks.plan import Identity, Truth
+from recovery.runbooks.decisions import Identity, Truth
 from recovery.runbooks.site import Site
 from tests.conftest import make_inventory
 

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from recovery.catalog import Catalog, PointStatus, freshness_reason, retention_plan
-from recovery.manifest import ClusterIdentity, ObjectEntry, RecoveryPoint, Verification, seal
+from recovery.backups.catalog import Catalog, PointStatus, freshness_reason, retention_plan
+from recovery.backups.manifest import ClusterIdentity, ObjectEntry, RecoveryPoint, Verification, seal
 
 pytestmark = pytest.mark.unit
 

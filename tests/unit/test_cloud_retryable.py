@@ -17,7 +17,7 @@ from botocore.exceptions import (
 from policies.errors import CloudError
 from recovery.adapters.aws_session import retryable
 from recovery.runbooks.engine import Step
-from recovery.runbooks.journal import read_events
+from recovery.runbooks.journal.files import read_events
 from tests.unit.test_runbook_plan import World, _engine
 
 

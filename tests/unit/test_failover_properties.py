@@ -31,7 +31,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from policies.errors import DrError
 from recovery.runbooks import engine, failover
 from recovery.runbooks.failover import FAILOVER
-from recovery.runbooks.journal import read_events
+from recovery.runbooks.journal.files import read_events
 from recovery.runbooks.run import Options, execute
 from tests.unit.failover_model import EPOCH, Crash, Promotion, World, open_model_site
 

@@ -17,7 +17,7 @@ from drills.lab.settings import LabPaths
 from drills.report.signing import load_or_create_key, public_key_text, read_public_key
 from drills.report.store import make_dir, write_private
 from policies.errors import Refused
-from recovery.runbooks.journal import Journal
+from recovery.runbooks.journal.files import Journal
 from tests.conftest import crmdr, make_inventory
 
 pytestmark = pytest.mark.unit

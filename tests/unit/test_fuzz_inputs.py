@@ -19,7 +19,7 @@ from policies.errors import ConfigError, DrError
 from policies.sla import load_policy
 from recovery.inventory import load_inventory
 from recovery.runbooks.failover import FAILOVER
-from recovery.runbooks.plan import Event
+from recovery.runbooks.journal.events import Event
 from recovery.runbooks.run import Options, _resumed
 from tests.conftest import ROOT, crmdr, make_inventory
 

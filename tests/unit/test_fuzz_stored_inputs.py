@@ -17,11 +17,20 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from drills.report.chain import verify
 from drills.report.signing import load_or_create_key
-from drills.report.store import CHAIN, SIGNATURE, verify
+from drills.report.store import CHAIN, SIGNATURE
 from policies.errors import DrError, VerificationFailed
-from recovery.manifest import ClusterIdentity, ObjectEntry, RecoveryPoint, manifest_key, parse_manifest, seal, to_bytes
-from recovery.validation import TableDigest
+from recovery.backups.manifest import (
+    ClusterIdentity,
+    ObjectEntry,
+    RecoveryPoint,
+    manifest_key,
+    parse_manifest,
+    seal,
+    to_bytes,
+)
+from recovery.backups.validation import TableDigest
 from tests.conftest import crmdr
 from tests.unit.test_fuzz_inputs import FUZZ, mutated_text, mutated_tree
 from tests.unit.test_report import make_report

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
+from drills.failover.measure import Measurement
 from drills.judge import at_most, check, failover_objectives, seconds_text, verdict, within
-from drills.measure import Measurement
 from policies.sla import load_policy
 
 pytestmark = pytest.mark.unit

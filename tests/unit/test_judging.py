@@ -8,8 +8,8 @@ import pytest
 
 from drills.judge import Replication, replication_objectives
 from policies.sla import load_policy
-from recovery.catalog import strongest_proof
-from recovery.manifest import Verification
+from recovery.backups.catalog import strongest_proof
+from recovery.backups.manifest import Verification
 from tests.conftest import crmdr, make_inventory
 
 pytestmark = pytest.mark.unit

@@ -2,7 +2,7 @@
 
 import pytest
 
-from drills.measure import Disruption, Write, measure
+from drills.failover.measure import Disruption, Write, measure
 
 pytestmark = pytest.mark.unit
 

@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from policies.errors import ConfigError
-from recovery.catalog import PointStatus
-from recovery.manifest import ClusterIdentity, ObjectEntry, RecoveryPoint, Verification, seal
-from recovery.pitr import ArchivedFile, Refusal, RestorePlan, choose, parse_time
-from recovery.wal import Segment
+from recovery.backups.catalog import PointStatus
+from recovery.backups.manifest import ClusterIdentity, ObjectEntry, RecoveryPoint, Verification, seal
+from recovery.backups.pitr import ArchivedFile, Refusal, RestorePlan, choose, parse_time
+from recovery.wal.segments import Segment
 
 pytestmark = pytest.mark.unit
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from recovery.runbooks.rds_plan import rds_fenced, recovery_target, snapshot_age_seconds, standalone
+from recovery.runbooks.rds_decisions import rds_fenced, recovery_target, snapshot_age_seconds, standalone
 
 pytestmark = pytest.mark.unit
 

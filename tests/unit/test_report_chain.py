@@ -8,9 +8,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from drills.report.anchor import Anchored, anchor_problems
+from drills.report.chain import verify
 from drills.report.rotation import ROTATION_SIG, key_change_refusal, rotate
 from drills.report.signing import load_or_create_key, public_key_text
-from drills.report.store import chain_entries, verify
+from drills.report.store import chain_entries
 from tests.conftest import crmdr
 from tests.unit.test_report import make_report
 

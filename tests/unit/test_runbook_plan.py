@@ -6,23 +6,20 @@ from pathlib import Path
 import pytest
 
 from policies.errors import HostError, Refused, VerificationFailed
-from recovery.runbooks.engine import Engine, Step, survey
-from recovery.runbooks.journal import Journal, read_events
-from recovery.runbooks.plan import (
-    Event,
+from recovery.redact import redact
+from recovery.runbooks.decisions import (
     Identity,
     Truth,
     divergence,
     guard_limitation,
     lag_limitation,
-    lsn_to_int,
     notice_due,
-    phase_times,
-    redact,
     render_plan,
-    resume_limitation,
-    run_state,
 )
+from recovery.runbooks.engine import Engine, Step, survey
+from recovery.runbooks.journal.events import Event, phase_times, resume_limitation, run_state
+from recovery.runbooks.journal.files import Journal, read_events
+from recovery.wal.segments import parse_lsn
 
 pytestmark = pytest.mark.unit
 
@@ -104,8 +101,8 @@ def test_guard_refuses_the_wrong_host_or_role() -> None:
 
 
 def test_lsn_order_and_notice_cadence() -> None:
-    assert lsn_to_int("1/0") > lsn_to_int("0/FFFFFFFF")
-    assert lsn_to_int("16/B374D848") == (0x16 << 32) + 0xB374D848
+    assert parse_lsn("1/0") > parse_lsn("0/FFFFFFFF")
+    assert parse_lsn("16/B374D848") == (0x16 << 32) + 0xB374D848
     start = datetime(2026, 1, 1, tzinfo=UTC)
     assert not notice_due(start, start + timedelta(minutes=14), timedelta(minutes=15))
     assert notice_due(start, start + timedelta(minutes=15), timedelta(minutes=15))
@@ -116,7 +113,7 @@ def test_plan_rendering_and_redaction() -> None:
                                      ("dns", "move", Truth(False, "old"))])
     assert lines[1].startswith("  1. DONE  fence") and "TO DO dns" in lines[2]
     assert redact("password=s3cret!", ["s3cret"]) == "password=***!"
-    assert redact("x" * 700, []).endswith("...")
+    assert redact("x" * 700, [], 600).endswith("...")
 
 
 class World:

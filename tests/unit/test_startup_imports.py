@@ -12,8 +12,8 @@ pytestmark = pytest.mark.unit
 
 FORBIDDEN = ("pulumi", "pulumi_aws")
 RECOVERY_PATH = ("crmdr.cli", "recovery.runbooks.failover", "recovery.runbooks.switchover",
-                 "recovery.runbooks.watch", "recovery.adapters.health_probe", "recovery.backup",
-                 "drills.failover_drill", "drills.runner")
+                 "recovery.watch.loop", "recovery.adapters.health_probe", "recovery.backups.take",
+                 "drills.failover.drill", "drills.runner")
 
 
 def imported_by(*args: str) -> set[str]:

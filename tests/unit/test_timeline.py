@@ -9,13 +9,13 @@ from drills.timeline import journal_events, runbook_phases
 pytestmark = pytest.mark.unit
 
 JOURNAL = """\
-{"step": "run", "status": "started", "wall": "2026-03-01T12:00:00.000+00:00", "phase": ""}
-{"step": "fence", "status": "started", "wall": "2026-03-01T12:00:01.000+00:00", "phase": "fence"}
-{"step": "fence", "status": "succeeded", "wall": "2026-03-01T12:00:01.250+00:00", "phase": "fence"}
-{"step": "promote", "status": "started", "wall": "2026-03-01T12:00:01.300+00:00", "phase": "promote"}
-{"step": "promote", "status": "failed", "wall": "2026-03-01T12:00:01.400+00:00", "phase": "promote"}
-{"step": "promote", "status": "succeeded", "wall": "2026-03-01T12:00:01.600+00:00", "phase": "promote"}
-{"step": "dns", "status": "start"""
+{"run": "r1", "runbook": "failover", "attempt": 1, "mono": 0, "step": "run", "status": "started", "wall": "2026-03-01T12:00:00.000+00:00", "phase": ""}
+{"run": "r1", "runbook": "failover", "attempt": 1, "mono": 0, "step": "fence", "status": "started", "wall": "2026-03-01T12:00:01.000+00:00", "phase": "fence"}
+{"run": "r1", "runbook": "failover", "attempt": 1, "mono": 0, "step": "fence", "status": "succeeded", "wall": "2026-03-01T12:00:01.250+00:00", "phase": "fence"}
+{"run": "r1", "runbook": "failover", "attempt": 1, "mono": 0, "step": "promote", "status": "started", "wall": "2026-03-01T12:00:01.300+00:00", "phase": "promote"}
+{"run": "r1", "runbook": "failover", "attempt": 1, "mono": 0, "step": "promote", "status": "failed", "wall": "2026-03-01T12:00:01.400+00:00", "phase": "promote"}
+{"run": "r1", "runbook": "failover", "attempt": 1, "mono": 0, "step": "promote", "status": "succeeded", "wall": "2026-03-01T12:00:01.600+00:00", "phase": "promote"}
+{"run": "r1", "runbook": "failover", "attempt": 1, "mono": 0, "step": "dns", "status": "start"""
 
 
 def test_phases_span_their_steps_and_a_failed_attempt_marks_the_phase() -> None:

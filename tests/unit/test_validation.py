@@ -1,8 +1,8 @@
-"""Pure comparisons of recovery/validation.py: each difference is its own reason."""
+"""Pure comparisons of recovery/backups/validation.py: each difference is its own reason."""
 
 import pytest
 
-from recovery.validation import TableDigest, compare_digests, digest_sql, digest_tables, invariant_reasons
+from recovery.backups.validation import TableDigest, compare_digests, digest_sql, digest_tables, invariant_reasons
 
 pytestmark = pytest.mark.unit
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from policies.errors import VerificationFailed
-from recovery.manifest import (
+from recovery.backups.manifest import (
     ClusterIdentity,
     ObjectEntry,
     RecoveryPoint,
@@ -14,7 +14,7 @@ from recovery.manifest import (
     seal,
     to_bytes,
 )
-from recovery.wal import Segment, chain, parse_segment, segment_of, timeline_reasons
+from recovery.wal.segments import Segment, chain, parse_segment, segment_of, timeline_reasons
 
 pytestmark = pytest.mark.unit
 

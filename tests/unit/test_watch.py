@@ -7,7 +7,15 @@ import pytest
 
 from policies.errors import ConfigError
 from policies.sla import load_policy
-from recovery.watch import ProbeResult, Verdict, WatchSettings, WatchState, failover_limitation, observe, watch_settings
+from recovery.watch.decide import (
+    ProbeResult,
+    Verdict,
+    WatchSettings,
+    WatchState,
+    failover_limitation,
+    observe,
+    watch_settings,
+)
 from tests.conftest import crmdr, make_inventory
 
 pytestmark = pytest.mark.unit

@@ -1,0 +1,1 @@
+"""The run journal: its types and folds (events, pure) and its append-only files (files)."""
