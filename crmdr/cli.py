@@ -84,7 +84,7 @@ def main() -> None:
     try:
         app()
     except DrError as error:
-        sys.exit(fail(error, debug=_state["debug"]))
+        sys.exit(fail(error, debug=_state["debug"], json_out="--json" in sys.argv[1:]))
     except KeyboardInterrupt:
         sys.stderr.write("crmdr: interrupted\n")
         sys.exit(130)

@@ -94,6 +94,41 @@ def failover_objectives(measurement: Measurement, tier: Tier) -> list[Objective]
     return judged
 
 
+@dataclass(frozen=True)
+class Replication:
+    """The standby as the primary reported it just before the disruption.
+
+    `sync_state` is pg_stat_replication's ('sync', 'quorum', 'async', 'potential'), or '' when
+    the standby was not streaming; `error` says why nothing could be read.
+    """
+
+    sync_state: str
+    lag_seconds: float | None
+    error: str | None = None
+
+    @property
+    def synchronous(self) -> bool:
+        return self.sync_state in ("sync", "quorum")
+
+
+def replication_objectives(replication: Replication, tier: Tier) -> list[Objective]:
+    """The tier's topology requirements against what was measured: each unmet one fails by name."""
+    lag_missing = replication.error or "the standby was not streaming from the primary"
+    judged = [within("Replication lag", replication.lag_seconds if replication.sync_state else None,
+                     tier.max_replication_lag, missing=lag_missing)]
+    if tier.synchronous_replication:
+        if replication.error:
+            failure: str | None = f"required by the tier, not measured: {replication.error}"
+        elif not replication.synchronous:
+            state = replication.sync_state or "not streaming"
+            failure = f"required by the tier; measured false (the standby's sync_state was '{state}')"
+        else:
+            failure = None
+        judged.append(check("Synchronous replication", failure,
+                            f"required by the tier; measured true (sync_state '{replication.sync_state}')"))
+    return judged
+
+
 def backup_objectives(tier: Tier, reasons: list[str], point_age: float | None,
                       restore_seconds: float | None) -> list[Objective]:
     """Backup drills: integrity (and restore) proven, newest point fresh enough, restore within RTO.

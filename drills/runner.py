@@ -20,7 +20,9 @@ from drills.context import DrillContext, Executor
 from drills.report.build import Provenance, build_report, report_id
 from drills.report.model import DrillReport, Person, Signing, Toolkit
 from drills.report.render import render_all
-from drills.report.signing import fingerprint, key_path, load_or_create_key, public_key_text
+from drills.report.rotation import key_change_refusal
+from drills.report.service import anchor_reports
+from drills.report.signing import fingerprint, key_path, lab_key_path, load_or_create_key, public_key_text
 from drills.report.store import (
     chain_head,
     make_dir,
@@ -34,7 +36,7 @@ from drills.schedule import due_drills, prometheus_text
 from policies.errors import ConfigError, DrError, Refused
 from policies.sla import DrillType, Policy, Tier, load_policy
 from recovery.adapters.secrets import resolve_secret
-from recovery.inventory import Inventory, load_inventory
+from recovery.inventory import Inventory, inventory_tier, load_inventory
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +118,7 @@ def _load(request: DrillRequest) -> tuple[Inventory, Policy, str, Tier]:
     inventory = load_inventory(request.inventory_path)
     policy = load_policy(request.policy_path)
     tier_name = request.tier or inventory.sla_tier
-    tier = policy.tier(tier_name)
+    tier = policy.tier(tier_name) if request.tier else inventory_tier(inventory, policy)
     if request.detect not in DETECT_MODES or (request.detect != "declared" and request.drill_type != "failover"):
         raise ConfigError(f"--detect: expected {' or '.join(DETECT_MODES)} (watch for failover drills only), "
                           f"got '{request.detect}' for a {request.drill_type} drill")
@@ -131,10 +133,13 @@ def _load(request: DrillRequest) -> tuple[Inventory, Policy, str, Tier]:
 
 
 def _signer(request: DrillRequest, inventory: Inventory) -> Ed25519PrivateKey:
-    lab_default = (request.inventory_path.parent / "secrets" / "report-signing-key.pem"
-                   if inventory.environment == "lab" else None)
+    lab_default = lab_key_path(inventory.stack) if inventory.environment == "lab" else None
     path = key_path(request.signing_key, lab_default)
-    return load_or_create_key(path, create=path == lab_default)
+    key = load_or_create_key(path, create=path == lab_default)
+    refusal = key_change_refusal(request.out_dir, public_key_text(key))
+    if refusal:
+        raise Refused(refusal)
+    return key
 
 
 def run_drill(request: DrillRequest) -> tuple[DrillReport, Path]:
@@ -174,7 +179,7 @@ def run_drill(request: DrillRequest) -> tuple[DrillReport, Path]:
 
 
 def _store_in_bucket(inventory: Inventory, tier: Tier, report_dir: Path, now: datetime) -> None:
-    """Copy every file of the report to the DR bucket, locked for the tier's retention."""
+    """Copy every file of the report to the DR bucket, locked for the tier's retention; anchor the chain."""
     from recovery.adapters.s3_store import S3ObjectStore
 
     store = S3ObjectStore(inventory, lock_mode=tier.object_lock_mode)
@@ -182,6 +187,7 @@ def _store_in_bucket(inventory: Inventory, tier: Tier, report_dir: Path, now: da
     for path in sorted(report_dir.iterdir()):
         store.put_bytes(f"{REPORT_PREFIX}{report_dir.name}/{path.name}", path.read_bytes(),
                         retain_until=retain_until)
+    anchor_reports(report_dir.parent, inventory, lock_mode=tier.object_lock_mode, retain_until=retain_until, now=now)
 
 
 def export_metrics(path: Path, tier: Tier, reports: list[DrillReport], now: datetime) -> None:

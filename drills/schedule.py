@@ -2,10 +2,12 @@
 
 A drill counts from its last *passing* run: a failed drill proves nothing, so its cadence
 keeps running from the last one that passed. A drill that never passed is overdue.
-Cron cannot express every interval: expressions are rounded so a run is never rarer than
-the cadence; systemd timers state the exact interval.
+Cron and systemd calendars cannot repeat every interval evenly (30 days is neither monthly
+nor weekly): such a cadence becomes a daily check that starts the drill once it is due
+(policies/schedules.py), so a scheduled drill never runs more often than its cadence.
 """
 
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from typing import Literal
 
 from drills.report.model import DrillReport
 from policies.durations import format_duration
+from policies.schedules import drill_calendar
 from policies.sla import DRILL_TYPES, DrillType, Tier
 
 State = Literal["ok", "due", "overdue"]
@@ -49,67 +52,92 @@ def due_drills(tier: Tier, reports: Sequence[DrillReport], now: datetime) -> lis
             soon = min(DUE_SOON, cadence / 10)
             state = "overdue" if now > due_at else "due" if now > due_at - soon else "ok"
             late = now - due_at
-            reason = (f"overdue by {format_duration(_round(late))}" if state == "overdue"
-                      else f"due in {format_duration(_round(-late))}")
+            reason = (f"overdue by {_span(late)} (was due {due_at:%Y-%m-%d})" if state == "overdue"
+                      else f"due in {_span(-late)} ({due_at:%Y-%m-%d})")
         found.append(DueDrill(kind, cadence, last_passed, last_run, due_at, state, reason))
     return found
 
 
-def _round(value: timedelta) -> timedelta:
-    return timedelta(seconds=round(value.total_seconds()))
+def _span(value: timedelta) -> str:
+    """In the unit people plan drills in: days, else hours, else minutes."""
+    seconds = value.total_seconds()
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            count = round(seconds / size)
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return "less than a minute"
 
 
-def cron_expression(cadence: timedelta, minute: int = 17, hour: int = 3) -> str:
-    """A crontab schedule never rarer than `cadence` (steps restart each hour/day/month: shorter gaps)."""
-    seconds = cadence.total_seconds()
-    if seconds < 3600:
-        return f"*/{max(1, int(seconds // 60))} * * * *"
-    if seconds < 86400:
-        return f"{minute} */{int(seconds // 3600)} * * *"
-    days = int(seconds // 86400)
-    if days < 7:
-        return f"{minute} {hour} * * *" if days == 1 else f"{minute} {hour} */{days} * *"
-    if days < 31:
-        return f"{minute} {hour} * * 1"
-    months = min(12, days // 31)
-    return f"{minute} {hour} 1 * *" if months == 1 else f"{minute} {hour} 1 */{months} *"
+def not_due_yet(tier: Tier, reports: Sequence[DrillReport], kind: DrillType, now: datetime) -> str | None:
+    """Why a scheduled check must not start this drill now; None when it is due.
+
+    Counted from the start of the last passing drill, truncated to its minute (the scheduler's
+    granularity), so a check at the same time one cadence later starts it and no earlier one does.
+    """
+    cadence = tier.drills[kind]
+    starts = [r.started_at for r in reports if r.drill.type == kind and r.passed]
+    if not starts:
+        return None
+    last = max(starts)
+    due_at = last.replace(second=0, microsecond=0) + cadence
+    if now >= due_at:
+        return None
+    return (f"{kind} drill not due: every {format_duration(cadence)}, the last passing one started "
+            f"{last:%Y-%m-%d %H:%M} UTC, due {due_at:%Y-%m-%d %H:%M} UTC (in {_span(due_at - now)})")
 
 
-def drill_command(kind: DrillType, tier: str, *, crmdr: str, inventory: str | None, out: str,
-                  policy: str | None) -> str:
-    args = [crmdr, "drill", "run", "--type", kind, "--tier", tier, "--out", out]
+def drill_command(kind: DrillType, tier: str, *, crmdr: Sequence[str], inventory: str | None, out: str,
+                  policy: str | None, if_due: bool) -> list[str]:
+    """The words of the scheduled `crmdr drill run`: every path absolute, nothing left to a shell."""
+    args = [*crmdr, "drill", "run", "--type", kind, "--tier", tier, "--out", out]
     args += ["--inventory", inventory] if inventory else []
     args += ["--policy", policy] if policy else []
-    return shlex.join(args)
+    return [*args, "--if-due"] if if_due else args
 
 
-def cron_lines(tier: Tier, tier_name: str, *, crmdr: str, inventory: str | None, out: str,
-               policy: str | None, user: str | None = None) -> list[str]:
-    """/etc/cron.d lines (with user) or crontab lines (without)."""
+def cron_lines(tier: Tier, tier_name: str, *, crmdr: Sequence[str], inventory: str | None, out: str,
+               policy: str | None, user: str) -> list[str]:
+    """/etc/cron.d lines: schedule, user, then a command /bin/sh runs as written (`%` escaped for cron)."""
     lines = []
     for kind in DRILL_TYPES:
-        command = drill_command(kind, tier_name, crmdr=crmdr, inventory=inventory, out=out, policy=policy)
-        who = f"{user} " if user else ""
-        lines.append(f"# {kind}: every {format_duration(tier.drills[kind])}")
-        lines.append(f"{cron_expression(tier.drills[kind])} {who}{command}")
+        calendar = drill_calendar(tier.drills[kind])
+        words = drill_command(kind, tier_name, crmdr=crmdr, inventory=inventory, out=out, policy=policy,
+                              if_due=not calendar.exact)
+        lines.append(f"# {kind}: {calendar.note}")
+        lines.append(f"{calendar.cron} {user} {shlex.join(words).replace('%', chr(92) + '%')}")
     return lines
 
 
-def systemd_units(tier: Tier, tier_name: str, *, crmdr: str, inventory: str | None, out: str,
-                  policy: str | None) -> dict[str, str]:
-    """A oneshot service and a timer per drill type; the timer states the cadence exactly."""
+def systemd_units(tier: Tier, tier_name: str, *, crmdr: Sequence[str], inventory: str | None, out: str,
+                  policy: str | None, user: str | None) -> dict[str, str]:
+    """A oneshot service and a calendar timer per drill type; `Persistent=` catches up missed runs."""
     units: dict[str, str] = {}
     for kind in DRILL_TYPES:
         name = f"crmdr-drill-{kind}"
-        command = drill_command(kind, tier_name, crmdr=crmdr, inventory=inventory, out=out, policy=policy)
+        calendar = drill_calendar(tier.drills[kind])
+        words = drill_command(kind, tier_name, crmdr=crmdr, inventory=inventory, out=out, policy=policy,
+                              if_due=not calendar.exact)
+        who = f"User={user}\n" if user else ""
         units[f"{name}.service"] = (f"[Unit]\nDescription=crm-dr {kind} drill (tier {tier_name})\n\n"
-                                    f"[Service]\nType=oneshot\nExecStart={command}\n")
-        seconds = int(tier.drills[kind].total_seconds())
-        units[f"{name}.timer"] = (f"[Unit]\nDescription=Run the crm-dr {kind} drill every "
-                                  f"{format_duration(tier.drills[kind])}\n\n[Timer]\nOnBootSec=15min\n"
-                                  f"OnUnitActiveSec={seconds}s\nRandomizedDelaySec=300\n\n"
+                                    f"[Service]\nType=oneshot\n{who}ExecStart={systemd_exec(words)}\n")
+        units[f"{name}.timer"] = (f"[Unit]\nDescription=crm-dr {kind} drill: {calendar.note}\n\n[Timer]\n"
+                                  f"OnCalendar={calendar.on_calendar}\nPersistent=true\n\n"
                                   f"[Install]\nWantedBy=timers.target\n")
     return units
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_@+=:,./-]+")
+
+
+def systemd_exec(words: Sequence[str]) -> str:
+    """A command line as systemd parses `ExecStart=`: quoted words, `%` and `$` escaped."""
+    quoted = []
+    for word in words:
+        text = word.replace("%", "%%").replace("$", "$$")
+        if not _PLAIN.fullmatch(word):
+            text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        quoted.append(text)
+    return " ".join(quoted)
 
 
 def prometheus_text(reports: Sequence[DrillReport], due: Sequence[DueDrill]) -> str:

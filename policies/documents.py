@@ -33,7 +33,7 @@ def read_document(path: Path, *, what: str) -> tuple[Any, yaml.Node | None]:
     except FileNotFoundError:
         raise ConfigError(f"{path}: {what} file not found") from None
     except IsADirectoryError:
-        raise ConfigError(f"{path}: expected a {what} file, found a directory") from None
+        raise ConfigError(f"{path}: expected {_a(what)} file, found a directory") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot read the {what} file ({err})") from None
     if path.suffix.lower() == ".json":
@@ -51,7 +51,7 @@ def read_document(path: Path, *, what: str) -> tuple[Any, yaml.Node | None]:
             raise ConfigError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
     if not isinstance(data, dict):
         kind = "an empty file" if data is None else f"a {type(data).__name__}"
-        raise ConfigError(f"{path}: expected a {what} mapping at the top level, found {kind}")
+        raise ConfigError(f"{path}: expected {_a(what)} mapping at the top level, found {kind}")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
@@ -132,3 +132,8 @@ def settings_from_flags(model: type[M], flags: dict[str, Any]) -> M:
         flag = "--" + str(loc[0]).replace("_", "-") if loc else "(arguments)"
         message = first["msg"].removeprefix("Value error, ")
         raise ConfigError(f"option {flag}: {_lowercase_first(message)}") from None
+
+
+def _a(what: str) -> str:
+    """`a policy`, `an inventory`: the article English asks for."""
+    return f"{'an' if what[:1].lower() in 'aeiou' else 'a'} {what}"

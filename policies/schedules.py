@@ -7,6 +7,7 @@ the code that writes a schedule and to the rule that judges it.
 """
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 
 from policies.durations import format_duration
@@ -52,6 +53,63 @@ def rate_expression(every: timedelta) -> str:
             count = minutes // size
             return f"rate({count} {unit}{'' if count == 1 else 's'})"
     raise AssertionError("unreachable: every minute count is a multiple of 1")
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """When cron and systemd start a drill of one cadence, and what that means.
+
+    `exact`: the schedule fires exactly once per cadence. Otherwise cron and systemd cannot
+    express the cadence and the schedule is a check (`every`) that starts the drill only once
+    it is due (`crmdr drill run --if-due`): never more often than the cadence, at most one
+    check interval after it is due. `note` says which, in words.
+    """
+
+    cron: str
+    on_calendar: str
+    exact: bool
+    note: str
+
+
+DRILL_MINUTE = 17
+DRILL_HOUR = 3
+"""Drills start at 03:17: off the hour (where other jobs pile up), at night in Europe."""
+
+
+def drill_calendar(cadence: timedelta) -> Calendar:
+    """The cron (5 fields) and systemd `OnCalendar=` for a drill cadence, both in the host's time.
+
+    Exact for what a calendar can repeat evenly (a divisor of an hour or a day, one day, one
+    week); a check for the rest (30 days is neither monthly nor weekly). Below an hour, only
+    divisors of 60 minutes can be scheduled: anything else is refused.
+    """
+    every = format_duration(cadence)
+    minutes, rest = divmod(int(cadence.total_seconds()), 60)
+    if rest or minutes < 1:
+        raise ValueError(f"a drill cadence must be whole minutes, got {every}")
+    if minutes < 60:
+        if 60 % minutes:
+            raise ValueError(f"cron and systemd cannot start a drill every {every} (use a divisor of 60 minutes)")
+        step = "*" if minutes == 1 else f"*/{minutes}"
+        return Calendar(f"{step} * * * *", f"*-*-* *:00/{minutes}:00", True, f"every {every}")
+    if minutes < 1440 and minutes % 60 == 0 and 24 % (minutes // 60) == 0:
+        hours = minutes // 60
+        step = "*" if hours == 1 else f"*/{hours}"
+        return Calendar(f"{DRILL_MINUTE} {step} * * *", f"*-*-* 00/{hours}:{DRILL_MINUTE}:00", True,
+                        f"every {every}")
+    at = f"{DRILL_HOUR:02}:{DRILL_MINUTE:02}"
+    if minutes == 1440:
+        return Calendar(f"{DRILL_MINUTE} {DRILL_HOUR} * * *", f"*-*-* {at}:00", True, f"every {every}, at {at}")
+    if minutes == 10080:
+        return Calendar(f"{DRILL_MINUTE} {DRILL_HOUR} * * 1", f"Mon *-*-* {at}:00", True,
+                        f"every {every}, Mondays at {at}")
+    if minutes < 1440:
+        return Calendar(f"{DRILL_MINUTE} * * * *", f"*-*-* *:{DRILL_MINUTE}:00", False,
+                        f"every {every}: a calendar cannot repeat {every} evenly, so an hourly check at "
+                        f":{DRILL_MINUTE} starts the drill once it is due (at most 1h after)")
+    return Calendar(f"{DRILL_MINUTE} {DRILL_HOUR} * * *", f"*-*-* {at}:00", False,
+                    f"every {every}: a calendar cannot repeat {every} evenly, so a daily check at {at} "
+                    "starts the drill once it is due (at most 1d after)")
 
 
 def longest_gap(expression: str) -> timedelta | None:

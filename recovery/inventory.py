@@ -6,6 +6,7 @@ only as references (env var, file, SSM parameter, Secrets Manager name), never a
 """
 
 import json
+import weakref
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -14,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from policies.documents import load_document
 from policies.durations import Duration
+from policies.errors import ConfigError
+from policies.sla import Policy, Tier, check_inventory_tier
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Name = Annotated[str, Field(min_length=1, max_length=255)]
@@ -300,7 +303,26 @@ class Inventory(_Model):
 
 def load_inventory(path: Path) -> Inventory:
     """Load an inventory file; ConfigError names the file, line and field."""
-    return load_document(path, Inventory, what="inventory")
+    inventory = load_document(path, Inventory, what="inventory")
+    _SOURCES[id(inventory)] = path
+    weakref.finalize(inventory, _SOURCES.pop, id(inventory), None)
+    return inventory
+
+
+_SOURCES: dict[int, Path] = {}
+"""The file each loaded inventory came from, for messages (kept beside the model: equal contents stay equal)."""
+
+
+def inventory_tier(inventory: Inventory, policy: Policy) -> Tier:
+    """The tier the inventory names; an unknown one is a ConfigError naming the file, line and field."""
+    if inventory.sla_tier in policy.tiers:
+        return policy.tiers[inventory.sla_tier]
+    source = _SOURCES.get(id(inventory))
+    if source is not None:
+        check_inventory_tier(policy, source)
+    known = ", ".join(sorted(policy.tiers))
+    raise ConfigError(f"inventory of stack '{inventory.stack}': field 'sla_tier': unknown SLA tier "
+                      f"'{inventory.sla_tier}' (the policy defines: {known})")
 
 
 def inventory_schema() -> dict[str, Any]:

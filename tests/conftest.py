@@ -57,3 +57,9 @@ def crmdr(*args: str, env: dict[str, str] | None = None, timeout: float = 600,
 def private_object_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep the suite's cached manifests out of the developer's ~/.cache (child processes inherit it)."""
     os.environ.setdefault("CRMDR_CACHE_DIR", str(tmp_path_factory.mktemp("object-cache")))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_key_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Generated report signing keys go to a temporary key directory, not ~/.config/crmdr/keys."""
+    os.environ.setdefault("CRMDR_KEY_DIR", str(tmp_path_factory.mktemp("keys")))

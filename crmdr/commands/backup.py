@@ -8,7 +8,8 @@ from typing import Any
 import typer
 
 from crmdr.commands.options import InventoryOption, JsonOption, inventory_path
-from crmdr.output import emit_json, say
+from crmdr.output import emit_json, say, ticking
+from policies.sizes import format_bytes
 
 app = typer.Typer(help="Off-site recovery points: take, list, verify; WAL archiving.",
                   no_args_is_help=True)
@@ -19,10 +20,10 @@ app.add_typer(wal_app, name="wal")
 def _context(inventory: Path | None) -> tuple[Any, Any, Any]:
     from policies.sla import load_policy
     from recovery.adapters.s3_store import S3ObjectStore
-    from recovery.inventory import load_inventory
+    from recovery.inventory import inventory_tier, load_inventory
 
     loaded = load_inventory(inventory_path(inventory))
-    tier = load_policy(None).tier(loaded.sla_tier)
+    tier = inventory_tier(loaded, load_policy(None))
     return loaded, tier, S3ObjectStore(loaded, lock_mode=tier.object_lock_mode)
 
 
@@ -69,8 +70,8 @@ def run(
         with _progress(not json_out, f"backup {kind}", total) as progress:
             point = run_backup(loaded, tier, store, kind, progress=progress)  # type: ignore[arg-type]
     if json_out:
-        emit_json({"id": point.id, "kind": point.kind, "size": point.size,
-                   "manifest": f"{store.prefix}points/{point.id}/manifest.json",
+        emit_json({"id": point.id, "kind": point.kind, "size": point.size,  # keys relative to the prefix
+                   "bucket": store.bucket, "prefix": store.prefix, "manifest": f"points/{point.id}/manifest.json",
                    "objects": [o.model_dump() for o in point.objects],
                    "start_lsn": point.start_lsn, "stop_lsn": point.stop_lsn,
                    "retain_until": point.retain_until, "snapshot_arn": point.snapshot_arn})
@@ -78,7 +79,7 @@ def run(
         say(f"recovery point [bold]{point.id}[/bold]: snapshot {point.snapshot_arn}, "
             f"locked manifest until {point.retain_until:%Y-%m-%d}")
     else:
-        say(f"recovery point [bold]{point.id}[/bold]: {point.size} bytes in "
+        say(f"recovery point [bold]{point.id}[/bold]: {format_bytes(point.size)} in "
             f"{len(point.objects)} object(s), LSN {point.start_lsn}..{point.stop_lsn}, "
             f"locked until {point.retain_until:%Y-%m-%d}")
 
@@ -162,7 +163,7 @@ def _print_catalog(catalog: Any, now: Any, age_text: Callable[[Any], str]) -> No
     for s in catalog.points:
         until = s.point.retain_until
         table.add_row(s.point.id, s.point.kind, age_text(now - s.point.finished_at),
-                      f"{s.point.size / 1048576:.1f} MiB", s.state(),
+                      format_bytes(s.point.size), s.state(),
                       f"{until:%Y-%m-%d}" if until else "-")
     Console(highlight=False, width=None if sys.stdout.isatty() else 120).print(table)
     for reason in catalog.broken:
@@ -191,7 +192,8 @@ def wal_install(
     from recovery.wal.archive import install
 
     loaded, _, store = _context(inventory)
-    done = install(loaded, store, python or sys.executable, timeout=timeout)
+    with ticking(not json_out) as report:
+        done = install(loaded, store, python or sys.executable, timeout=timeout, report=report)
     if json_out:
         emit_json([{"node": d.node, "archive_command": d.archive_command,
                     "proven_segment": d.proven_segment} for d in done])

@@ -6,7 +6,8 @@ from pathlib import Path
 import typer
 
 from crmdr.commands.options import JsonOption, LabDirOption
-from crmdr.output import emit_json, say
+from crmdr.output import emit_json, say, ticking
+from policies.sizes import format_bytes
 
 app = typer.Typer(help="The local DR lab: PostgreSQL primary + standby over SSH, moto for AWS.",
                   no_args_is_help=True)
@@ -44,8 +45,8 @@ def up(
          "ssh_port": ssh_port, "pg_port": pg_port, "aws_port": aws_port, "dns_port": dns_port,
          "dns_ttl": dns_ttl},
     )
-    report = (lambda step: None) if json_out else (lambda step: say(f"[dim]…[/dim] {step}"))
-    inventory = lab_up(directory, settings, report)
+    with ticking(not json_out) as report:
+        inventory = lab_up(directory, settings, report)
     path = directory / "inventory.json"
     if json_out:
         emit_json({"dir": str(directory), "inventory": str(path), "stack": inventory.stack,
@@ -84,8 +85,11 @@ def status(directory: Path = LabDirOption, json_out: bool = JsonOption) -> None:
             say(f"{mark}  {part['part']}{role}  {part.get('address', '')}{answer}")
         rep = result["replication"]
         if rep.get("state"):
+            lag = rep.get("lag_bytes")
             say(f"replication: {rep.get('state')} {rep.get('sync_state', '')}, "
-                f"lag {rep.get('lag_bytes', '?')} bytes / {rep.get('lag_seconds', 0):.3f}s")
+                f"lag {format_bytes(lag) if isinstance(lag, int) else '?'} / {rep.get('lag_seconds', 0):.3f} s")
+        for warning in result.get("warnings", []):
+            say(f"[red]WARNING[/red] {warning}")
     if not result["healthy"]:
         raise typer.Exit(1)
 

@@ -59,14 +59,14 @@ def watch(
     from policies.errors import Refused
     from policies.sla import load_policy
     from recovery.adapters.health_probe import PrimaryProbe
-    from recovery.inventory import load_inventory
+    from recovery.inventory import inventory_tier, load_inventory
     from recovery.runbooks.journal.files import default_journal_dir
     from recovery.watch.decide import ANSWERING, failover_limitation, watch_settings
     from recovery.watch.loop import prepare_failover, watch_until
 
     loaded = load_inventory(inventory_path(inventory))
     tier_name = tier or loaded.sla_tier
-    chosen = load_policy(policy).tier(tier_name)
+    chosen = load_policy(policy).tier(tier) if tier else inventory_tier(loaded, load_policy(policy))
     settings = watch_settings(chosen, interval=interval, failures=failures, timeout=timeout)
     refusal = failover_limitation(tier_name, chosen) if failover else None
     if refusal:

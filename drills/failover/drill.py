@@ -18,7 +18,15 @@ from drills.failover.intake import IntakeProbe, replay_and_judge
 from drills.failover.measure import Disruption, Measurement, Write, measure
 from drills.failover.probe import ProbeSettings, WriteProbe, committed_ids
 from drills.failover.scenarios import SCENARIOS, Scenario
-from drills.judge import Objective, check, failover_objectives, first_notice_objective
+from drills.failover.topology import read_replication
+from drills.judge import (
+    Objective,
+    Replication,
+    check,
+    failover_objectives,
+    first_notice_objective,
+    replication_objectives,
+)
 from drills.report.build import DrillOutcome
 from drills.report.model import Check, Evidence, Phase
 from drills.report.store import write_evidence
@@ -78,7 +86,8 @@ def _failback(context: DrillContext, options: Options) -> tuple[list[Check], lis
     address = Route53Dns(inventory).resolve()
     primary = inventory.database.primary
     home = getattr(primary, "host", "")
-    checks = [Check(name="fail back", passed=True, detail=result.message),
+    again = f"{result.primary} is the primary again (run {result.run_id})"
+    checks = [Check(name="fail back", passed=True, detail=again),
               Check(name="DNS name back on the primary", passed=address == home,
                     detail=f"{inventory.dns.record_name} resolves to {address}")]
     return checks, evidence, text
@@ -117,10 +126,12 @@ def run(context: DrillContext) -> DrillOutcome:
     failover_journal: str | None = None
     disruption: Disruption | None = None
     timeline: list[Phase] = []
+    replication = Replication("", None, error="not read: the drill stopped before the disruption")
     try:
         if not _wait(lambda: _acked(probe.ledger) >= STEADY_WRITES, WAIT_SECONDS):
             raise DrError(f"steady state not reached: fewer than {STEADY_WRITES} writes acknowledged")
         timeline.append(phase_at("steady state (probe)", origin_wall, datetime.now(UTC), origin_wall))
+        replication = read_replication(inventory)
         watcher = start_detection(context)
         disruption = scenario.disrupt(context)
         if intake:  # customers keep submitting while the primary is down (its own thread: RTO unaffected)
@@ -148,13 +159,13 @@ def run(context: DrillContext) -> DrillOutcome:
     evidence += back_evidence
     timeline += back_phases
     intake_objectives, measured, intake_checks = _intake_results(intake, context)
-    objectives = [*failover_objectives(measurement, context.tier),
+    objectives = [*failover_objectives(measurement, context.tier), *replication_objectives(replication, context.tier),
                   check("Failover runbook", failure, "completed"), *first_notice_objective(communication),
                   *intake_objectives]
     return DrillOutcome(
         drill_type="failover", scenario=context.scenario, objectives=objectives,
         measured={**measurement.as_dict(), "probe_rate_per_second": PROBE_RATE, "probe_writer": probe.run_writer,
-                  "synchronous_replication": inventory.database.synchronous,
+                  **_replication_measured(replication),
                   "customer_communication": communication, **measured},
         timeline=sorted(timeline, key=lambda p: p.offset_seconds),
         integrity_checks=[*_integrity(measurement), *intake_checks],
@@ -207,6 +218,13 @@ def _intake_results(intake: IntakeProbe | None, context: DrillContext) -> tuple[
         return [], {}, []
     objectives, measured, replayed = replay_and_judge(intake, context.report_dir.parent / ".intake-outbox")
     return objectives, measured, [replayed]
+
+
+def _replication_measured(replication: Replication) -> dict[str, object]:
+    """The topology as measured before the disruption (None where it could not be read)."""
+    return {"synchronous_replication": replication.synchronous if not replication.error else None,
+            "replication_sync_state": replication.sync_state or None,
+            "replication_lag_seconds": replication.lag_seconds}
 
 
 def _integrity(measurement: Measurement) -> list[Check]:

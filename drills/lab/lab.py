@@ -274,8 +274,11 @@ def status(root: Path) -> dict[str, Any]:
             parts.append({"part": "AWS resources", "healthy": False, "error": type(err).__name__})
     replication = _replication(settings, password) if any(
         p["healthy"] for p in parts if p["part"].startswith("PostgreSQL")) else {}
-    healthy = all(p["healthy"] for p in parts) and replication.get("state") == "streaming"
-    return {"dir": str(paths.root), "up": True, "healthy": healthy, "parts": parts,
+    primaries = [f"{p['part']} ({p['address']})" for p in parts if p.get("role") == "primary"]
+    warnings = [f"two primaries run: {' and '.join(primaries)} both take writes (split brain); stop the "
+                "one that must not, then `crmdr failback`"] if len(primaries) > 1 else []
+    healthy = all(p["healthy"] for p in parts) and replication.get("state") == "streaming" and not warnings
+    return {"dir": str(paths.root), "up": True, "healthy": healthy, "parts": parts, "warnings": warnings,
             "replication": replication, "settings": settings.model_dump(mode="json")}
 
 

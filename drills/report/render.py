@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from drills.judge import seconds_text
 from drills.report.model import DrillReport
+from policies.sizes import format_bytes
 
 WIDTH = 720
 COLOURS = {"succeeded": "#1f7a3d", "failed": "#b3261e", "skipped": "#8a94a3"}
@@ -66,14 +67,21 @@ def _rto(report: DrillReport) -> float | None:
 
 
 def trend_svg(points: list[tuple[str, float | None, bool]]) -> Markup:
-    """Pass/fail dots, with height the RTO when one was measured."""
-    height, step = 120, min(60, (WIDTH - 40) // max(1, len(points)))
+    """Pass/fail dots on axes: x the drill's date, y its RTO in seconds (on the axis when not measured)."""
+    height, left = 120, 70
+    step = min(60, (WIDTH - left - 20) // max(1, len(points)))
     top = max((v for _, v, _ in points if v is not None), default=1.0) or 1.0
-    parts = [Markup('<svg id="trend" role="img" aria-label="trend of past drills" width="{}" height="{}" '
-                    'xmlns="http://www.w3.org/2000/svg"><line x1="20" y1="{}" x2="{}" y2="{}" '
-                    'stroke="#c3c9d1"/>').format(WIDTH, height + 30, height, WIDTH, height)]
+    parts = [Markup('<svg id="trend" role="img" aria-label="trend of past drills: RTO in seconds by date" '
+                    'width="{w}" height="{h}" xmlns="http://www.w3.org/2000/svg">'
+                    '<line x1="{l}" y1="{b}" x2="{w}" y2="{b}" stroke="#8a94a3"/>'
+                    '<line x1="{l}" y1="10" x2="{l}" y2="{b}" stroke="#8a94a3"/>'
+                    '<text x="0" y="24">RTO (s)</text><text x="{tl}" y="24" text-anchor="end">{top}</text>'
+                    '<text x="{tl}" y="{z}" text-anchor="end">0 s</text>'
+                    '<text x="{xl}" y="{xb}" text-anchor="end">drill date (UTC)</text>').format(
+                        w=WIDTH, h=height + 44, l=left, b=height, z=height - 6, tl=left - 4, top=seconds_text(top),
+                        xl=WIDTH, xb=height + 40)]
     for i, (day, value, passed) in enumerate(points):
-        x = 30 + i * step
+        x = left + 10 + i * step
         y = height - 10 - (value / top * (height - 30) if value is not None else 0)
         parts.append(Markup(
             '<circle cx="{x}" cy="{y:.1f}" r="5" fill="{fill}"><title>{day}: {verdict}, {shown}</title>'
@@ -89,14 +97,34 @@ def trend_svg(points: list[tuple[str, float | None, bool]]) -> Markup:
 COMMUNICATION = "customer_communication"  # shown in its own section, not as a measured row
 
 
+def measured_row(key: str, value: object) -> tuple[str, str]:
+    """(label, figure with its unit) for the Measured table: never a Python repr (None, [], 1.9107948…)."""
+    for suffix, unit in (("_seconds", "seconds"), ("_per_second", "per second"), ("_bytes", "bytes")):
+        if key.endswith(suffix):
+            label, kind = key[: -len(suffix)], unit
+            break
+    else:
+        label, kind = key, "bytes" if key == "bytes" else ""
+    label = label.replace("_", " ")
+    if value is None or value == "":
+        return label, "not measured"
+    if isinstance(value, bool):
+        return label, "yes" if value else "no"
+    if isinstance(value, list):
+        shown = ", ".join(str(v) for v in value[:20])
+        return label, "none" if not value else f"{len(value)}: {shown}{' …' if len(value) > 20 else ''}"
+    if isinstance(value, int | float):
+        if kind == "seconds":
+            return label, seconds_text(float(value))
+        if kind == "bytes":
+            return label, format_bytes(value)
+        number = f"{value:,}" if isinstance(value, int) else f"{value:,.3g}"
+        return label, f"{number} per second" if kind == "per second" else number
+    return label, str(value)
+
+
 def _measured_rows(report: DrillReport) -> list[tuple[str, str]]:
-    rows = []
-    for key, value in sorted(report.measured.items()):
-        if key == COMMUNICATION:
-            continue
-        shown = f"{len(value)} items: {value[:20]} …" if isinstance(value, list) and len(value) > 20 else value
-        rows.append((key.replace("_", " "), str(shown)))
-    return rows
+    return [measured_row(key, value) for key, value in sorted(report.measured.items()) if key != COMMUNICATION]
 
 
 def render_html(report: DrillReport, history: Sequence[DrillReport] = ()) -> bytes:

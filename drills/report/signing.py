@@ -1,7 +1,9 @@
 """Ed25519 keys for report signatures: load from a path, or create one for the lab on first use.
 
 The key path comes from `--signing-key`, else `$CRMDR_SIGNING_KEY`; only a lab inventory may
-fall back to a key generated in the lab directory. The private key file is 0600 (a key file
+fall back to a key generated in the key directory (`$CRMDR_KEY_DIR`, else
+`~/.config/crmdr/keys/`): outside the lab directory, so `lab down --purge` never takes the key
+that signs a chain living on. The private key file is 0600 in a 0700 directory (a key file
 that every user can read is refused: anyone could have signed with it); the public key travels
 inside every report so a verifier needs nothing else but a trust anchor.
 """
@@ -19,6 +21,22 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from policies.errors import ConfigError, Refused
 
 KEY_ENV = "CRMDR_SIGNING_KEY"
+KEY_DIR_ENV = "CRMDR_KEY_DIR"
+
+
+def key_dir() -> Path:
+    """Where generated signing keys live: $CRMDR_KEY_DIR, else $XDG_CONFIG_HOME (~/.config)/crmdr/keys."""
+    given = os.environ.get(KEY_DIR_ENV)
+    if given:
+        return Path(given)
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config) / "crmdr" / "keys"
+
+
+def lab_key_path(stack: str) -> Path:
+    """The generated key of one lab stack (one chain per stack survives any number of labs)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stack)
+    return key_dir() / f"{safe}-report-signing.pem"
 
 
 def key_path(given: Path | None, lab_default: Path | None) -> Path:
@@ -41,6 +59,7 @@ def load_or_create_key(path: Path, *, create: bool) -> Ed25519PrivateKey:
             raise ConfigError(f"{path}: report signing key not found")
         key = Ed25519PrivateKey.generate()
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.parent.chmod(0o700)
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

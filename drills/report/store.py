@@ -7,7 +7,7 @@ Layout of OUT:
   <report_id>/report.html|.md|.junit.xml and evidence files (hashed in report.json)
 
 Each report names its predecessor's SHA-256, so an edited byte, a removed report or a report
-re-signed with another key breaks a check that `verify` names. The chain file is only an
+re-signed with another key breaks a check that `chain.verify` names. The chain file is only an
 index: the DR bucket copy under Object Lock is the anchor that survives a rewritten directory.
 """
 
@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
 from drills.report.model import ChainLink, DrillReport, Evidence
-from drills.report.signing import public_key_text, sign, signature_valid
+from drills.report.signing import fingerprint, public_key_text, sign, signature_valid
 from outage.review.model import IncidentReview
 from policies.errors import DrError, Refused
 from recovery.redact import redact as redact_text
@@ -122,12 +122,16 @@ def publish(out_dir: Path, report: "DrillReport | IncidentReview", renderings: M
                  "public_key": report.signing.public_key,
                  "signature": sign(key, _signed_payload(report.report_id, report_sha, files))}
     write_private(report_dir / SIGNATURE, json.dumps(signature, indent=2, sort_keys=True).encode())
-    line = json.dumps({"report_id": report.report_id, "sha256": report_sha}, sort_keys=True) + "\n"
-    chain = out_dir / CHAIN
-    fd = os.open(chain, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
-    with os.fdopen(fd, "a") as out:
-        out.write(line)
+    append_chain(out_dir, report.report_id, report_sha)
     return report_dir
+
+
+def append_chain(out_dir: Path, entry_id: str, digest: str, *, kind: str | None = None) -> None:
+    """One line at the end of chain.jsonl (a report, or with `kind` another link such as a key rotation)."""
+    entry = {"report_id": entry_id, "sha256": digest, **({"kind": kind} if kind else {})}
+    fd = os.open(out_dir / CHAIN, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+    with os.fdopen(fd, "a") as out:
+        out.write(json.dumps(entry, sort_keys=True) + "\n")
 
 
 def load_report(report_dir: Path) -> DrillReport:
@@ -199,9 +203,9 @@ def _load_signed(report_dir: Path, rid: str, body: bytes) -> tuple[Signed, dict[
     return report, signature
 
 
-def _check_one(out_dir: Path, entry: dict[str, str], previous: dict[str, str] | None,
+def check_link(out_dir: Path, entry: dict[str, str], previous: dict[str, str] | None,
                anchor: str | None) -> list[str]:
-    """Problems of one chained report."""
+    """Problems of one chained report (`anchor`: the key its stretch of the chain must be signed with)."""
     rid = entry["report_id"]
     report_dir = out_dir / rid
     if not (report_dir / REPORT).exists():
@@ -219,7 +223,8 @@ def _check_one(out_dir: Path, entry: dict[str, str], previous: dict[str, str] | 
     if not signature_valid(key, payload, str(signature.get("signature", ""))):
         problems.append(f"report {rid}: the signature in {SIGNATURE} does not verify")
     if anchor is not None and key != anchor:
-        problems.append(f"report {rid}: signed with another key ({report.signing.key_fingerprint})")
+        problems.append(f"report {rid}: signed with another key ({report.signing.key_fingerprint}; the chain's "
+                        f"key is {fingerprint(anchor)} and no key rotation hands over to it)")
     link = (previous or {}).get("sha256")
     if report.chain.previous_sha256 != link:
         problems.append(f"report {rid}: broken link (names previous {report.chain.previous_report_id}, "
@@ -227,7 +232,7 @@ def _check_one(out_dir: Path, entry: dict[str, str], previous: dict[str, str] | 
     return problems + _check_files(report_dir, report, signature)
 
 
-def _read_chain(out_dir: Path) -> tuple[list[dict[str, str]], list[str]]:
+def read_chain(out_dir: Path) -> tuple[list[dict[str, str]], list[str]]:
     """The chain's entries, and a problem for each line that is not one: damage is a finding."""
     try:
         lines = (out_dir / CHAIN).read_bytes().splitlines()
@@ -247,29 +252,3 @@ def _read_chain(out_dir: Path) -> tuple[list[dict[str, str]], list[str]]:
         else:
             problems.append(f"{CHAIN} line {number} is not a chain entry (damaged)")
     return entries, problems
-
-
-def _usual_key(out_dir: Path, entries: list[dict[str, str]]) -> str | None:
-    """Without a trust anchor, the key most reports were signed with (a lone re-signed one stands out)."""
-    keys: list[str] = []
-    for entry in entries:
-        try:
-            keys.append(parse_signed((out_dir / entry["report_id"] / REPORT).read_bytes()).signing.public_key)
-        except (OSError, ValidationError, ValueError):
-            continue
-    return max(keys, key=keys.count) if keys else None
-
-
-def verify(out_dir: Path, trusted_key: str | None = None) -> tuple[int, list[str]]:
-    """(reports checked, problems); `trusted_key` (base64 Ed25519) is the anchor when given."""
-    entries, problems = _read_chain(out_dir)
-    listed = {entry["report_id"] for entry in entries}
-    for path in sorted(p for p in out_dir.iterdir() if (p / REPORT).exists()):
-        if path.name not in listed:
-            problems.append(f"report {path.name} is not in {CHAIN} (added outside the chain)")
-    anchor = trusted_key or _usual_key(out_dir, entries)
-    previous: dict[str, str] | None = None
-    for entry in entries:
-        problems += _check_one(out_dir, entry, previous, anchor)
-        previous = entry
-    return len(entries), problems

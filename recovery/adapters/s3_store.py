@@ -24,7 +24,7 @@ from policies.errors import CloudError
 from policies.sla import load_policy
 from recovery.adapters.aws_session import client, retryable
 from recovery.adapters.object_cache import ObjectCache
-from recovery.inventory import Inventory
+from recovery.inventory import Inventory, inventory_tier
 from recovery.ports import ObjectNotFound, Readable, StoredObject
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class S3ObjectStore:
         self.prefix = backup.prefix
         self.kms_key_id = backup.kms_key_id
         self.object_lock = backup.object_lock
-        self.lock_mode = lock_mode or load_policy(None).tier(inventory.sla_tier).object_lock_mode
+        self.lock_mode = lock_mode or inventory_tier(inventory, load_policy(None)).object_lock_mode
         self._aws, self._region = inventory.aws, backup.region
         self._s3: Any = client(inventory.aws, "s3", backup.region)
         self._transfer = TransferConfig(

@@ -15,7 +15,7 @@ from recovery.wal.segments import Chain, parse_segment, segment_of
 @dataclass(frozen=True)
 class PointStatus:
     point: RecoveryPoint
-    verdict: Verification | None  # the newest one
+    verdict: Verification | None  # the proof that counts (strongest_proof)
 
     @property
     def verified(self) -> bool:
@@ -31,6 +31,19 @@ class PointStatus:
         if not self.verdict.ok:
             return "FAILED"
         return "restored+validated" if self.verdict.restore else "integrity-ok"
+
+
+def strongest_proof(newest: Verification | None, restore_test: Verification | None) -> Verification | None:
+    """The verdict that stands: a failure when the newest check failed, else the strongest that passed.
+
+    A plain integrity check after a restore-test proves less, not the opposite: the point's bytes
+    are immutable, so a passing restore-test stays the proof until a later check fails.
+    """
+    if newest is None or not newest.ok:
+        return newest
+    if restore_test is not None and restore_test.ok:
+        return restore_test
+    return newest
 
 
 @dataclass(frozen=True)

@@ -92,8 +92,13 @@ def manifest_key(pid: str) -> str:
     return f"{point_prefix(pid)}manifest.json"
 
 
-def verification_key(pid: str, checked_at: datetime) -> str:
-    return f"{point_prefix(pid)}verifications/{checked_at.strftime('%Y%m%dT%H%M%S.%fZ')}.json"
+RESTORE_SUFFIX = "-restore.json"
+
+
+def verification_key(pid: str, checked_at: datetime, *, restore: bool = False) -> str:
+    """Sortable by time; a restore-test's key says so, so the strongest proof is found without reading all."""
+    stamp = checked_at.strftime('%Y%m%dT%H%M%S.%fZ')
+    return f"{point_prefix(pid)}verifications/{stamp}{RESTORE_SUFFIX if restore else '.json'}"
 
 
 def _canonical(point: RecoveryPoint) -> bytes:

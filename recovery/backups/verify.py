@@ -14,15 +14,16 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from policies.errors import CloudError, DrError, HostError, VerificationFailed
+from policies.errors import CloudError, ConfigError, DrError, HostError, VerificationFailed
 from recovery.adapters import pg_tools
 from recovery.adapters.clock import SystemClock
 from recovery.adapters.fault_hooks import pause
 from recovery.adapters.pg_validation import validate
 from recovery.adapters.scratch_pg import ISOLATION, Scratch, scratch
-from recovery.backups.catalog import Catalog, PointStatus
+from recovery.backups.catalog import Catalog, PointStatus, strongest_proof
 from recovery.backups.manifest import (
     POINTS,
+    RESTORE_SUFFIX,
     ClusterIdentity,
     ObjectEntry,
     RecoveryPoint,
@@ -31,6 +32,7 @@ from recovery.backups.manifest import (
     manifest_key,
     parse_manifest,
     parse_verification,
+    point_prefix,
     verification_key,
 )
 from recovery.backups.replay import restore_with_wal
@@ -48,7 +50,9 @@ FETCHERS = 16
 def load_point(store: ObjectStore, pid: str) -> RecoveryPoint:
     key = manifest_key(pid)
     if store.head(key) is None:
-        raise VerificationFailed(f"manifest {key} is missing: no recovery point '{pid}'")
+        if not store.list(point_prefix(pid)):
+            raise ConfigError(f"--id: no recovery point '{pid}' in the bucket (see `crmdr backup list`)")
+        raise VerificationFailed(f"manifest {key} is missing: recovery point '{pid}' has objects but no manifest")
     return parse_manifest(store.get_bytes(key), key)
 
 
@@ -238,7 +242,7 @@ def verify_point(inventory: Inventory, store: ObjectStore, pid: str, *, restore:
     evidence["seconds"] = round(clock.monotonic() - began, 3)
     verdict = Verification(point_id=pid, checked_at=started, restore=restore, ok=not reasons,
                            reasons=reasons, evidence=evidence)
-    store.put_bytes(verification_key(pid, started), verdict.model_dump_json(indent=2).encode(),
+    store.put_bytes(verification_key(pid, started, restore=verdict.restore), verdict.model_dump_json(indent=2).encode(),
                     retain_until=point.retain_until)
     log.info("verification of %s: %s", pid, "ok" if verdict.ok else "; ".join(reasons))
     return verdict
@@ -254,12 +258,15 @@ def read_catalog(store: ObjectStore) -> Catalog:
     """Every manifest with its newest verdict, and the WAL chain since the oldest physical point."""
     manifests: list[str] = []
     newest_verdict: dict[str, str] = {}
+    newest_restore: dict[str, str] = {}
     for key in (obj.key for obj in store.list(POINTS)):
         pid, _, rest = key[len(POINTS):].partition("/")
         if rest == "manifest.json":
             manifests.append(key)
-        elif rest.startswith("verifications/") and key > newest_verdict.get(pid, ""):
-            newest_verdict[pid] = key
+        elif rest.startswith("verifications/"):
+            newest_verdict[pid] = max(key, newest_verdict.get(pid, ""))
+            if key.endswith(RESTORE_SUFFIX):
+                newest_restore[pid] = max(key, newest_restore.get(pid, ""))
     statuses, broken = [], []
     points: list[RecoveryPoint] = []
     for key, data in zip(manifests, _fetch_all(store, manifests), strict=True):
@@ -267,11 +274,17 @@ def read_catalog(store: ObjectStore) -> Catalog:
             points.append(parse_manifest(data, key))
         except VerificationFailed as err:
             broken.append(str(err))
-    verdict_keys = [newest_verdict[p.id] for p in points if p.id in newest_verdict]
+    verdict_keys = sorted({found[p.id] for found in (newest_verdict, newest_restore) for p in points
+                           if p.id in found})
     verdicts = dict(zip(verdict_keys, _fetch_all(store, verdict_keys), strict=True))
+
+    def parsed(found: dict[str, str], pid: str) -> Verification | None:
+        stored = verdicts.get(found.get(pid, ""))
+        return parse_verification(stored) if stored is not None else None
+
     for point in points:
-        stored = verdicts.get(newest_verdict.get(point.id, ""))
-        statuses.append(PointStatus(point, parse_verification(stored) if stored is not None else None))
+        proof = strongest_proof(parsed(newest_verdict, point.id), parsed(newest_restore, point.id))
+        statuses.append(PointStatus(point, proof))
     statuses.sort(key=lambda s: s.point.finished_at)
     starts = [segment_of(s.point.start_lsn, s.point.cluster.timeline) for s in statuses
               if s.point.kind == "physical" and s.point.start_lsn]

@@ -90,6 +90,13 @@ def render_plan(runbook: str, rows: Sequence[tuple[str, str, Truth]]) -> list[st
     return lines
 
 
+def plan_steps(phases: Sequence[str], rows: Sequence[tuple[str, str, Truth]]) -> list[dict[str, object]]:
+    """The plan for machines (`--json`): each step an object with its name, phase and current truth."""
+    return [{"index": index, "name": name, "phase": phase, "does": describe,
+             "truth": {"done": truth.done, "detail": truth.detail}}
+            for index, (phase, (name, describe, truth)) in enumerate(zip(phases, rows, strict=True), start=1)]
+
+
 def divergence(target_timeline: int, target_end: str, history: str) -> str | None:
     """Why a node whose WAL ends at `target_end` on `target_timeline` cannot follow a primary with
     this timeline history, or None. pg_rewind can answer "no rewind required" for a node that was

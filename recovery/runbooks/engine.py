@@ -134,8 +134,8 @@ class Engine:
             self.journal.record(step.name, "failed", attempt=attempt, reason=reason, evidence=evidence,
                                 phase=step.phase)
             raise VerificationFailed(reason)
-        self.journal.record(step.name, "succeeded", attempt=attempt,
-                            evidence=f"{evidence}; {verified.detail}".strip("; "), phase=step.phase)
+        said = evidence if verified.detail in evidence else f"{evidence}; {verified.detail}"  # once, not twice
+        self.journal.record(step.name, "succeeded", attempt=attempt, evidence=said.strip("; "), phase=step.phase)
         self._on_done(step, "succeeded")
 
     def _act(self, step: Step) -> tuple[str, int]:

@@ -141,6 +141,26 @@ def sync_unblocked(site: Site, name: str) -> Truth:
     return Truth(names == "" or sync > 0, f"synchronous_standby_names '{names}', {sync} synchronous standby(s)")
 
 
+def sync_requirement(site: Site, old: str, target: str) -> str:
+    """The tier's synchronous-replication requirement against the old primary's pg_stat_replication.
+
+    Said in the preflight's journal line, so an unmet requirement is on record, never only in a
+    policy file: '' when the tier does not require it.
+    """
+    if not site.tier.synchronous_replication:
+        return ""
+    try:
+        row = site.host(old).query("SELECT coalesce(sync_state, '') FROM pg_stat_replication "
+                                   "WHERE application_name = %s", (target,))
+    except DrError as err:
+        return f"; synchronous replication (required by the tier) not measured: {err}"
+    state = str(row[0]) if row else ""
+    if state in ("sync", "quorum"):
+        return f"; synchronous replication (required by the tier) measured true (sync_state '{state}')"
+    return (f"; synchronous replication required by the tier, measured false (sync_state "
+            f"'{state or 'not streaming'}'): acknowledged writes may be lost")
+
+
 def _desync(site: Site, name: str) -> str:
     site.host(name).execute("ALTER SYSTEM SET synchronous_standby_names = ''", "SELECT pg_reload_conf()")
     return f"synchronous replication suspended on {name} until a standby rejoins (failback)"
@@ -237,8 +257,9 @@ def _preflight(site: Site, options: Options, truths: Sequence[Truth]) -> str:
     if limitation:
         raise Refused(limitation)
     shown = "unknown" if lag is None else "measured before the fence" if measured and role else f"{lag:.3f}s"
+    requirement = "" if measured or old in site.unreachable else sync_requirement(site, old, target)
     return f"standby {target} {'in recovery' if role else 'already primary'}; lag {shown}; old primary {old} " \
-           f"{'unreachable' if old in site.unreachable else 'reachable'}"
+           f"{'unreachable' if old in site.unreachable else 'reachable'}{requirement}"
 
 
 FAILOVER = Runbook(

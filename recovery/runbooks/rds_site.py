@@ -20,7 +20,7 @@ from recovery.adapters.route53_dns import Route53Dns
 from recovery.adapters.s3_store import S3ObjectStore
 from recovery.adapters.secrets import optional_secret
 from recovery.adapters.sns_notifier import SnsNotifier
-from recovery.inventory import Inventory, RdsNode
+from recovery.inventory import Inventory, RdsNode, inventory_tier
 from recovery.ports import Clock, Dns, Lock, Notifier, ObjectStore
 from recovery.runbooks.decisions import Truth, dns_truth
 from recovery.runbooks.site import open_apps
@@ -99,7 +99,7 @@ class RdsSite:
 def open_rds_site(inventory: Inventory, policy_path: Path | None = None) -> RdsSite:
     db = inventory.database
     password = optional_secret(db.password, inventory)
-    tier = load_policy(policy_path).tier(inventory.sla_tier)
+    tier = inventory_tier(inventory, load_policy(policy_path))
     site = RdsSite(inventory=inventory, tier=tier, rds=RdsInstances(inventory), dns=Route53Dns(inventory),
                    lock=DynamoLock(inventory), notifier=SnsNotifier(inventory), store=S3ObjectStore(inventory),
                    clock=SystemClock(), db_password=password, secrets=[password] if password else [],

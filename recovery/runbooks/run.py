@@ -17,10 +17,11 @@ from policies.errors import ConfigError, DrError, Refused
 from policies.sla import Tier
 from recovery.inventory import Inventory
 from recovery.ports import Clock, Lock, Notifier, ObjectStore
-from recovery.runbooks.decisions import Truth, notice_due, render_plan
+from recovery.runbooks.decisions import Truth, notice_due, plan_steps, render_plan
 from recovery.runbooks.engine import Engine, Step, survey
 from recovery.runbooks.journal.events import RunState, phase_times, resume_limitation, run_state
 from recovery.runbooks.journal.files import Journal, default_journal_dir, new_run_id, read_events
+from recovery.runbooks.progress import StepProgress
 from recovery.watch.decide import Detection
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,14 @@ class RunResult:
     phases: dict[str, dict[str, str]] = field(default_factory=dict)
     primary: str = ""
     notices: tuple[str, ...] = ()
+    steps: tuple[dict[str, object], ...] = ()  # the plan as objects (plan_steps)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"runbook": self.runbook, "run_id": self.run_id, "status": self.status, "message": self.message,
-                "plan": list(self.plan), "journal": self.journal, "phases": self.phases,
-                "primary": self.primary, "notices": list(self.notices)}
+        """Machine output: no run id when no run happened (dry run, nothing to do); the plan as objects."""
+        return {"runbook": self.runbook, "run_id": self.run_id or None, "status": self.status,
+                "message": self.message, "plan": list(self.steps), "plan_text": list(self.plan),
+                "journal": self.journal, "phases": self.phases, "primary": self.primary or None,
+                "notices": list(self.notices)}
 
 
 class RunSite(Protocol):
@@ -172,19 +176,20 @@ def execute(runbook: Runbook[S], site: S, options: Options) -> RunResult:
     steps = runbook.steps(site, options)
     rows = survey(steps)
     plan = render_plan(runbook.name, rows)
+    structured = tuple(plan_steps([step.phase for step in steps], rows))
     if options.dry_run:
-        return RunResult(runbook.name, "", "dry-run", "dry run: nothing was changed", tuple(plan))
+        return RunResult(runbook.name, "", "dry-run", "dry run: nothing was changed", tuple(plan), steps=structured)
     effects = [truth for step, (_, _, truth) in zip(steps, rows, strict=True) if step.phase != "validate"]
     if state is None and all(truth.done for truth in effects):
         detail = "; ".join(f"{name}: {truth.detail}" for name, _, truth in rows if truth.done)
         return RunResult(runbook.name, "", "noop", f"nothing to do: {runbook.name} is already done ({detail})",
-                         tuple(plan), primary=runbook.primary_after(site, options))
+                         tuple(plan), primary=runbook.primary_after(site, options), steps=structured)
     evidence = runbook.preflight(site, options, [truth for _, _, truth in rows])
     if options.confirm is not None and not options.confirm(plan):
         raise Refused(f"{runbook.name} not confirmed; nothing was changed")
     deciding = (site.clock.now(), site.clock.monotonic())
     site.lock.acquire(options.run_id)
-    return _locked(runbook, site, options, steps, plan, evidence, (started, deciding))
+    return replace(_locked(runbook, site, options, steps, plan, evidence, (started, deciding)), steps=structured)
 
 
 def _subject(runbook: Runbook[Any], site: RunSite, options: Options) -> str:
@@ -209,14 +214,17 @@ def _locked(runbook: Runbook[S], site: S, options: Options, steps: list[Step], p
         site.notifier.publish(f"{subject}: {verb}", _notice(site, options, verb, "\n".join(plan)))
         ends = {step.name for i, step in enumerate(steps) if i + 1 == len(steps) or steps[i + 1].phase != step.phase}
 
+        progress = StepProgress(site.clock, options.report)
+
         def on_done(step: Step, status: str) -> None:
-            options.report(f"{step.name}: {status}")
+            options.report(progress.finished(step.name, status))
             if step.name in ends:
                 site.notifier.publish(f"{subject}: {step.phase} done",
                                       _notice(site, options, f"phase {step.phase} done", step.describe))
 
         engine = Engine(journal, on_done)
-        with Heartbeat(site, engine, subject, site.tier.status_notice_every.total_seconds()):
+        with Heartbeat(site, engine, subject, site.tier.status_notice_every.total_seconds()), \
+                progress.watching(lambda: engine.current):
             try:
                 engine.run(steps)
             except DrError as err:

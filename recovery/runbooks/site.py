@@ -24,7 +24,7 @@ from recovery.adapters.route53_dns import Route53Dns
 from recovery.adapters.s3_store import S3ObjectStore
 from recovery.adapters.secrets import optional_secret
 from recovery.adapters.sns_notifier import SnsNotifier
-from recovery.inventory import HostNode, Inventory
+from recovery.inventory import HostNode, Inventory, inventory_tier
 from recovery.ports import Clock, Dns, HostRunner, Isolator, Lock, Notifier, ObjectStore
 from recovery.runbooks.app_hosts import app_hosts_steps
 from recovery.runbooks.decisions import Truth, dns_truth
@@ -166,6 +166,7 @@ def _open_all(runners: dict[str, FabricHostRunner]) -> dict[str, str]:
 def open_site(inventory: Inventory, policy_path: Path | None = None) -> Site:
     """Resolve secrets, connect to every host (pinned keys), build the cloud adapters."""
     db = inventory.database
+    tier = inventory_tier(inventory, load_policy(policy_path))  # bad input before any connection
     if db.engine != "hosts":
         raise ConfigError("this runbook drives self-managed hosts (database.engine: hosts); for "
                           "engine rds only `crmdr failover` is implemented")
@@ -184,7 +185,6 @@ def open_site(inventory: Inventory, policy_path: Path | None = None) -> Site:
                                   replication_user=db.replication_user, replication_password=repl,
                                   dbname=db.name)
         hosts[node.name].down = unreachable.get(node.name)
-    tier = load_policy(policy_path).tier(inventory.sla_tier)
     apps = open_apps(inventory, [h.runner for h in hosts.values()])
     return Site(inventory=inventory, tier=tier, hosts=hosts, unreachable=unreachable, apps=apps,
                 dns=Route53Dns(inventory), lock=DynamoLock(inventory), notifier=SnsNotifier(inventory),

@@ -190,7 +190,8 @@ def _rebuild(site: Site, node: str, upstream: str, stamp: str) -> str:
     host.write_passfile()
     host.set_standby_signal(False)
     try:
-        how = f"pg_rewind: {host.rewind(site.node(upstream))}"
+        said = host.rewind(site.node(upstream))  # pg_rewind's own last line names it: "pg_rewind: Done!"
+        how = said if said.startswith("pg_rewind") else f"pg_rewind: {said}"
     except HostError as err:
         how = f"pg_rewind failed ({err}); {host.reclone(site.node(upstream), stamp)}"
     else:
@@ -227,12 +228,12 @@ def _failback_steps(site: Site, options: Options) -> list[Step]:
     current = site.other(home)
     stamp = options.run_id.rsplit("-", 1)[-1]
     return [
-        Step("rebuild", f"rebuild {home} as a standby of {current} (pg_rewind, else pg_basebackup)", "fence",
+        Step("rebuild", f"rebuild {home} as a standby of {current} (pg_rewind, else pg_basebackup)", "rebuild",
              check=lambda: _either(promoted(site, home), lambda: rejoined(site, home, current)),
              act=lambda: _rebuild(site, home, current, stamp),
              guard=lambda: None if home in site.unreachable else guard(site, home, "rebuild", want_primary=False),
              timeout=3600, attempts=1),
-        Step("rebuild-streaming", f"wait until {home} streams from {current}", "fence",
+        Step("rebuild-streaming", f"wait until {home} streams from {current}", "rebuild",
              check=lambda: _either(promoted(site, home), lambda: streams_from(site, home, current)),
              act=lambda: wait_until(lambda: streams_from(site, home, current), STREAM_SECONDS, f"{home} streaming")),
         *switch_steps(site, options, current, home),

@@ -10,6 +10,7 @@ and the toolkit waits until that segment is in the bucket: installed means prove
 import posixpath
 import shlex
 from base64 import b64encode
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
@@ -70,11 +71,18 @@ def _configure(inventory: Inventory, node: HostNode, command: str) -> None:
 
 
 def _prove(inventory: Inventory, node: HostNode, store: ObjectStore, timeout: float) -> str:
-    """Switch WAL on the primary and wait for that segment to reach the bucket."""
+    """Commit, switch WAL on the primary and wait for that segment to reach the bucket.
+
+    The commit (`txid_current()` takes a transaction id, so its commit is logged with a time)
+    makes the archive provably reach this moment: PostgreSQL stops a recovery to a time only at
+    a commit after it, so on a quiet database a restore `--to-time` just before now would
+    otherwise run off the end of the WAL and fail.
+    """
     password = optional_secret(inventory.database.password, inventory)
     with connect(node.host, node.pg_port, user=inventory.database.user, password=password,
                  dbname=inventory.database.name) as conn:
         conn.execute("SELECT pg_reload_conf()")
+        conn.execute("SELECT txid_current()")
         row = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()
         row = one_row(row, "WAL switch")
         segment = str(row[0])
@@ -88,17 +96,20 @@ def _prove(inventory: Inventory, node: HostNode, store: ObjectStore, timeout: fl
     return segment
 
 
-def install(inventory: Inventory, store: ObjectStore, python: str, *, timeout: float = 60) -> list[Installed]:
-    """Install on every host node (primary last, then proven there)."""
+def install(inventory: Inventory, store: ObjectStore, python: str, *, timeout: float = 60,
+            report: Callable[[str], None] = lambda stage: None) -> list[Installed]:
+    """Install on every host node (primary last, then proven there); `report` hears each stage."""
     nodes = [node for node in (inventory.database.standby, inventory.database.primary) if isinstance(node, HostNode)]
     if len(nodes) != 2:
         raise ConfigError("inventory database.engine is 'rds': RDS archives WAL itself")
     done = []
     for node in nodes:
+        report(f"{node.name}: installing archive_command")
         command = _prepare_host(inventory, node, python)
         _configure(inventory, node, command)
         done.append(Installed(node.name, command))
     primary = nodes[-1]
+    report(f"{primary.name}: waiting up to {timeout:g} s for a WAL segment to reach the bucket")
     segment = _prove(inventory, primary, store, timeout)
     done[-1] = Installed(primary.name, done[-1].archive_command, segment)
     return done

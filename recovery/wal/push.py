@@ -16,7 +16,7 @@ from pathlib import Path
 
 from policies.errors import DrError
 from policies.sla import load_policy
-from recovery.inventory import load_inventory
+from recovery.inventory import inventory_tier, load_inventory
 from recovery.wal.segments import wal_key
 
 log = logging.getLogger("crmdr.wal_push")
@@ -28,7 +28,7 @@ def push(inventory_file: Path, path: Path, name: str) -> str:
     from recovery.adapters.s3_store import S3ObjectStore
 
     inventory = load_inventory(inventory_file)
-    tier = load_policy(None).tier(inventory.sla_tier)
+    tier = inventory_tier(inventory, load_policy(None))
     store = S3ObjectStore(inventory, lock_mode=tier.object_lock_mode)
     data = path.read_bytes()
     key = wal_key(name)

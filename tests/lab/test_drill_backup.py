@@ -8,6 +8,7 @@ import jsonschema
 import pytest
 
 from drills.report.model import shipped_schema
+from drills.report.signing import lab_key_path
 from recovery.adapters.s3_store import S3ObjectStore
 from tests.conftest import crmdr
 from tests.lab.conftest import Lab
@@ -53,8 +54,10 @@ tiers:
     assert failed.returncode == 1, failed.stderr
     assert "Restore time (RTO)" in failed.stdout and "> 0.001s by" in failed.stdout
     assert crmdr("report", "verify", str(out)).returncode == 0
-    signing_key = fresh_lab.dir / "secrets" / "report-signing-key.pem"
+    signing_key = lab_key_path(fresh_lab.inventory.stack)
+    assert not signing_key.is_relative_to(fresh_lab.dir), "lab down --purge must not take the key"
     assert stat.S_IMODE(os.stat(signing_key).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(signing_key.parent).st_mode) == 0o700
 
 
 def test_backup_verify_drill_without_any_backup_fails_honestly(fresh_lab: Lab, tmp_path) -> None:

@@ -30,17 +30,21 @@ def test_failover_drill_synchronous_loses_nothing_and_fails_back(fresh_lab: Lab,
     measured = verdict["measured"]
     assert measured["lost_writes"] == 0 and measured["rpo_seconds"] == 0
     assert 0 < measured["rto_seconds"] < 300 and measured["acknowledged"] > 20
-    assert [o["name"] for o in verdict["objectives"]] == ["RTO", "RPO", "Lost acknowledged writes",
-                                                          "Failover runbook", "First customer notice",
-                                                          "customer requests lost"]
+    assert [o["name"] for o in verdict["objectives"]] == ["RTO", "RPO", "Lost acknowledged writes", "Replication lag",
+                                                          "Synchronous replication", "Failover runbook",
+                                                          "First customer notice", "customer requests lost"]
     requests_lost = verdict["objectives"][-1]
     assert requests_lost["passed"] and requests_lost["measured"] == 0, requests_lost
     assert measured["intake_requests_acknowledged"] == measured["intake_requests_entered"] == 5
+    assert measured["synchronous_replication"] is True and measured["replication_sync_state"] == "sync"
     report_dir = Path(verdict["report_dir"])
     document = json.loads((report_dir / "report.json").read_text())
     jsonschema.validate(document, shipped_schema())
     phases = [p["name"] for p in document["timeline"]]
     assert "disrupt: crash primary" in phases and any(p.startswith("failover: ") for p in phases)
+    assert "failback: rebuild" in phases, phases  # failback's own phase, not a second "fence"
+    back = {c["name"]: c["detail"] for c in document["cleanup"]}["fail back"]
+    assert back.startswith("primary is the primary again (run failback-") and "failback done" not in back
     assert all(c["passed"] for c in document["cleanup"]), document["cleanup"]
     assert Route53Dns(fresh_lab.inventory).resolve() == str(fresh_lab.settings.primary_ip)
     assert "crmdr_drill_passed{type=\"failover\"" in (out / "drills.prom").read_text()
@@ -48,11 +52,18 @@ def test_failover_drill_synchronous_loses_nothing_and_fails_back(fresh_lab: Lab,
     assert fresh_lab.password not in "".join(p.read_text(errors="replace") for p in report_dir.iterdir())
 
 
-def test_failover_drill_asynchronous_lists_lost_writes_if_any(fresh_lab: Lab, tmp_path: Path) -> None:
+def test_gold_drill_on_the_async_lab_fails_synchronous_replication_and_lists_lost_writes(
+        fresh_lab: Lab, tmp_path: Path) -> None:
     out = tmp_path / "reports"
-    result, verdict = drill(fresh_lab, out)
-    assert result.returncode in (0, 1), result.stderr
+    result, verdict = drill(fresh_lab, out)  # the inventory's tier: gold, which requires synchronous replication
+    assert verdict["tier"] == "gold" and result.returncode == 1, result.stdout + result.stderr
+    judged = {o["name"]: o for o in verdict["objectives"]}
+    assert judged["Synchronous replication"]["passed"] is False
+    assert "measured false" in judged["Synchronous replication"]["detail"]
+    assert any(d.startswith("Synchronous replication: required by the tier; measured false")
+               for d in verdict["deviations"]), verdict["deviations"]
     measured = verdict["measured"]
+    assert measured["synchronous_replication"] is False and judged["Replication lag"]["passed"] is True
     assert measured["lost_writes"] == len(measured["lost_ids"])
     assert (measured["rpo_seconds"] > 0) == bool(measured["lost_ids"])
     ledger = (Path(verdict["report_dir"]) / "ledger.csv").read_text().splitlines()

@@ -47,10 +47,12 @@ EFFECTFUL_MODULES = {
     # one module per runbook: each opens its site and runs its steps there
     "recovery/runbooks/failover.py", "recovery/runbooks/switchover.py", "recovery/runbooks/restore.py",
     "recovery/runbooks/rds_failover.py",
+    "recovery/runbooks/live.py",  # inventory check --live: opens the site and asks each part once, read-only
     # drills: the runner picks and runs executors; the executors disrupt a lab and measure it
     "drills/runner.py", "drills/demo.py", "drills/backup_drill.py", "drills/failover/drill.py",
     "drills/failover/scenarios.py", "drills/failover/probe.py", "drills/failover/detection.py",
     "drills/failover/intake.py",  # submits through the intake's HTTP API, replays into the CRM
+    "drills/failover/topology.py",  # reads pg_stat_replication on the primary before the disruption
 }
 # Old entry-point names kept because hosts have them in archive_command / restore_command.
 SHIMS = {"recovery/wal_push.py": "recovery.wal.push", "recovery/wal_fetch.py": "recovery.wal.fetch",

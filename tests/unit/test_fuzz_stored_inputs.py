@@ -17,8 +17,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from drills.report.chain import verify
 from drills.report.signing import load_or_create_key
-from drills.report.store import CHAIN, SIGNATURE, verify
+from drills.report.store import CHAIN, SIGNATURE
 from policies.errors import DrError, VerificationFailed
 from recovery.backups.manifest import (
     ClusterIdentity,

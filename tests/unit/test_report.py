@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from drills.failover.measure import Measurement
 from drills.judge import check, failover_objectives
 from drills.report.build import DrillOutcome, Provenance, build_report, report_id
+from drills.report.chain import verify
 from drills.report.model import Check, Person, Phase, Signing, Toolkit, report_schema, shipped_schema
 from drills.report.render import render_all
 from drills.report.signing import fingerprint, load_or_create_key, public_key_text, sign
@@ -26,7 +27,6 @@ from drills.report.store import (
     publish,
     redact,
     sha256,
-    verify,
     write_evidence,
 )
 from policies.sla import load_policy

@@ -15,7 +15,8 @@ FINISHED: tuple[Status, ...] = ("succeeded", "failed", "skipped", "aborted")
 RUN_STEP = "run"
 """Pseudo-step whose events open and close a run (its options ride in `evidence`)."""
 
-PHASES = ("detect", "decide", "fence", "promote", "dns", "validate")
+PHASES = ("detect", "decide", "rebuild", "fence", "promote", "dns", "validate")
+"""In order; `rebuild` is failback's own: the old primary made a standby again before the switch."""
 FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "run": str, "runbook": str, "step": str, "attempt": int, "status": str, "wall": str, "mono": (int, float),
     "reason": str, "evidence": str, "phase": str, "drill": bool}
