@@ -25,7 +25,7 @@ from policies.sla import load_policy
 from recovery.adapters.aws_session import client, retryable
 from recovery.adapters.object_cache import ObjectCache
 from recovery.inventory import Inventory
-from recovery.ports import ObjectNotFound, Readable, StoredObject
+from recovery.ports import ObjectNotFound, Readable, StoredObject, Upload
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +198,9 @@ class S3ObjectStore:
                                     Callback=on_progress, Config=self._transfer)
         except (ClientError, BotoCoreError) as err:
             raise self._error("upload", key, err) from None
+        except KeyboardInterrupt:
+            self._abort_all(key)  # s3transfer aborts on cancel too; a part still in flight may outlive it
+            raise
         log.debug("uploaded %s (%d bytes)", key, reader.size)
         return StoredObject(key=key, size=reader.size, sha256=reader.digest.hexdigest(),
                             retain_until=retain_until, kms_key_id=self.kms_key_id)
@@ -231,6 +234,39 @@ class S3ObjectStore:
                                                VersionId=entry["VersionId"])
         except (ClientError, BotoCoreError) as err:
             raise self._error("delete", key, err) from None
+
+    def uploads(self, prefix: str = "") -> builtins.list[Upload]:
+        """Multipart uploads never completed under `prefix`, with the bytes their parts hold."""
+        found: builtins.list[Upload] = []
+        try:
+            pages = self._s3.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=self._key(prefix))
+            for page in pages:
+                for entry in page.get("Uploads", []):
+                    parts = self._s3.list_parts(Bucket=self.bucket, Key=entry["Key"], UploadId=entry["UploadId"])
+                    found.append(Upload(key=entry["Key"][len(self.prefix):], upload_id=entry["UploadId"],
+                                        initiated=entry.get("Initiated"),
+                                        size=sum(int(p["Size"]) for p in parts.get("Parts", []))))
+        except (ClientError, BotoCoreError) as err:
+            raise self._error("list the uploads of", prefix, err) from None
+        return sorted(found, key=lambda upload: (upload.key, upload.upload_id))
+
+    def abort_upload(self, upload: Upload) -> None:
+        """Drop an unfinished upload and its parts (Object Lock applies to objects, never to parts)."""
+        try:
+            self._s3.abort_multipart_upload(Bucket=self.bucket, Key=self._key(upload.key), UploadId=upload.upload_id)
+        except (ClientError, BotoCoreError) as err:
+            raise self._error("abort the upload of", upload.key, err) from None
+
+    def _abort_all(self, key: str) -> None:
+        """Best effort on the way out of an interrupted upload: abort what is still open for `key`."""
+        try:
+            for upload in self.uploads(key):
+                if upload.key == key:
+                    self.abort_upload(upload)
+                    log.warning("interrupted: multipart upload of %s aborted", key)
+        except CloudError as err:
+            log.warning("interrupted upload of %s not aborted: %s", key, err)
 
     def list(self, prefix: str = "") -> builtins.list[StoredObject]:
         """Current objects under `prefix` (relative keys), in key order."""
