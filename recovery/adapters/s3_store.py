@@ -190,7 +190,8 @@ class S3ObjectStore:
         self, key: str, readable: Readable, *, retain_until: datetime | None = None,
         on_progress: Callable[[int], None] | None = None,
     ) -> StoredObject:
-        """Multipart upload of a stream of unknown length, hashed on the way."""
+        """Multipart upload of a stream of unknown length, hashed on the way; interrupted (a signal),
+        s3transfer cancels it and aborts the multipart upload (tests/adapters/test_s3_store.py)."""
         reader = _HashingReader(readable)
         try:
             self._uploads.upload_fileobj(reader, self.bucket, self._key(key),
@@ -198,9 +199,6 @@ class S3ObjectStore:
                                     Callback=on_progress, Config=self._transfer)
         except (ClientError, BotoCoreError) as err:
             raise self._error("upload", key, err) from None
-        except KeyboardInterrupt:
-            self._abort_all(key)  # s3transfer aborts on cancel too; a part still in flight may outlive it
-            raise
         log.debug("uploaded %s (%d bytes)", key, reader.size)
         return StoredObject(key=key, size=reader.size, sha256=reader.digest.hexdigest(),
                             retain_until=retain_until, kms_key_id=self.kms_key_id)
@@ -257,16 +255,6 @@ class S3ObjectStore:
             self._s3.abort_multipart_upload(Bucket=self.bucket, Key=self._key(upload.key), UploadId=upload.upload_id)
         except (ClientError, BotoCoreError) as err:
             raise self._error("abort the upload of", upload.key, err) from None
-
-    def _abort_all(self, key: str) -> None:
-        """Best effort on the way out of an interrupted upload: abort what is still open for `key`."""
-        try:
-            for upload in self.uploads(key):
-                if upload.key == key:
-                    self.abort_upload(upload)
-                    log.warning("interrupted: multipart upload of %s aborted", key)
-        except CloudError as err:
-            log.warning("interrupted upload of %s not aborted: %s", key, err)
 
     def list(self, prefix: str = "") -> builtins.list[StoredObject]:
         """Current objects under `prefix` (relative keys), in key order."""
