@@ -153,8 +153,20 @@ def settled(r: Restore) -> Truth:
     return Truth(not left, f"recovery target settings {'still set' if left else 'cleared'}")
 
 
+def unfinished_remains(r: Restore) -> str | None:
+    """The run whose unfinished restore made the data directory (its files name the point's host)."""
+    out = r.host.sh(f"cat {q(r.restoring)} 2>/dev/null || true", timeout=30).strip()
+    return out if out and out != r.run else None
+
+
 def restore_guard(r: Restore) -> str | None:
-    """The live role (never a running primary), region, and the point's cluster."""
+    """The live role (never a running primary), region, and the point's cluster. The remains of an
+    unfinished restore carry the backed-up host's settings, so only a running primary is refused."""
+    earlier = unfinished_remains(r)
+    if earlier is not None:
+        if r.host.running() and r.host.in_recovery() is False:
+            return f"refusing to restore a recovery point on {r.target}: it is a running primary"
+        return None
     reason = guard(r.site, r.target, "restore a recovery point", want_primary=False)
     if reason:
         return reason
