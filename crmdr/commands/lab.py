@@ -40,8 +40,22 @@ def up(
          "primary_ip": primary_ip, "standby_ip": standby_ip, "aws_ip": aws_ip, "app_ip": _app_ip(app_ip, standby_ip),
          "ssh_port": ssh_port, "pg_port": pg_port, "aws_port": aws_port},
     )
-    report = (lambda step: None) if json_out else (lambda step: say(f"[dim]…[/dim] {step}"))
-    inventory = lab_up(directory, settings, report)
+    steps = ["before its first step"]
+
+    def report(step: str) -> None:
+        steps.append(step)
+        if not json_out:
+            say(f"[dim]…[/dim] {step}")
+
+    try:
+        inventory = lab_up(directory, settings, report)
+    except KeyboardInterrupt as err:
+        from policies.errors import interrupted
+
+        stop = interrupted(err)
+        raise stop.with_message(
+            f"lab up interrupted by {stop.signal_name} at: {steps[-1]}; what it started keeps running: "
+            f"`crmdr lab down --dir {directory}` removes it, or run `crmdr lab up --dir {directory}` again") from None
     path = directory / "inventory.json"
     if json_out:
         emit_json({"dir": str(directory), "inventory": str(path), "stack": inventory.stack,
