@@ -7,6 +7,7 @@ lease and sends a status notice every `status_notice_every` of the tier.
 
 import json
 import logging
+import shlex
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -65,7 +66,12 @@ class Options:
         return {name: getattr(self, name) for name in RECORDED}
 
     def invocation(self, runbook: str) -> str:
-        return self.command or f"crmdr {runbook}"
+        """The operator's command line, else one that finds this run's journal (drills, the watch)."""
+        if self.command:
+            return self.command
+        if self.journal_dir == default_journal_dir():
+            return f"crmdr {runbook}"
+        return f"crmdr {runbook} --journal-dir {shlex.quote(str(self.journal_dir))}"
 
 
 @dataclass(frozen=True)
