@@ -6,7 +6,9 @@ Command modules import their heavy dependencies inside the command functions, so
 
 import logging
 import os
+import signal
 import sys
+from types import FrameType
 
 import typer
 
@@ -29,7 +31,7 @@ from crmdr.commands import (
     watch,
 )
 from crmdr.output import fail
-from policies.errors import DrError
+from policies.errors import DrError, Interrupted, interrupted
 
 app = typer.Typer(
     name="crmdr",
@@ -56,7 +58,7 @@ app.add_typer(intake.app, name="intake")
 app.command("credits")(credits.credits)
 app.add_typer(incident.app, name="incident")
 
-_state = {"debug": False}
+_state = {"debug": False, "interrupted": False}
 
 
 def _version(value: bool) -> None:
@@ -79,12 +81,48 @@ def _root(
     )
 
 
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    """The first signal raises Interrupted where the work is, so its cleanup runs; later ones wait."""
+    if _state.get("interrupted"):
+        sys.stderr.write(f"crmdr: {signal.Signals(signum).name} again: still cleaning up after the first one "
+                         "(SIGKILL stops without cleanup)\n")
+        return
+    _state["interrupted"] = True
+    raise Interrupted(signum)
+
+
+def _interrupt_of(error: BaseException) -> Interrupted | None:
+    """Typer turns a KeyboardInterrupt into a silent exit 130; find the interrupt behind it."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return interrupted(seen)
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _stopped(signal_error: Interrupted) -> int:
+    message = signal_error.message or f"interrupted by {signal_error.signal_name}"
+    sys.stderr.write(f"crmdr: {message}\n")
+    return signal_error.exit_code
+
+
 def main() -> None:
-    """Console script: run the app, translate DrError to its exit code and one sentence."""
+    """Console script: run the app, translate DrError to its exit code and one sentence, and a
+    signal (SIGINT, SIGTERM, SIGHUP) to one line saying where it stopped, exit 128 + signal."""
+    for number in SIGNALS:
+        signal.signal(number, _on_signal)
     try:
         app()
     except DrError as error:
         sys.exit(fail(error, debug=_state["debug"], json_out="--json" in sys.argv[1:]))
-    except KeyboardInterrupt:
-        sys.stderr.write("crmdr: interrupted\n")
-        sys.exit(130)
+    except KeyboardInterrupt as error:
+        sys.exit(_stopped(interrupted(error)))
+    except SystemExit as done:
+        found = _interrupt_of(done)
+        if found is None:
+            raise
+        sys.exit(_stopped(found))

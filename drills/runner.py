@@ -33,7 +33,7 @@ from drills.report.store import (
     write_private,
 )
 from drills.schedule import due_drills, prometheus_text
-from policies.errors import ConfigError, DrError, Refused
+from policies.errors import ConfigError, DrError, Interrupted, Refused
 from policies.sla import DrillType, Policy, Tier, load_policy
 from recovery.adapters.secrets import resolve_secret
 from recovery.inventory import Inventory, inventory_tier, load_inventory
@@ -175,6 +175,9 @@ def run_drill(request: DrillRequest) -> tuple[DrillReport, Path]:
         _store_in_bucket(inventory, tier, published, finished)
     if request.textfile:
         export_metrics(request.textfile, tier, [*history, report], finished)
+    if outcome.signal is not None:
+        raise Interrupted(outcome.signal, f"{request.drill_type} drill {outcome.aborted}; ABORTED report (signed, "
+                                          f"in the chain): {published / 'report.html'}")
     return report, published
 
 

@@ -48,3 +48,34 @@ class CloudError(DrError):
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class Interrupted(KeyboardInterrupt):
+    """A signal (SIGINT, SIGTERM, SIGHUP) stopped the work; a KeyboardInterrupt, so no `except
+    Exception` swallows it and every `finally` (journal, lock, multipart upload) still runs.
+
+    `exit_code` is the shell's convention, 128 + the signal number (130, 143, 129); `message`
+    is filled in by whoever knows where the work stopped and how to resume it."""
+
+    NAMES = {1: "SIGHUP", 2: "SIGINT", 15: "SIGTERM"}
+
+    def __init__(self, signum: int = 2, message: str = "") -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.message = message
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+    @property
+    def signal_name(self) -> str:
+        return self.NAMES.get(self.signum, f"signal {self.signum}")
+
+    def with_message(self, message: str) -> "Interrupted":
+        return Interrupted(self.signum, message)
+
+
+def interrupted(error: BaseException) -> Interrupted:
+    """A plain KeyboardInterrupt (Ctrl-C without crmdr's handlers) is a SIGINT."""
+    return error if isinstance(error, Interrupted) else Interrupted(2)

@@ -1,5 +1,6 @@
 """The side effects recovery needs, as small Protocols; adapters implement them by technology."""
 
+import builtins
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +48,16 @@ class StoredObject:
     kms_key_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A multipart upload begun and never completed (an interrupted or running stream): its parts cost."""
+
+    key: str
+    upload_id: str
+    initiated: datetime | None
+    size: int
+
+
 class ObjectNotFound(CloudError):
     """The object a caller named is not in the store."""
 
@@ -79,6 +90,10 @@ class ObjectStore(Protocol):
     def head(self, key: str) -> StoredObject | None: ...
 
     def delete(self, key: str) -> None: ...
+
+    def uploads(self, prefix: str = "") -> builtins.list[Upload]: ...
+
+    def abort_upload(self, upload: Upload) -> None: ...
 
 
 class Clock(Protocol):

@@ -67,8 +67,18 @@ def run(
         point = run_rds_backup(loaded, tier, store, RdsSnapshots(loaded), SystemClock())
     else:
         total = None if json_out else estimate(source(loaded), kind)  # type: ignore[arg-type]
-        with _progress(not json_out, f"backup {kind}", total) as progress:
-            point = run_backup(loaded, tier, store, kind, progress=progress)  # type: ignore[arg-type]
+        try:
+            with _progress(not json_out, f"backup {kind}", total) as progress:
+                point = run_backup(loaded, tier, store, kind, progress=progress)  # type: ignore[arg-type]
+        except KeyboardInterrupt as err:
+            from policies.errors import interrupted
+
+            stop = interrupted(err)
+            raise stop.with_message(
+                f"backup run interrupted by {stop.signal_name}: no recovery point was recorded (no manifest); "
+                "an unfinished multipart upload of it is aborted on the way out; whatever it left shows as an "
+                "orphan in `crmdr backup list` and goes with `crmdr backup prune` once Object Lock allows; "
+                "run `crmdr backup run` again") from None
     if json_out:
         emit_json({"id": point.id, "kind": point.kind, "size": point.size,  # keys relative to the prefix
                    "bucket": store.bucket, "prefix": store.prefix, "manifest": f"points/{point.id}/manifest.json",
@@ -124,10 +134,12 @@ def list_points(
 
     from policies.errors import CheckFailed
     from recovery.backups.catalog import age_text, freshness_reason
+    from recovery.backups.retention import find_orphans
     from recovery.backups.verify import read_catalog
 
     _, tier, store = _context(inventory)
     catalog = read_catalog(store)
+    orphans = find_orphans(store)
     now = datetime.now(UTC)
     stale = freshness_reason(catalog, tier.rpo, now)
     wal = catalog.wal
@@ -139,6 +151,7 @@ def list_points(
                         "restored": s.restored, "retain_until": s.point.retain_until,
                         "reasons": s.verdict.reasons if s.verdict else []} for s in catalog.points],
             "broken_manifests": catalog.broken,
+            "orphans": [orphan.as_dict() for orphan in orphans],
             "wal": None if wal is None else {"segments": wal.count, "gaps": list(wal.gaps),
                                              "first": wal.first and wal.first.name(),
                                              "last": wal.last and wal.last.name()},
@@ -146,6 +159,8 @@ def list_points(
         })
     else:
         _print_catalog(catalog, now, age_text)
+        for orphan in orphans:
+            say(f"[yellow]orphan:[/yellow] {orphan.describe()} (`crmdr backup prune` removes it when allowed)")
         if not stale:
             say("[green]the newest verified recovery point is within the RPO[/green]")
     if stale:
@@ -206,25 +221,36 @@ def wal_install(
 @app.command("prune")
 def prune(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what retention would delete."),
+    orphan_grace: str = typer.Option("6h", "--orphan-grace", metavar="DURATION",
+                                     help="Keep orphans (objects without a manifest, unfinished uploads) younger "
+                                          "than this: they may belong to a backup still running."),
     inventory: Path | None = InventoryOption,
     json_out: bool = JsonOption,
 ) -> None:
-    """Delete points past the tier's retention (never the newest verified one; Object Lock respected)."""
+    """Delete points past the tier's retention (never the newest verified one; Object Lock respected) and
+    orphans of interrupted backups (objects without a manifest, unfinished multipart uploads)."""
     from datetime import UTC, datetime
 
-    from policies.errors import CheckFailed
+    from policies.durations import parse_duration
+    from policies.errors import CheckFailed, ConfigError
     from recovery.backups.retention import prune as run_prune
 
+    try:
+        grace = parse_duration(orphan_grace)
+    except ValueError as err:
+        raise ConfigError(f"--orphan-grace: {err}") from None
     _, _, store = _context(inventory)
-    done = run_prune(store, datetime.now(UTC), dry_run=dry_run)
+    done = run_prune(store, datetime.now(UTC), dry_run=dry_run, grace=grace)
     if json_out:
-        emit_json({"kept_newest_verified": done.plan.kept, "outcomes": done.outcomes})
+        emit_json({"kept_newest_verified": done.plan.kept, "outcomes": done.outcomes, "orphans": done.orphans})
     else:
         say(f"newest verified point kept: {done.plan.kept or 'none'}")
-        for item, outcome in done.outcomes.items():
+        for item, outcome in [*done.outcomes.items(), *done.orphans.items()]:
             say(f"{item}: {outcome}")
         if not done.outcomes:
             say("nothing is past retention")
+        if not done.orphans:
+            say("no orphans (objects without a manifest, unfinished uploads)")
     kept = [item for item, outcome in done.outcomes.items() if outcome.startswith("kept")]
     if kept:
         raise CheckFailed(f"{len(kept)} item(s) could not be deleted (Object Lock or S3 refused): "

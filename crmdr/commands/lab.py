@@ -45,8 +45,23 @@ def up(
          "ssh_port": ssh_port, "pg_port": pg_port, "aws_port": aws_port, "dns_port": dns_port,
          "dns_ttl": dns_ttl},
     )
-    with ticking(not json_out) as report:
-        inventory = lab_up(directory, settings, report)
+    steps = ["before its first step"]
+
+    try:
+        with ticking(not json_out) as tick:
+
+            def report(step: str) -> None:
+                steps.append(step)
+                tick(step)
+
+            inventory = lab_up(directory, settings, report)
+    except KeyboardInterrupt as err:
+        from policies.errors import interrupted
+
+        stop = interrupted(err)
+        raise stop.with_message(
+            f"lab up interrupted by {stop.signal_name} at: {steps[-1]}; what it started keeps running: "
+            f"`crmdr lab down --dir {directory}` removes it, or run `crmdr lab up --dir {directory}` again") from None
     path = directory / "inventory.json"
     if json_out:
         emit_json({"dir": str(directory), "inventory": str(path), "stack": inventory.stack,

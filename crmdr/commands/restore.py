@@ -5,7 +5,7 @@ from pathlib import Path
 import typer
 
 from crmdr.commands.options import InventoryOption, JsonOption, PolicyOption, inventory_path
-from crmdr.commands.runbooks import DryRun, JournalDir, Resume, Yes, options_from, show
+from crmdr.commands.runbooks import Discard, DryRun, JournalDir, Resume, Yes, options_from, show
 
 
 def restore(
@@ -20,6 +20,7 @@ def restore(
     dry_run: bool = DryRun,
     yes: bool = Yes,
     resume: str | None = Resume,
+    discard: str | None = Discard,
     inventory: Path | None = InventoryOption,
     journal_dir: Path | None = JournalDir,
     policy: Path | None = PolicyOption,
@@ -42,7 +43,11 @@ def restore(
         raise ConfigError("--target is required: the database node to restore onto (e.g. standby)")
     if to_time is not None:
         parse_time(to_time)
-    options = options_from(dry_run=dry_run, resume=resume, yes=yes, target=target, journal_dir=journal_dir,
-                       policy=policy, drill=False, json_out=json_out, point=point, to_time=to_time)
+    given = [("--id", point), ("--target", target), ("--to-time", to_time)]
+    words = " ".join(["restore", *(f"{flag} {value}" for flag, value in given if value),
+                      *(["--latest"] if latest else [])])
+    options = options_from(words, inventory, dry_run=dry_run, resume=resume, discard=discard, yes=yes,
+                           target=target, journal_dir=journal_dir, policy=policy, drill=False, json_out=json_out,
+                           point=point, to_time=to_time)
     result, evidence = run_restore(load_inventory(inventory_path(inventory)), options)
     show(result, json_out, {"evidence": evidence})

@@ -1,5 +1,6 @@
 """`crmdr failover | switchover | failback`: the recovery runbooks (recovery/runbooks/)."""
 
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,9 @@ if TYPE_CHECKING:
     from recovery.runbooks.run import Options, RunResult
 
 DryRun = typer.Option(False, "--dry-run", help="Print the plan with each check's current truth; change nothing.")
-Resume = typer.Option(None, "--resume", metavar="RUN", help="Continue a crashed or failed run.")
+Resume = typer.Option(None, "--resume", metavar="RUN", help="Continue a crashed, failed or interrupted run.")
+Discard = typer.Option(None, "--discard", metavar="RUN",
+                       help="Give up an unfinished run (journalled in it; its steps stay as they are) and start anew.")
 Yes = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
 JournalDir = typer.Option(None, "--journal-dir", help="Local journal directory (default: $CRMDR_JOURNAL_DIR "
                           "or .crmdr/runs); always mirrored to the DR bucket.")
@@ -39,15 +42,28 @@ def _confirm(yes: bool, dry_run: bool, json_out: bool) -> Any:
     return ask
 
 
-def options_from(**given: Any) -> "Options":
+def invocation(name: str, inventory: Path | None, journal_dir: Path | None, policy: Path | None,
+               yes: bool) -> str:
+    """The command line that reaches the same run again (in resume and refusal messages)."""
+    words = ["crmdr", *name.split()]
+    for flag, value in (("--inventory", inventory), ("--journal-dir", journal_dir), ("--policy", policy)):
+        if value is not None:
+            words += [flag, str(value)]
+    return shlex.join(words + (["--yes"] if yes else []))
+
+
+def options_from(command: str = "", inventory: Path | None = None, **given: Any) -> "Options":
     from recovery.runbooks.journal.files import default_journal_dir
     from recovery.runbooks.run import Options
 
     json_out = given.pop("json_out")
-    confirm = _confirm(given.pop("yes"), given["dry_run"], json_out)
-    journal_dir = given.pop("journal_dir") or default_journal_dir()
+    yes = given.pop("yes")
+    confirm = _confirm(yes, given["dry_run"], json_out)
+    journal_dir = given.pop("journal_dir")
+    line = invocation(command, inventory, journal_dir, given.get("policy"), yes) if command else ""
     report = (lambda line: None) if json_out else (lambda line: say(f"[dim]…[/dim] {line}"))
-    return Options(confirm=confirm, journal_dir=journal_dir, report=report, **given)
+    return Options(confirm=confirm, journal_dir=journal_dir or default_journal_dir(), report=report, command=line,
+                   **given)
 
 
 def show(result: "RunResult", json_out: bool, extra: dict[str, Any] | None = None) -> None:
@@ -67,6 +83,7 @@ def failover(
     inventory: Path | None = InventoryOption,
     dry_run: bool = DryRun,
     resume: str | None = Resume,
+    discard: str | None = Discard,
     accept_data_loss: bool = typer.Option(False, "--accept-data-loss",
                                           help="Promote even when the standby lags beyond the tier's limit."),
     force_unfenced: bool = typer.Option(False, "--force-unfenced",
@@ -84,9 +101,9 @@ def failover(
     from recovery.inventory import load_inventory
     from recovery.runbooks.failover import run_failover
 
-    options = options_from(dry_run=dry_run, resume=resume, accept_data_loss=accept_data_loss,
-                       force_unfenced=force_unfenced, yes=yes, target=target, journal_dir=journal_dir,
-                       policy=policy, drill=drill, json_out=json_out)
+    options = options_from("failover", inventory, dry_run=dry_run, resume=resume, discard=discard,
+                           accept_data_loss=accept_data_loss, force_unfenced=force_unfenced, yes=yes, target=target,
+                           journal_dir=journal_dir, policy=policy, drill=drill, json_out=json_out)
     loaded = load_inventory(inventory_path(inventory))
     with reminding(loaded, load_policy(policy).tier(loaded.sla_tier), drill=drill):
         result = run_failover(loaded, options)
@@ -111,6 +128,7 @@ def _planned(runbook: str, to_help: str, summary: str) -> Any:
         inventory: Path | None = InventoryOption,
         dry_run: bool = DryRun,
         resume: str | None = Resume,
+        discard: str | None = Discard,
         yes: bool = Yes,
         target: str | None = typer.Option(None, "--to", help=to_help),
         journal_dir: Path | None = JournalDir,
@@ -124,8 +142,8 @@ def _planned(runbook: str, to_help: str, summary: str) -> Any:
         from recovery.runbooks import switchover as runbooks
 
         run = getattr(runbooks, f"run_{runbook}")
-        options = options_from(dry_run=dry_run, resume=resume, yes=yes, target=target, journal_dir=journal_dir,
-                           policy=policy, drill=drill, json_out=json_out)
+        options = options_from(runbook, inventory, dry_run=dry_run, resume=resume, discard=discard, yes=yes,
+                               target=target, journal_dir=journal_dir, policy=policy, drill=drill, json_out=json_out)
         loaded = load_inventory(inventory_path(inventory))
         with reminding(loaded, load_policy(policy).tier(loaded.sla_tier), drill=drill):
             show(run(loaded, options), json_out)

@@ -8,6 +8,7 @@ loss is the point; synchronous tiers are judged on zero lost acknowledged writes
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,10 @@ from drills.timeline import journal_events, phase_at, runbook_phases
 from outage.status.automatic import service_back_time
 from outage.status.messages import DataLoss
 from outage.status.service import AutomaticNotices
-from policies.errors import DrError
+from policies.errors import DrError, Interrupted, interrupted
 from recovery.adapters.route53_dns import Route53Dns
 from recovery.runbooks.failover import run_failover
+from recovery.runbooks.journal.files import read_runs
 from recovery.runbooks.run import Options
 from recovery.runbooks.switchover import run_failback
 
@@ -110,42 +112,98 @@ def _clients_follow(ledger: tuple[Write, ...], after: float, failed_over: dateti
                     origin, detail=f"the probe resolves through DNS; an answer is kept up to its TTL ({ttl}s)")
 
 
+@dataclass
+class _Exercise:
+    """What the disruptive part of the drill left: how it ended, and where it was."""
+
+    stage: list[str] = field(default_factory=lambda: ["steady state"])
+    timeline: list[Phase] = field(default_factory=list)
+    failure: str | None = None
+    stopped: Interrupted | None = None
+    journal: str | None = None
+    disruption: Disruption | None = None
+    back: datetime | None = None
+    replication: Replication = field(default_factory=lambda: Replication(
+        "", None, error="not read: the drill stopped before the disruption"))
+
+
+def _unfinished_failover(options: Options) -> str | None:
+    """The drill's own failover run a signal left unfinished (its journal is in the drill's journal dir)."""
+    runs = [state.run for state in read_runs(options.journal_dir, "failover") if state.unfinished]
+    return runs[-1] if runs else None
+
+
+def _roll_back(context: DrillContext, options: Options, stopped: Interrupted, done: _Exercise) -> tuple[
+        str, list[Check], str | None]:
+    """After a signal: finish the drill's interrupted failover run (resume), so failback can restore the
+    original roles; what it did is a cleanup check and part of the ABORTED text."""
+    where = f"interrupted by {stopped.signal_name} during {done.stage[-1]}"
+    unfinished = _unfinished_failover(options)
+    if unfinished is None:
+        return where, [], done.journal
+    try:
+        result = run_failover(context.inventory, replace(options, resume=unfinished))
+    except DrError as err:
+        return where, [Check(name="finish the interrupted failover", passed=False,
+                             detail=f"resume of run {unfinished} failed: {err} (manual cleanup needed)")], None
+    return where, [Check(name="finish the interrupted failover", passed=True,
+                         detail=f"run {unfinished} resumed so the roles can be restored: {result.message}")], \
+        result.journal
+
+
+def _exercise(context: DrillContext, scenario: Scenario, options: Options, probe: WriteProbe,
+              origin_wall: datetime, customers: AutomaticNotices, intake: IntakeProbe | None) -> _Exercise:
+    """Steady state, disrupt, fail over, first write after: a signal anywhere is caught, not raised."""
+    done = _Exercise()
+    try:
+        if not _wait(lambda: _acked(probe.ledger) >= STEADY_WRITES, WAIT_SECONDS):
+            raise DrError(f"steady state not reached: fewer than {STEADY_WRITES} writes acknowledged")
+        done.timeline.append(phase_at("steady state (probe)", origin_wall, datetime.now(UTC), origin_wall))
+        done.replication = read_replication(context.inventory)
+        done.stage.append(f"the disruption ({scenario.name})")
+        watcher = start_detection(context)
+        done.disruption = scenario.disrupt(context)
+        if intake:  # customers keep submitting while the primary is down (its own thread: RTO unaffected)
+            intake.start()
+        disrupted_at = datetime.fromtimestamp(done.disruption.started_wall, UTC)
+        done.timeline.append(phase_at(f"disrupt: {scenario.name} primary", disrupted_at, datetime.now(UTC),
+                                      origin_wall))
+        done.stage.append("the failover")
+        done.journal, done.back = _fail_over(context, detected(context, watcher, options), customers, disrupted_at)
+        failed_over, effective = datetime.now(UTC), done.disruption.effective_mono
+        done.stage.append("the wait for the first write after the failover")
+        if _wait(lambda: _acked(probe.ledger, effective) > 0, WAIT_SECONDS):
+            done.timeline.append(_clients_follow(probe.ledger, effective, failed_over, origin_wall,
+                                                 context.inventory.dns.ttl))
+    except DrError as err:
+        done.failure = str(err)
+    except KeyboardInterrupt as err:
+        done.stopped = interrupted(err)
+        if done.stopped.message:
+            done.stage[-1] += f" ({done.stopped.message.split(' (run ', 1)[0]})"
+    return done
+
+
 def run(context: DrillContext) -> DrillOutcome:
-    """The failover drill (scenarios in drills/failover/scenarios.py)."""
+    """The failover drill (scenarios in drills/failover/scenarios.py); a signal rolls it back."""
     inventory = context.inventory
     scenario = SCENARIOS[context.scenario or "crash"]
     options = Options(drill=True, accept_data_loss=not inventory.database.synchronous,
                       journal_dir=context.report_dir.parent / ".journals")
     probe = WriteProbe(inventory, ProbeSettings(rate=PROBE_RATE, writer="crmdr-drill"))
     customers = AutomaticNotices(inventory, context.tier_name, context.tier, drill=True)  # never the public page
-    back: datetime | None = None
     origin_wall, origin = datetime.now(UTC), time.monotonic()
     probe.start()
     intake = IntakeProbe(inventory, probe.run_writer) if inventory.intake else None
-    failure: str | None = None
-    failover_journal: str | None = None
-    disruption: Disruption | None = None
-    timeline: list[Phase] = []
-    replication = Replication("", None, error="not read: the drill stopped before the disruption")
     try:
-        if not _wait(lambda: _acked(probe.ledger) >= STEADY_WRITES, WAIT_SECONDS):
-            raise DrError(f"steady state not reached: fewer than {STEADY_WRITES} writes acknowledged")
-        timeline.append(phase_at("steady state (probe)", origin_wall, datetime.now(UTC), origin_wall))
-        replication = read_replication(inventory)
-        watcher = start_detection(context)
-        disruption = scenario.disrupt(context)
-        if intake:  # customers keep submitting while the primary is down (its own thread: RTO unaffected)
-            intake.start()
-        disrupted_at = datetime.fromtimestamp(disruption.started_wall, UTC)
-        timeline.append(phase_at(f"disrupt: {scenario.name} primary", disrupted_at, datetime.now(UTC), origin_wall))
-        failover_journal, back = _fail_over(context, detected(context, watcher, options), customers, disrupted_at)
-        failed_over, effective = datetime.now(UTC), disruption.effective_mono
-        if _wait(lambda: _acked(probe.ledger, effective) > 0, WAIT_SECONDS):
-            timeline.append(_clients_follow(probe.ledger, effective, failed_over, origin_wall, inventory.dns.ttl))
-    except DrError as err:
-        failure = str(err)
+        done = _exercise(context, scenario, options, probe, origin_wall, customers, intake)
     finally:
         ledger = probe.stop()
+    failure, failover_journal, disruption, timeline = done.failure, done.journal, done.disruption, done.timeline
+    back, replication = done.back, done.replication
+    if done.stopped is not None:
+        customers.wait()
+        return _aborted(context, scenario, options, done.stopped, done, ledger, origin)
     if disruption is None:
         now = time.monotonic()
         disruption = Disruption(started_mono=now, started_wall=time.time(), effective_mono=now)
@@ -232,6 +290,28 @@ def _integrity(measurement: Measurement) -> list[Check]:
                   detail=f"{len(measurement.lost_ids)} lost of {measurement.acknowledged}"),
             Check(name="no failed write was committed", passed=not measurement.failed_but_committed,
                   detail=f"{len(measurement.failed_but_committed)} found")]
+
+
+def _aborted(context: DrillContext, scenario: Scenario, options: Options, stopped: Interrupted, done: _Exercise,
+             ledger: tuple[Write, ...], origin: float) -> DrillOutcome:
+    """Undo the disruption, finish and fail back the failover, and say so: an ABORTED outcome."""
+    where, cleanup, journal = _roll_back(context, options, stopped, done)
+    evidence = [write_evidence(context.report_dir, "ledger.csv", _ledger_csv(ledger, origin))]
+    cleanup.insert(0, _undo(context, scenario))
+    if journal is not None:
+        evidence += _journal_evidence(context, "failover-journal.jsonl", journal)[0]
+        back_checks, back_evidence, _ = _failback(context, options)
+        cleanup += back_checks
+        evidence += back_evidence
+    rolled = "; ".join(f"{c.name}: {'done' if c.passed else 'FAILED'}" for c in cleanup)
+    return DrillOutcome(
+        drill_type="failover", scenario=context.scenario,
+        objectives=[check("Failover runbook", where, "completed")], measured={"acknowledged_writes":
+                                                                             _acked(ledger)},
+        timeline=done.timeline, integrity_checks=[],
+        isolation=f"{context.inventory.environment} stack '{context.inventory.stack}': {scenario.what} on purpose; "
+                  "the drill was interrupted and rolled back",
+        cleanup=cleanup, evidence=evidence, aborted=f"{where}; rollback: {rolled}", signal=stopped.signum)
 
 
 def _measure(context: DrillContext, writer: str, ledger: tuple[Write, ...], disruption: Disruption) -> Measurement:

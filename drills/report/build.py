@@ -44,6 +44,9 @@ class DrillOutcome:
     scenario: str | None = None
     deviations: list[str] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
+    aborted: str | None = None
+    """Where a signal stopped the drill and what the rollback did; such a drill never passes."""
+    signal: int | None = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ def build_report(outcome: DrillOutcome, inventory: Inventory, tier: Tier, proven
     passed, failures = verdict(outcome.objectives)
     failures += [f"{c.name}: {c.detail}" for c in outcome.integrity_checks if not c.passed]
     failures += [f"cleanup {c.name}: {c.detail}" for c in outcome.cleanup if not c.passed]
-    deviations = [*failures, *outcome.deviations]
+    deviations = [*([f"ABORTED: {outcome.aborted}"] if outcome.aborted else []), *failures, *outcome.deviations]
     due = finished_at + timedelta(days=CORRECTIVE_ACTION_DAYS)
     actions = [Action(action=f"Find the cause and fix: {text}", owner=provenance.operator.name, due=due)
                for text in deviations]
@@ -92,7 +95,7 @@ def build_report(outcome: DrillOutcome, inventory: Inventory, tier: Tier, proven
         toolkit=provenance.toolkit, scope=scope_of(inventory, outcome.drill_type),
         drill=Drill(type=outcome.drill_type, scenario=outcome.scenario, tier=provenance.tier_name,
                     policy=provenance.policy, objectives_of_tier=tier_summary(tier, outcome.drill_type)),
-        passed=passed and not failures,
+        passed=passed and not failures and outcome.aborted is None, aborted=outcome.aborted,
         objectives=[ObjectiveResult(**o.as_dict()) for o in outcome.objectives],
         measured=dict(outcome.measured), timeline=outcome.timeline,
         integrity_checks=outcome.integrity_checks, isolation=outcome.isolation,

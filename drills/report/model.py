@@ -117,6 +117,8 @@ class DrillReport(_Model):
     drill: Drill
     passed: bool
     objectives: list[ObjectiveResult]
+    aborted: str | None = None
+    """Set when a signal stopped the drill: where it stopped and what its rollback did (never passed)."""
     measured: dict[str, Any]
     timeline: list[Phase]
     integrity_checks: list[Check]

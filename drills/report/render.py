@@ -162,7 +162,7 @@ def render_junit(report: DrillReport) -> bytes:
 
 
 def render_markdown(report: DrillReport) -> bytes:
-    verdict = "PASSED" if report.passed else "FAILED"
+    verdict = "ABORTED" if report.aborted else "PASSED" if report.passed else "FAILED"
     lines = [f"# DR drill {report.drill.type} — {verdict}", "",
              f"- Report `{report.report_id}`, {report.started_at:%Y-%m-%d %H:%M:%S} UTC, "
              f"stack {report.scope.stack} ({report.scope.environment}), tier {report.drill.tier}",
@@ -182,6 +182,7 @@ def render_all(report: DrillReport, history: Sequence[DrillReport] = ()) -> dict
 
 def summary(report: DrillReport) -> dict[str, Any]:
     """The verdict with the measured figures, for `--json`."""
-    return {"report_id": report.report_id, "passed": report.passed, "drill": report.drill.type,
+    return {"report_id": report.report_id, "passed": report.passed, "aborted": report.aborted,
+            "drill": report.drill.type,
             "tier": report.drill.tier, "objectives": [o.model_dump() for o in report.objectives],
             "measured": report.measured, "deviations": report.deviations}

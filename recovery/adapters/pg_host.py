@@ -191,6 +191,12 @@ class PgHost:
                 f"-D {self.data} -X stream -c fast --no-password -d {shlex.quote(conninfo)}", timeout=3600)
         return f"pg_basebackup from {source.name}; previous data kept in {aside}"
 
+    def log_problems(self, lines: int = 40) -> list[str]:
+        """The server's own FATAL/ERROR/PANIC lines among the last `lines` of its log, oldest first."""
+        out = self.sh(f"tail -n {lines} {shlex.quote(self.logfile)} 2>/dev/null | "
+                      "grep -E 'FATAL|ERROR|PANIC' || true", timeout=30)
+        return [line.strip() for line in out.splitlines() if line.strip()]
+
     def replication(self) -> list[tuple[str, str, str]]:
         """(application_name, state, sync_state) of each standby this primary streams to."""
         self._reachable()

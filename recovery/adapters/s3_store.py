@@ -25,7 +25,7 @@ from policies.sla import load_policy
 from recovery.adapters.aws_session import client, retryable
 from recovery.adapters.object_cache import ObjectCache
 from recovery.inventory import Inventory, inventory_tier
-from recovery.ports import ObjectNotFound, Readable, StoredObject
+from recovery.ports import ObjectNotFound, Readable, StoredObject, Upload
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,8 @@ class S3ObjectStore:
         self, key: str, readable: Readable, *, retain_until: datetime | None = None,
         on_progress: Callable[[int], None] | None = None,
     ) -> StoredObject:
-        """Multipart upload of a stream of unknown length, hashed on the way."""
+        """Multipart upload of a stream of unknown length, hashed on the way; interrupted (a signal),
+        s3transfer cancels it and aborts the multipart upload (tests/adapters/test_s3_store.py)."""
         reader = _HashingReader(readable)
         try:
             self._uploads.upload_fileobj(reader, self.bucket, self._key(key),
@@ -231,6 +232,29 @@ class S3ObjectStore:
                                                VersionId=entry["VersionId"])
         except (ClientError, BotoCoreError) as err:
             raise self._error("delete", key, err) from None
+
+    def uploads(self, prefix: str = "") -> builtins.list[Upload]:
+        """Multipart uploads never completed under `prefix`, with the bytes their parts hold."""
+        found: builtins.list[Upload] = []
+        try:
+            pages = self._s3.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=self._key(prefix))
+            for page in pages:
+                for entry in page.get("Uploads", []):
+                    parts = self._s3.list_parts(Bucket=self.bucket, Key=entry["Key"], UploadId=entry["UploadId"])
+                    found.append(Upload(key=entry["Key"][len(self.prefix):], upload_id=entry["UploadId"],
+                                        initiated=entry.get("Initiated"),
+                                        size=sum(int(p["Size"]) for p in parts.get("Parts", []))))
+        except (ClientError, BotoCoreError) as err:
+            raise self._error("list the uploads of", prefix, err) from None
+        return sorted(found, key=lambda upload: (upload.key, upload.upload_id))
+
+    def abort_upload(self, upload: Upload) -> None:
+        """Drop an unfinished upload and its parts (Object Lock applies to objects, never to parts)."""
+        try:
+            self._s3.abort_multipart_upload(Bucket=self.bucket, Key=self._key(upload.key), UploadId=upload.upload_id)
+        except (ClientError, BotoCoreError) as err:
+            raise self._error("abort the upload of", upload.key, err) from None
 
     def list(self, prefix: str = "") -> builtins.list[StoredObject]:
         """Current objects under `prefix` (relative keys), in key order."""

@@ -5,13 +5,14 @@ forced (no governance bypass). Partial failure is data: each point maps to its o
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from policies.errors import CloudError
 from recovery.backups.catalog import RetentionPlan, retention_plan
-from recovery.backups.manifest import point_prefix
+from recovery.backups.manifest import POINTS, point_prefix
+from recovery.backups.orphans import RUNNING_GRACE, Orphan, orphan_keys, removal_limitation
 from recovery.backups.verify import read_catalog
-from recovery.ports import ObjectStore
+from recovery.ports import ObjectStore, Upload
 from recovery.wal.segments import WAL
 
 
@@ -19,9 +20,42 @@ from recovery.wal.segments import WAL
 class Pruned:
     plan: RetentionPlan
     outcomes: dict[str, str] = field(default_factory=dict)  # key or point id -> deleted / reason
+    orphans: dict[str, str] = field(default_factory=dict)  # orphan description -> deleted / aborted / kept ...
 
 
-def prune(store: ObjectStore, now: datetime, *, dry_run: bool) -> Pruned:
+def find_orphans(store: ObjectStore) -> list[Orphan]:
+    """Objects of points without a manifest (with their lock) and every unfinished multipart upload."""
+    found = []
+    for key in orphan_keys(obj.key for obj in store.list(POINTS)):
+        head = store.head(key)
+        if head is not None:
+            found.append(Orphan(key, head.size, "object", head.last_modified, head.retain_until))
+    found += [Orphan(u.key, u.size, "upload", u.initiated, upload_id=u.upload_id) for u in store.uploads()]
+    return found
+
+
+def prune_orphans(store: ObjectStore, now: datetime, *, dry_run: bool,
+                  grace: timedelta = RUNNING_GRACE) -> dict[str, str]:
+    """Remove what Object Lock and the running-backup grace allow; say why and until when the rest stays."""
+    outcomes: dict[str, str] = {}
+    for orphan in find_orphans(store):
+        reason = removal_limitation(orphan, now, grace)
+        if reason or dry_run:
+            outcomes[orphan.describe()] = reason or "would remove"
+        elif orphan.kind == "upload":
+            store.abort_upload(Upload(orphan.key, orphan.upload_id, orphan.since, orphan.size))
+            outcomes[orphan.describe()] = "aborted"
+        else:
+            outcomes[orphan.describe()] = _delete_all(store, [orphan.key])
+    return outcomes
+
+
+def prune(store: ObjectStore, now: datetime, *, dry_run: bool, grace: timedelta = RUNNING_GRACE) -> Pruned:
+    done = _prune_points(store, now, dry_run=dry_run)
+    return Pruned(done.plan, done.outcomes, prune_orphans(store, now, dry_run=dry_run, grace=grace))
+
+
+def _prune_points(store: ObjectStore, now: datetime, *, dry_run: bool) -> Pruned:
     names = [obj.key[len(WAL):] for obj in store.list(WAL)]
     plan = retention_plan(read_catalog(store), names, now)
     outcomes: dict[str, str] = {}

@@ -44,6 +44,19 @@ def lag_limitation(lag_seconds: float | None, max_lag: timedelta, *, accept_data
     return None
 
 
+def fenced_lag_limitation(old: str, fenced_by: str | None, command: str, journal_dir: str) -> str:
+    """Why a new run refuses when the old primary is already fenced and no earlier measurement holds.
+
+    A fenced primary answers no lag query and the standby's receiver only tells the time since the
+    fence: when crm-dr fenced it, the figure is in that run's journal, so the way on is its resume,
+    never --accept-data-loss."""
+    if fenced_by:
+        return (f"{old} is already fenced by run {fenced_by}, so the standby's lag can no longer be read from "
+                f"it; that run measured the lag before it fenced: resume it with `{command} --resume {fenced_by}`")
+    return (f"{old} is already fenced (stopped, standby.signal) and no crm-dr run in {journal_dir} fenced it, "
+            "so the standby's lag cannot be measured; compare the LSNs by hand, then pass --accept-data-loss")
+
+
 @dataclass(frozen=True)
 class Identity:
     """Who a host says it is, read live just before a destructive step."""
@@ -95,6 +108,22 @@ def plan_steps(phases: Sequence[str], rows: Sequence[tuple[str, str, Truth]]) ->
     return [{"index": index, "name": name, "phase": phase, "does": describe,
              "truth": {"done": truth.done, "detail": truth.detail}}
             for index, (phase, (name, describe, truth)) in enumerate(zip(phases, rows, strict=True), start=1)]
+
+
+def timeline_fork(node: str, timeline: int, upstream: str, upstream_timeline: int) -> str | None:
+    """Why `node` cannot stream from `upstream`: its timeline is newer than any the upstream has (it
+    was restored or promoted on its own), or None. Such a node is rewound or re-cloned first."""
+    if timeline > upstream_timeline:
+        return (f"{node} is on timeline {timeline}, ahead of {upstream}'s highest timeline {upstream_timeline} "
+                f"(a restore or promotion forked it)")
+    return None
+
+
+def streaming_stall(node: str, upstream: str, problems: Sequence[str]) -> str:
+    """What to say when a standby does not stream: the server's own last complaint, when it made one."""
+    if problems:
+        return f"{node} does not stream from {upstream}; its server log says: {problems[-1]}"
+    return f"{node} does not stream from {upstream}; its server log names no error"
 
 
 def divergence(target_timeline: int, target_end: str, history: str) -> str | None:

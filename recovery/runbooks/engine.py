@@ -7,7 +7,8 @@ errors only (`CloudError.retryable`: not AccessDenied); a refusal or a failed ve
 Test hooks (environment): `CRMDR_TEST_CRASH_AT=STEP` exits the process hard once STEP's
 effect is in place (after its action, or after a check found it done) but before the
 journal says so: the worst moment for a resume;
-`CRMDR_TEST_HOLD_AT=STEP:FILE` waits before STEP until FILE exists.
+`CRMDR_TEST_HOLD_AT=STEP:FILE` waits before STEP until FILE exists (creating `FILE.held` once it waits,
+so a test knows the run stands exactly there).
 """
 
 import logging
@@ -67,12 +68,26 @@ def survey(steps: Sequence[Step]) -> list[tuple[str, str, Truth]]:
     return [(step.name, step.describe, safe_check(step)) for step in steps]
 
 
-def wait_until(check: Callable[[], Truth], seconds: float, what: str) -> str:
-    """Poll a check every 0.1 s until it holds, or fail naming what did not happen."""
+PROGRESS_EVERY = 50  # polls between two progress lines of a wait (~5 s)
+
+
+def wait_until(check: Callable[[], Truth], seconds: float, what: str,
+               progress: Callable[[str], None] | None = None) -> str:
+    """Poll a check every 0.1 s until it holds, or fail naming what did not happen; `progress` hears
+    the check's latest answer every ~5 s, so a long wait is never silent."""
+    polls = [0]
+
+    def polled() -> Truth:
+        truth = check()
+        polls[0] += 1
+        if progress is not None and not truth.done and polls[0] % PROGRESS_EVERY == 0:
+            progress(f"still waiting for {what} ({polls[0] // 10}s of {seconds:g}s): {truth.detail}")
+        return truth
+
     retrying = Retrying(stop=stop_after_delay(seconds), wait=wait_fixed(0.1),
                         retry=retry_if_result(lambda truth: not truth.done),
                         retry_error_callback=lambda state: state.outcome.result() if state.outcome else None)
-    last: Truth | None = retrying(check)
+    last: Truth | None = retrying(polled)
     if last is None or not last.done:
         raise VerificationFailed(f"{what} did not happen within {seconds:g}s: {last.detail if last else ''}")
     return last.detail
@@ -83,6 +98,7 @@ def _hold(step: str) -> None:
     name, _, file = spec.partition(":")
     if name != step or not file:
         return
+    Path(f"{file}.held").touch()
     waiter = threading.Event()
     for _ in range(HOLD_LIMIT_SECONDS * 20):
         if Path(file).exists():
@@ -105,21 +121,24 @@ class Engine:
 
     def __init__(self, journal: Journal, on_done: Callable[[Step, str], None] | None = None) -> None:
         self.journal = journal
-        self._on_done = on_done or (lambda step, status: None)
+        self.on_done = on_done or (lambda step, status: None)
         self.current: str = ""
+        self.step: Step | None = None
+        """The step running now; None between steps (an interrupt there aborts no step)."""
 
     def run(self, steps: Sequence[Step]) -> None:
         for step in steps:
             self.run_step(step)
 
     def run_step(self, step: Step) -> None:
-        self.current = step.name
+        self.current, self.step = step.name, step
         _hold(step.name)
         truth = safe_check(step)
         if truth.done:
             _crash(step.name)
             self.journal.record(step.name, "skipped", reason=f"already done: {truth.detail}", phase=step.phase)
-            self._on_done(step, "skipped")
+            self.step = None
+            self.on_done(step, "skipped")
             return
         if step.guard is not None:
             refusal = step.guard()
@@ -136,7 +155,8 @@ class Engine:
             raise VerificationFailed(reason)
         said = evidence if verified.detail in evidence else f"{evidence}; {verified.detail}"  # once, not twice
         self.journal.record(step.name, "succeeded", attempt=attempt, evidence=said.strip("; "), phase=step.phase)
-        self._on_done(step, "succeeded")
+        self.step = None
+        self.on_done(step, "succeeded")
 
     def _act(self, step: Step) -> tuple[str, int]:
         retrying = Retrying(

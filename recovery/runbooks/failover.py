@@ -18,8 +18,10 @@ from dataclasses import replace
 from policies.errors import CheckFailed, DrError, HostError, Refused, VerificationFailed
 from recovery.inventory import Inventory
 from recovery.ports import Isolator
-from recovery.runbooks.decisions import Truth, guard_limitation, lag_limitation
+from recovery.runbooks.decisions import Truth, fenced_lag_limitation, guard_limitation, lag_limitation
 from recovery.runbooks.engine import Step, wait_until
+from recovery.runbooks.journal.events import RunState
+from recovery.runbooks.journal.files import read_runs
 from recovery.runbooks.run import Options, Runbook, RunResult, execute
 from recovery.runbooks.site import Site, open_site
 
@@ -249,8 +251,13 @@ def _preflight(site: Site, options: Options, truths: Sequence[Truth]) -> str:
         raise Refused(f"cannot fence {old}: {site.unreachable[old]}; configure database.isolation, isolate it "
                       "by hand and re-run, or pass --force-unfenced")
     # A fenced old primary says nothing about what the standby lacks: only a resumed run, whose first
-    # preflight measured before it fenced, skips measuring (the figure is in its journal).
-    measured = fence_done and options.resume is not None
+    # preflight measured before it fenced, skips measuring (the figure is in its journal), or a run
+    # replacing a discarded one that fenced it (nothing was written on the old primary since).
+    measured = fence_done and (options.resume is not None or _measured_by_discarded(options))
+    if fence_done and role and not measured and not options.accept_data_loss:
+        fencer = _fenced_by(options)
+        raise Refused(fenced_lag_limitation(old, fencer.run if fencer else None, options.invocation("failover"),
+                                            str(options.journal_dir)))
     lag = lag_seconds(site, old, target) if role and not measured else 0.0
     limitation = lag_limitation(lag, site.tier.max_replication_lag, accept_data_loss=options.accept_data_loss,
                                 synchronous=site.inventory.database.synchronous)
@@ -260,6 +267,20 @@ def _preflight(site: Site, options: Options, truths: Sequence[Truth]) -> str:
     requirement = "" if measured or old in site.unreachable else sync_requirement(site, old, target)
     return f"standby {target} {'in recovery' if role else 'already primary'}; lag {shown}; old primary {old} " \
            f"{'unreachable' if old in site.unreachable else 'reachable'}{requirement}"
+
+
+def _fenced_by(options: Options) -> RunState | None:
+    """The newest failover run in the journal whose fence step succeeded."""
+    fencers = [state for state in read_runs(options.journal_dir, "failover") if "fence" in state.done_steps]
+    return fencers[-1] if fencers else None
+
+
+def _measured_by_discarded(options: Options) -> bool:
+    """The run being discarded fenced the old primary after measuring an acceptable lag."""
+    fencer = _fenced_by(options)
+    if fencer is None or fencer.run != options.discard:
+        return False
+    return options.accept_data_loss or not fencer.options.get("accept_data_loss")
 
 
 FAILOVER = Runbook(

@@ -74,6 +74,21 @@ class Restore:
         return f"{self.data_dir}.crmdr-before-{self.run}"
 
     @property
+    def original_pointer(self) -> str:
+        """A file naming the directory that holds the data the host had before the first restore."""
+        return f"{self.data_dir}.crmdr-original"
+
+    @property
+    def restoring(self) -> str:
+        """Present while the data directory is an unfinished restore's (its content is no one's data)."""
+        return f"{self.data_dir}.crmdr-restoring"
+
+    def original(self) -> str:
+        """Where the host's own data is: the pointer's directory, else this run's aside."""
+        out = self.host.sh(f"cat {q(self.original_pointer)} 2>/dev/null || true", timeout=30).strip()
+        return out or self.aside
+
+    @property
     def marker(self) -> str:
         return f"{self.data_dir}.crmdr-restore-{self.run}.json"
 
@@ -91,7 +106,7 @@ class Restore:
 
 def moved_aside(r: Restore) -> Truth:
     done = r.test(f"-d {q(r.aside)}")
-    return Truth(done, f"previous data {'kept in' if done else 'not yet moved to'} {r.aside}")
+    return Truth(done, f"the data directory {'was moved' if done else 'is not yet moved'} aside to {r.aside}")
 
 
 def stopped(r: Restore) -> Truth:
@@ -138,8 +153,20 @@ def settled(r: Restore) -> Truth:
     return Truth(not left, f"recovery target settings {'still set' if left else 'cleared'}")
 
 
+def unfinished_remains(r: Restore) -> str | None:
+    """The run whose unfinished restore made the data directory (its files name the point's host)."""
+    out = r.host.sh(f"cat {q(r.restoring)} 2>/dev/null || true", timeout=30).strip()
+    return out if out and out != r.run else None
+
+
 def restore_guard(r: Restore) -> str | None:
-    """The live role (never a running primary), region, and the point's cluster."""
+    """The live role (never a running primary), region, and the point's cluster. The remains of an
+    unfinished restore carry the backed-up host's settings, so only a running primary is refused."""
+    earlier = unfinished_remains(r)
+    if earlier is not None:
+        if r.host.running() and r.host.in_recovery() is False:
+            return f"refusing to restore a recovery point on {r.target}: it is a running primary"
+        return None
     reason = guard(r.site, r.target, "restore a recovery point", want_primary=False)
     if reason:
         return reason
@@ -148,8 +175,15 @@ def restore_guard(r: Restore) -> str | None:
 
 
 def _move_aside(r: Restore) -> str:
-    r.host.sh(f"mv {r.host.data} {q(r.aside)} && mkdir -m 0700 {r.host.data}", timeout=120)
-    return f"mv {r.data_dir} {r.aside}"
+    """Move the data aside; the pointer to the host's own data moves only when the directory is not
+    the remains of an unfinished restore (which hold no one's data)."""
+    pointer, restoring = q(r.original_pointer), q(r.restoring)
+    r.host.sh(f"if ! {{ test -f {restoring} && test -s {pointer}; }}; then printf %s {q(r.aside)} > {pointer}; fi "
+              f"&& mv {r.host.data} {q(r.aside)} && mkdir -m 0700 {r.host.data} && printf %s {q(r.run)} > {restoring}",
+              timeout=120)
+    original = r.original()
+    kept = "" if original == r.aside else f"; the host's own data (before the first restore) stays in {original}"
+    return f"mv {r.data_dir} {r.aside}{kept}"
 
 
 def _fetch(r: Restore) -> str:
@@ -239,7 +273,8 @@ def _validate(r: Restore) -> str:
     r.evidence.update({
         "point": r.plan.point.id, "target_time": r.plan.target_time.isoformat() if r.plan.target_time else None,
         "restored_lsn": replayed, "timeline": int(walfile[:8], 16), "restore_seconds": _restore_seconds(r),
-        "kept_aside": r.aside})
+        "kept_aside": r.aside, "original_data": r.original()})
+    r.host.sh(f"rm -f {q(r.restoring)}", timeout=30)  # the restored data is the host's own from now on
     return json.dumps(r.evidence, sort_keys=True)
 
 
@@ -341,7 +376,17 @@ def finished_message(site: Site, r: Restore) -> str:
             f"restored from {r.plan.point.id} to {until} (replayed to {r.evidence.get('restored_lsn')}). "
             f"DNS was NOT moved: {dns}. WAL archiving is off on {r.target} (archive_command ''): re-install "
             f"it with `crmdr backup wal install` once {r.target} is to be the primary. "
-            f"The previous data directory is kept in {r.aside}.")
+            f"{_kept(r)} To make {r.target} a standby of {site.other(r.target)} again: `crmdr failback --to "
+            f"{site.other(r.target)} --yes` (its timeline fork is detected and it is rewound or re-cloned; what "
+            f"it holds then is replaced).")
+
+
+def _kept(r: Restore) -> str:
+    original = str(r.evidence.get("original_data") or r.aside)
+    if original == r.aside:
+        return f"The data directory as it was before the restore is kept in {original}."
+    return (f"The data directory as it was before the first restore is kept in {original}; "
+            f"{r.aside} holds only the remains of an unfinished earlier restore run.")
 
 
 def run_restore(inventory: Inventory, options: Options) -> tuple[RunResult, dict[str, object]]:

@@ -7,20 +7,28 @@ lease and sends a status notice every `status_notice_every` of the tier.
 
 import json
 import logging
+import shlex
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
-from policies.errors import ConfigError, DrError, Refused
+from policies.errors import ConfigError, DrError, Interrupted, Refused, interrupted
 from policies.sla import Tier
 from recovery.inventory import Inventory
 from recovery.ports import Clock, Lock, Notifier, ObjectStore
 from recovery.runbooks.decisions import Truth, notice_due, plan_steps, render_plan
 from recovery.runbooks.engine import Engine, Step, survey
-from recovery.runbooks.journal.events import RunState, phase_times, resume_limitation, run_state
-from recovery.runbooks.journal.files import Journal, default_journal_dir, new_run_id, read_events
+from recovery.runbooks.journal.events import (
+    DISCARD_STEP,
+    RunState,
+    phase_times,
+    resume_limitation,
+    run_state,
+    unfinished_limitation,
+)
+from recovery.runbooks.journal.files import Journal, default_journal_dir, new_run_id, read_events, read_runs
 from recovery.runbooks.progress import StepProgress
 from recovery.watch.decide import Detection
 
@@ -39,6 +47,8 @@ class Options:
 
     dry_run: bool = False
     resume: str | None = None
+    discard: str | None = None  # an unfinished run of this runbook the operator gives up (journalled in it)
+    command: str = ""  # how the operator called this runbook (`crmdr failover --inventory ...`): for resume lines
     accept_data_loss: bool = False
     force_unfenced: bool = False
     drill: bool = False
@@ -55,6 +65,14 @@ class Options:
 
     def recorded(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in RECORDED}
+
+    def invocation(self, runbook: str) -> str:
+        """The operator's command line, else one that finds this run's journal (drills, the watch)."""
+        if self.command:
+            return self.command
+        if self.journal_dir == default_journal_dir():
+            return f"crmdr {runbook}"
+        return f"crmdr {runbook} --journal-dir {shlex.quote(str(self.journal_dir))}"
 
 
 @dataclass(frozen=True)
@@ -171,6 +189,8 @@ def execute(runbook: Runbook[S], site: S, options: Options) -> RunResult:
     options, state = _resumed(runbook, options)
     if state is not None and state.finished:
         return RunResult(runbook.name, state.run, "noop", f"run {state.run} already finished; nothing to do")
+    if state is None and not options.dry_run:
+        _refuse_unfinished(runbook, options)
     started = (site.clock.now(), site.clock.monotonic())
     options = runbook.resolve(site, replace(options, run_id=options.resume or new_run_id(site.clock, runbook.name)))
     steps = runbook.steps(site, options)
@@ -192,6 +212,49 @@ def execute(runbook: Runbook[S], site: S, options: Options) -> RunResult:
     return replace(_locked(runbook, site, options, steps, plan, evidence, (started, deciding)), steps=structured)
 
 
+def _refuse_unfinished(runbook: Runbook[Any], options: Options) -> None:
+    """A new run never starts beside an unfinished one of the same runbook (exit 3), unless discarded."""
+    states = read_runs(options.journal_dir, runbook.name)
+    if options.discard:
+        known = {state.run: state for state in states}
+        if options.discard not in known or not known[options.discard].unfinished:
+            raise ConfigError(f"--discard {options.discard}: no unfinished {runbook.name} run of that id in "
+                              f"{options.journal_dir}")
+    reason = unfinished_limitation(states, runbook.name, options.invocation(runbook.name), options.discard)
+    if reason:
+        raise Refused(f"{reason}; nothing was changed")
+
+
+def _discard(runbook: Runbook[Any], site: RunSite, options: Options) -> None:
+    """Journal the operator's choice in the discarded run itself, so no one resumes it later."""
+    if not options.discard:
+        return
+    old = Journal(options.discard, runbook.name, options.journal_dir, site.clock, mirror=site.store,
+                  secrets=site.secrets, drill=options.drill)
+    old.record(DISCARD_STEP, "succeeded", reason=f"discarded by the operator; superseded by run {options.run_id}")
+    old.flush()
+
+
+def _interrupted(runbook: Runbook[Any], site: RunSite, options: Options, journal: Journal, engine: Engine,
+                 subject: str, signal: Interrupted) -> Interrupted:
+    """Journal the stop (the step aborted, the run aborted), tell the notifier, say how to resume."""
+    step = engine.step
+    where = (f"step {step.name}" if step else f"after step {engine.current}" if engine.current
+             else "before its first step")
+    reason = f"interrupted by {signal.signal_name}"
+    if step is not None:
+        journal.record(step.name, "aborted", reason=reason, phase=step.phase)
+    journal.record("run", "aborted", reason=f"{reason} {'at ' if step else ''}{where}")
+    resume = f"{options.invocation(runbook.name)} --resume {options.run_id}"
+    try:
+        site.notifier.publish(f"{subject}: INTERRUPTED", _notice(site, options, f"interrupted at {where}",
+                                                                  f"{reason}\nresume: {resume}"))
+    except DrError as err:
+        log.warning("interrupt notice not sent: %s", err)
+    return signal.with_message(f"{runbook.name} {reason} {'at ' if step else ''}{where} "
+                               f"(run {options.run_id}); resume: {resume}")
+
+
 def _subject(runbook: Runbook[Any], site: RunSite, options: Options) -> str:
     return f"{'[DRILL] ' if options.drill else ''}crmdr {runbook.name} {site.inventory.stack}"
 
@@ -202,7 +265,9 @@ def _locked(runbook: Runbook[S], site: S, options: Options, steps: list[Step], p
                       secrets=site.secrets, drill=options.drill)
     subject = _subject(runbook, site, options)
     started, deciding = times
+    engine = Engine(journal)
     try:
+        _discard(runbook, site, options)
         journal.record("run", "started", evidence=json.dumps(options.recorded(), sort_keys=True),
                        reason="resumed" if options.resume else "", at=started)
         _record_detection(journal, options.detection)
@@ -222,21 +287,23 @@ def _locked(runbook: Runbook[S], site: S, options: Options, steps: list[Step], p
                 site.notifier.publish(f"{subject}: {step.phase} done",
                                       _notice(site, options, f"phase {step.phase} done", step.describe))
 
-        engine = Engine(journal, on_done)
+        engine.on_done = on_done
         with Heartbeat(site, engine, subject, site.tier.status_notice_every.total_seconds()), \
                 progress.watching(lambda: engine.current):
             try:
                 engine.run(steps)
             except DrError as err:
                 journal.record("run", "failed", reason=str(err))
+                resume = f"{options.invocation(runbook.name)} --resume {options.run_id}"
                 site.notifier.publish(f"{subject}: FAILED", _notice(
-                    site, options, f"failed at step {engine.current}", f"{err}\nresume: crmdr {runbook.name} "
-                    f"--resume {options.run_id}"))
-                raise type(err)(f"{runbook.name} failed at step {engine.current}: {err} (resume: crmdr "
-                                f"{runbook.name} --resume {options.run_id})") from None
+                    site, options, f"failed at step {engine.current}", f"{err}\nresume: {resume}"))
+                raise type(err)(f"{runbook.name} failed at step {engine.current}: {err} (resume: "
+                                f"{options.invocation(runbook.name)} --resume {options.run_id})") from None
         journal.record("run", "succeeded")
         primary = runbook.primary_after(site, options)
         site.notifier.publish(f"{subject}: done", _notice(site, options, "done", f"primary is now {primary}"))
+    except KeyboardInterrupt as err:
+        raise _interrupted(runbook, site, options, journal, engine, subject, interrupted(err)) from None
     finally:
         journal.flush()
         site.lock.release()

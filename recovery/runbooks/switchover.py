@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from policies.errors import CheckFailed, DrError, HostError, Refused
 from recovery.inventory import Inventory
-from recovery.runbooks.decisions import Truth, divergence
+from recovery.runbooks.decisions import Truth, divergence, streaming_stall, timeline_fork
 from recovery.runbooks.engine import Step, wait_until
 from recovery.runbooks.failover import guard, isolated, promote_step, promoted, validate_step, writes_step
 from recovery.runbooks.run import Options, Runbook, RunResult, execute
@@ -41,6 +41,28 @@ def streams_from(site: Site, standby: str, upstream: str) -> Truth:
     states = {name: state for name, state, _ in rows}
     state = states.get(standby, "not connected")
     return Truth(state == "streaming", f"{standby} -> {upstream}: {state}")
+
+
+def _streaming_step(site: Site, options: Options, name: str, phase: str, standby: str, upstream: str, *,
+                    or_promoted: bool = False) -> Step:
+    """Wait for streaming with a progress line every ~5 s naming the standby's own complaint; when it
+    never streams, the error quotes the server's log (e.g. a timeline it cannot follow)."""
+
+    def check() -> Truth:
+        truth = streams_from(site, standby, upstream)
+        if truth.done:
+            return truth
+        try:
+            problems = site.host(standby).log_problems()
+        except DrError:
+            problems = []
+        return Truth(False, f"{truth.detail}; {streaming_stall(standby, upstream, problems)}")
+
+    return Step(name, f"wait until {standby} streams from {upstream}", phase,
+                check=lambda: _either(promoted(site, standby), lambda: streams_from(site, standby, upstream))
+                if or_promoted else streams_from(site, standby, upstream),
+                act=lambda: wait_until(check, STREAM_SECONDS, f"{standby} streaming from {upstream}",
+                                       progress=options.report))
 
 
 def writes_stopped(site: Site, source: str) -> Truth:
@@ -86,14 +108,42 @@ def _resync(site: Site, name: str) -> str:
     return f"{name}: synchronous_standby_names back to its configured value"
 
 
-def _demote(site: Site, node: str, upstream: str) -> str:
+def _demote(site: Site, node: str, upstream: str, stamp: str) -> str:
+    """Restart `node` as a standby of `upstream`; a forked node (restored, or promoted on its own) is
+    rewound or re-cloned first, since it could never stream."""
     host = site.host(node)
     host.stop("fast")
     host.write_passfile()
+    forked = _forked(site, node, upstream)
+    how = f"{forked}: {_resync_data(site, node, upstream, stamp)}; " if forked else ""
     host.write_host_conf(site.node(upstream))
     host.set_standby_signal(True)
     host.start()
-    return f"{node} restarted as a standby of {upstream}"
+    return f"{how}{node} restarted as a standby of {upstream}"
+
+
+def _forked(site: Site, node: str, upstream: str) -> str | None:
+    """Why the stopped `node` cannot follow `upstream` (a timeline ahead, or WAL past the fork)."""
+    control = site.host(node).controldata()
+    timeline = int(control.get("Latest checkpoint's TimeLineID", "0") or 0)
+    row = site.host(upstream).query(
+        "SELECT greatest((SELECT timeline_id FROM pg_control_checkpoint()), coalesce((SELECT max(('x' || "
+        "left(name, 8))::bit(32)::int) FROM pg_ls_waldir() WHERE right(name, 8) = '.history'), 0))")
+    upstream_timeline = int(row[0]) if row and row[0] is not None else 0
+    return timeline_fork(node, timeline, upstream, upstream_timeline) or _still_diverged(site, node, upstream)
+
+
+def _resync_data(site: Site, node: str, upstream: str, stamp: str) -> str:
+    """pg_rewind from the upstream, else a fresh pg_basebackup (the old data kept aside)."""
+    host = site.host(node)
+    host.set_standby_signal(False)
+    try:
+        said = host.rewind(site.node(upstream))  # pg_rewind's own last line names it: "pg_rewind: Done!"
+        how = said if said.startswith("pg_rewind") else f"pg_rewind: {said}"
+    except HostError as err:
+        return f"pg_rewind failed ({err}); {host.reclone(site.node(upstream), stamp)}"
+    why = _still_diverged(site, node, upstream)
+    return f"{how}, yet {why}; {host.reclone(site.node(upstream), stamp)}" if why else how
 
 
 def switch_steps(site: Site, options: Options, source: str, target: str) -> list[Step]:
@@ -110,13 +160,11 @@ def switch_steps(site: Site, options: Options, source: str, target: str) -> list
         Step("dns", f"point {site.inventory.dns.record_name} at {target} (secondary {source})", "dns",
              check=lambda: site.dns_truth(target, source), act=lambda: site.point_dns(target, source)),
         *site.app_steps(target),
-        Step("rejoin", f"restart {source} as a standby of {target}", "validate",
-             check=lambda: rejoined(site, source, target), act=lambda: _demote(site, source, target),
-             guard=lambda: guard(site, source, "rejoin", want_primary=False), timeout=120, attempts=2),
-        Step("rejoin-streaming", f"wait until {source} streams from {target}", "validate",
-             check=lambda: streams_from(site, source, target),
-             act=lambda: wait_until(lambda: streams_from(site, source, target), STREAM_SECONDS,
-                                    f"{source} streaming")),
+        Step("rejoin", f"restart {source} as a standby of {target} (rewound or re-cloned when forked)",
+             "validate", check=lambda: rejoined(site, source, target),
+             act=lambda: _demote(site, source, target, options.run_id.rsplit("-", 1)[-1]),
+             guard=lambda: guard(site, source, "rejoin", want_primary=False), timeout=3600, attempts=2),
+        _streaming_step(site, options, "rejoin-streaming", "validate", source, target),
         writes_step(site, target),
         Step("resync", f"restore {target}'s configured synchronous replication", "validate",
              check=lambda: base_sync_config(site, target), act=lambda: _resync(site, target)),
@@ -188,16 +236,7 @@ def _rebuild(site: Site, node: str, upstream: str, stamp: str) -> str:
     host = site.host(node)
     host.stop("fast")
     host.write_passfile()
-    host.set_standby_signal(False)
-    try:
-        said = host.rewind(site.node(upstream))  # pg_rewind's own last line names it: "pg_rewind: Done!"
-        how = said if said.startswith("pg_rewind") else f"pg_rewind: {said}"
-    except HostError as err:
-        how = f"pg_rewind failed ({err}); {host.reclone(site.node(upstream), stamp)}"
-    else:
-        why = _still_diverged(site, node, upstream)
-        if why:
-            how = f"{how}, yet {why}; {host.reclone(site.node(upstream), stamp)}"
+    how = _resync_data(site, node, upstream, stamp)
     host.write_host_conf(site.node(upstream))
     host.set_standby_signal(True)
     host.start()
@@ -233,9 +272,7 @@ def _failback_steps(site: Site, options: Options) -> list[Step]:
              act=lambda: _rebuild(site, home, current, stamp),
              guard=lambda: None if home in site.unreachable else guard(site, home, "rebuild", want_primary=False),
              timeout=3600, attempts=1),
-        Step("rebuild-streaming", f"wait until {home} streams from {current}", "rebuild",
-             check=lambda: _either(promoted(site, home), lambda: streams_from(site, home, current)),
-             act=lambda: wait_until(lambda: streams_from(site, home, current), STREAM_SECONDS, f"{home} streaming")),
+        _streaming_step(site, options, "rebuild-streaming", "rebuild", home, current, or_promoted=True),
         *switch_steps(site, options, current, home),
     ]
 

@@ -66,3 +66,45 @@ def test_delete_removes_unlocked_and_refuses_locked(store: S3ObjectStore) -> Non
     with pytest.raises(CloudError, match="AccessDenied"):
         store.delete("locked")
     assert store.get_bytes("locked") == b"y"
+
+
+def test_a_signal_mid_upload_aborts_the_multipart_upload(store: S3ObjectStore) -> None:
+    """Holds "Interrupted backup" of issue 12 at the adapter: SIGINT (a real signal to this process)
+    while a multipart upload is open leaves no upload and no object behind."""
+    import os
+    import signal
+    import threading
+
+    release = threading.Event()
+
+    class Stalling(io.RawIOBase):
+        """Two parts' worth of bytes, then it waits (a backup stream that is still running)."""
+
+        def __init__(self) -> None:
+            self.left = 11 * MiB
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, size: int = -1) -> bytes:
+            if self.left <= 0:
+                release.wait(30)
+                return b""
+            chunk = min(self.left, size if size > 0 else self.left)
+            self.left -= chunk
+            return b"z" * chunk
+
+    def interrupt_once_open() -> None:
+        for _ in range(300):
+            if store.uploads("points/c/"):
+                break
+            threading.Event().wait(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+        release.set()
+
+    threading.Thread(target=interrupt_once_open, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        store.upload_stream("points/c/base.tar", Stalling())
+
+    assert store.uploads() == []
+    assert store.list("points/c/") == []

@@ -14,6 +14,9 @@ STATUSES: tuple[Status, ...] = ("started", "succeeded", "failed", "skipped", "ab
 FINISHED: tuple[Status, ...] = ("succeeded", "failed", "skipped", "aborted")
 RUN_STEP = "run"
 """Pseudo-step whose events open and close a run (its options ride in `evidence`)."""
+DISCARD_STEP = "discard"
+"""Pseudo-step an operator's `--discard RUN` appends: the run stays as it stopped, never resumed."""
+PSEUDO_STEPS = (RUN_STEP, DISCARD_STEP)
 
 PHASES = ("detect", "decide", "rebuild", "fence", "promote", "dns", "validate")
 """In order; `rebuild` is failback's own: the old primary made a standby again before the switch."""
@@ -65,6 +68,14 @@ class RunState:
     started_steps: tuple[str, ...] = ()
     done_steps: tuple[str, ...] = ()
     last_failure: str = ""
+    discarded: bool = False
+    stopped_at: str = ""
+    """The step the run was at when it failed or was interrupted ("" when none had started)."""
+
+    @property
+    def unfinished(self) -> bool:
+        """Neither finished nor discarded: a plain re-run must not start beside it."""
+        return not self.finished and not self.discarded
 
 
 def run_state(events: Sequence[Event]) -> RunState:
@@ -78,20 +89,48 @@ def run_state(events: Sequence[Event]) -> RunState:
     options = json.loads(opening.evidence) if opening and opening.evidence else {}
     if not isinstance(options, dict):
         raise ValueError("the run's options are not a JSON object")
-    started = tuple(dict.fromkeys(e.step for e in events if e.status == "started" and e.step != RUN_STEP))
+    started = tuple(dict.fromkeys(e.step for e in events if e.status == "started" and e.step not in PSEUDO_STEPS))
     done = tuple(dict.fromkeys(e.step for e in events if e.status in ("succeeded", "skipped")
-                               and e.step != RUN_STEP))
+                               and e.step not in PSEUDO_STEPS))
     failures = [e.reason for e in events if e.status in ("failed", "aborted")]
     finished = any(e.step == RUN_STEP and e.status == "succeeded" for e in events)
+    discarded = any(e.step == DISCARD_STEP for e in events)
+    steps = [e.step for e in events if e.step not in PSEUDO_STEPS]
     return RunState(run=events[0].run, runbook=events[0].runbook, options=options, finished=finished,
-                    started_steps=started, done_steps=done, last_failure=failures[-1] if failures else "")
+                    started_steps=started, done_steps=done, last_failure=failures[-1] if failures else "",
+                    discarded=discarded, stopped_at=steps[-1] if steps else "")
 
 
 def resume_limitation(state: RunState, runbook: str) -> str | None:
     """Why a journal cannot be resumed by `runbook`, or None."""
     if state.runbook != runbook:
         return f"run {state.run} is a {state.runbook} run, not a {runbook} run"
+    if state.discarded:
+        return f"run {state.run} was discarded; it cannot be resumed"
     return None
+
+
+def describe_stop(state: RunState) -> str:
+    """Where an unfinished run stopped and why, for the refusal that names it."""
+    where = f"stopped at step {state.stopped_at}" if state.stopped_at else "stopped before its first step"
+    return f"{where}: {state.last_failure}" if state.last_failure else where
+
+
+def unfinished_limitation(states: Iterable[RunState], runbook: str, command: str,
+                          discard: str | None) -> str | None:
+    """Why a new run may not start: an unfinished run of the same runbook exists (None: it may).
+
+    Two runs of one runbook side by side would each believe their own journal; the operator
+    resumes the old one or discards it, explicitly (`--discard RUN` is journalled in it)."""
+    waiting = sorted((s for s in states if s.runbook == runbook and s.unfinished and s.run != discard),
+                     key=lambda s: s.run)
+    if not waiting:
+        return None
+    last = waiting[-1]
+    others = f" (and {len(waiting) - 1} older unfinished run(s))" if len(waiting) > 1 else ""
+    return (f"an unfinished {runbook} run {last.run} exists{others}, {describe_stop(last)}; resume it with "
+            f"`{command} --resume {last.run}`, or discard it with `{command} --discard {last.run}` "
+            "(its steps stay as they are)")
 
 
 @dataclass

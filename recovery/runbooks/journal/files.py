@@ -19,7 +19,7 @@ from pathlib import Path
 from policies.errors import ConfigError, DrError
 from recovery.ports import Clock, ObjectStore
 from recovery.redact import redact
-from recovery.runbooks.journal.events import Event, Status
+from recovery.runbooks.journal.events import Event, RunState, Status, run_state
 
 log = logging.getLogger(__name__)
 
@@ -127,3 +127,14 @@ def read_events(run: str, directory: Path, mirror: ObjectStore | None = None) ->
                 continue
             raise ConfigError(f"{path}: line {number}: not a journal event ({err})") from None
     return events
+
+
+def read_runs(directory: Path, runbook: str) -> list[RunState]:
+    """The state of every local run of `runbook` (journals that cannot be read are skipped, logged)."""
+    states = []
+    for path in sorted(directory.glob(f"{runbook}-*.jsonl")):
+        try:
+            states.append(run_state(read_events(path.stem, directory)))
+        except (DrError, ValueError) as err:
+            log.warning("%s: not read as a run journal: %s", path, err)
+    return [state for state in states if state.runbook == runbook]
