@@ -11,7 +11,7 @@ import sys
 import typer
 
 from crmdr import __version__
-from crmdr.commands import backup, demo, drill, inventory, lab, plan, policy, report, restore, runbooks, watch
+from crmdr.commands import backup, demo, drill, inventory, lab, plan, policy, report, restore, runbooks, status, watch
 from crmdr.output import fail
 from policies.errors import DrError
 
@@ -33,6 +33,7 @@ app.command("plan")(plan.plan)
 app.add_typer(drill.app, name="drill")
 app.add_typer(report.app, name="report")
 runbooks.register(app)
+status.register(app)
 app.command("watch")(watch.watch)
 app.command("restore")(restore.restore)
 

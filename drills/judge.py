@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from drills.failover.measure import Measurement
+from outage.status.automatic import FIRST_NOTICE_WITHIN
 from policies.durations import format_duration
 from policies.sla import Tier
 
@@ -110,3 +111,12 @@ def backup_objectives(tier: Tier, reasons: list[str], point_age: float | None,
     if restored:
         judged.append(within("Restore time (RTO)", restore_seconds, tier.rto, missing="restore did not finish"))
     return judged
+
+
+def first_notice_objective(record: dict[str, Any]) -> list[Objective]:
+    """Detection -> first customer notice within FIRST_NOTICE_WITHIN; none when the tier leaves it to people."""
+    if not record.get("automatic"):
+        return []
+    limit = timedelta(seconds=FIRST_NOTICE_WITHIN)
+    errors = "; ".join(record.get("errors") or []) or "no notice was published"
+    return [within("First customer notice", record.get("first_notice_seconds"), limit, missing=errors)]

@@ -42,6 +42,9 @@ class InventoryFacts:
     primary_health_check_id: str
     lock_table: str
     topic_arn: str
+    status_url: str | None = None  # the customer status page (CloudFront) and its DR-region bucket
+    status_bucket: str | None = None
+    status_prefix: str = "status/"
 
 
 def build_inventory(facts: InventoryFacts) -> dict[str, Any]:
@@ -71,6 +74,8 @@ def build_inventory(facts: InventoryFacts) -> dict[str, Any]:
             },
             "lock": {"table": facts.lock_table, "region": facts.dr_region},
             "notify": {"topic_arn": facts.topic_arn},
+            "status": {"url": facts.status_url, "bucket": facts.status_bucket, "prefix": facts.status_prefix}
+            if facts.status_url else None,
         }
     )
     return inventory.model_dump(mode="json", exclude_none=True)

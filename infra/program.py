@@ -23,6 +23,7 @@ from infra.offsite import OffsiteStore, OffsiteStoreArgs, PrimaryBackup, Primary
 from infra.plumbing import InventoryCopy, InventoryCopyArgs, RecoveryPlumbing, RecoveryPlumbingArgs
 from infra.settings import NAMESPACE, PASSWORD_KEY, Deployment, config_keys, load_deployment
 from infra.standby import Standby, StandbyArgs
+from infra.status_page import STATUS_PREFIX, StatusPage, StatusPageArgs
 from policies.errors import ConfigError
 
 
@@ -80,6 +81,7 @@ class Stack:
     standby: Standby
     dns: FailoverDns
     runner: DrillRunner
+    status: StatusPage
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,8 @@ def declare(deployment: Deployment, password: pulumi.Output[str]) -> Stack:
     )
     dns = _failover_dns(deployment, plumbing, crm, standby, where.dr)
     runner = _drill_runner(deployment, dr_net, dr_key, offsite, plumbing, backup, standby, where.dr)
-    return Stack(deployment, where, dr_key, plumbing, crm, offsite, standby, dns, runner)
+    status = StatusPage("dr-status", StatusPageArgs(), where.dr)
+    return Stack(deployment, where, dr_key, plumbing, crm, offsite, standby, dns, runner, status)
 
 
 def _failover_dns(
@@ -213,6 +216,8 @@ def inventory(stack: Stack) -> pulumi.Output[dict[str, Any]]:
         primary_health_check_id=stack.dns.health_check_id,
         lock_table=stack.plumbing.lock_table.name,
         topic_arn=stack.plumbing.topic.arn,
+        status_url=stack.status.url,
+        status_bucket=stack.status.bucket_name,
     ).apply(
         lambda values: build_inventory(
             InventoryFacts(
@@ -228,6 +233,7 @@ def inventory(stack: Stack) -> pulumi.Output[dict[str, Any]]:
                 zone=settings.zone,
                 record_name=settings.db_record,
                 ttl=settings.dns_ttl,
+                status_prefix=STATUS_PREFIX,
                 **values,
             )
         )
@@ -248,6 +254,7 @@ def export(stack: Stack, document: pulumi.Output[dict[str, Any]]) -> None:
     pulumi.export("primary_alb_dns", stack.crm.app.dns_name)
     pulumi.export("dr_alb_dns", stack.standby.app.dns_name)
     pulumi.export("backup_bucket", stack.offsite.backup_bucket.name)
+    pulumi.export("status_page_url", stack.status.url)
     pulumi.export("report_bucket", stack.runner.report_bucket.name)
     pulumi.export("dr_vault_arn", stack.offsite.vault.arn)
     pulumi.export("failover_alarm", stack.plumbing.failover_alarm.name)

@@ -33,6 +33,7 @@ class Tier(BaseModel):
     retention: Duration
     max_replication_lag: Duration
     status_notice_every: Duration
+    automatic_status_notice: bool = True  # a declared outage publishes "investigating" at once; false: people decide
     drills: dict[DrillType, Duration]
     synchronous_replication: bool = False
     object_lock_mode: LockMode = "GOVERNANCE"

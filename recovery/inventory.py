@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from policies.documents import load_document
 
@@ -185,6 +185,14 @@ class Dns(_Model):
     # Route 53 API. None means the system resolver (as in AWS).
     resolver: str | None = None
 
+    @field_validator("resolver")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        host, _, port = (value or "").rpartition(":")
+        if value is not None and not (host.strip("[]") and port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError("expected host:port of a DNS server (e.g. 127.0.0.10:5353), or null (system resolver)")
+        return value
+
 
 class Lock(_Model):
     table: Name
@@ -196,10 +204,37 @@ class Notify(_Model):
     topic_arn: Name
 
 
+class StatusComponent(_Model):
+    """A part of the CRM customers know by name, in each audience language."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    names: dict[str, Name]  # language -> display name, e.g. {"en": "Web app", "de": "Web-Anwendung"}
+
+
+class StatusWebhook(_Model):
+    """A subscriber's endpoint; its HMAC-SHA256 secret is a reference, never a value."""
+
+    url: Name
+    secret: SecretRef
+
+
+def _default_components() -> list[StatusComponent]:
+    return [StatusComponent(id="web-app", names={"en": "Web app", "de": "Web-Anwendung"}),
+            StatusComponent(id="api", names={"en": "API", "de": "API"}),
+            StatusComponent(id="email-intake", names={"en": "E-mail intake", "de": "E-Mail-Eingang"})]
+
+
 class StatusPage(_Model):
     """The customer status page; it lives in the DR region so the primary's loss cannot take it down."""
 
     url: Name  # base URL: /feed.atom, /api/v2/summary.json, /api/v2/incidents.json under it
+    bucket: Name | None = None  # DR-region bucket: the append-only update log and the published site
+    prefix: str = "status/"
+    name: Name = "CRM status"
+    language: Literal["en", "de"] = "en"  # the audience's language for drafted messages
+    components: list[StatusComponent] = Field(default_factory=_default_components, min_length=1)
+    topic_arn: Name | None = None  # the customers' SNS topic (e-mail/SMS), apart from notify.topic_arn
+    webhooks: list[StatusWebhook] = Field(default_factory=list)
 
 
 class Intake(_Model):

@@ -122,6 +122,13 @@ class Dns(Protocol):
                  kind: str = "A") -> None: ...
 
 
+class Resolver(Protocol):
+    """The database name as applications resolve it: DNS (the data plane), never the Route 53 API.
+    Failures raise HostError with a message starting "DNS:" (a state of its own, not the database's)."""
+
+    def resolve(self) -> str: ...
+
+
 class Isolator(Protocol):
     """Cuts a database host off from its clients when it cannot be stopped (fence by isolation)."""
 

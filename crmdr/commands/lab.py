@@ -29,6 +29,9 @@ def up(
     aws_port: int = typer.Option(4566, "--aws-port"),
     network: str = typer.Option(
         "auto", "--network", help="auto: each host in a network namespace when root, else loopback; netns; loopback."),
+    dns_port: int = typer.Option(5353, "--dns-port", help="The lab DNS server's port (UDP and TCP, on --aws-ip)."),
+    dns_ttl: int = typer.Option(5, "--dns-ttl", help="TTL of the database name's records (1-60 s): clients cache "
+                                "an answer that long, so a failover drill's RTO includes up to it."),
     json_out: bool = JsonOption,
 ) -> None:
     """Start the lab (idempotent) and write DIR/inventory.json."""
@@ -40,16 +43,19 @@ def up(
         LabSettings,
         {"rows": rows, "seed": seed, "synchronous": synchronous, "sla_tier": tier,
          "primary_ip": primary_ip, "standby_ip": standby_ip, "aws_ip": aws_ip, "app_ip": _app_ip(app_ip, standby_ip),
-         "ssh_port": ssh_port, "pg_port": pg_port, "aws_port": aws_port, "network": network},
+         "ssh_port": ssh_port, "pg_port": pg_port, "aws_port": aws_port, "dns_port": dns_port,
+         "dns_ttl": dns_ttl, "network": network},
     )
     report = (lambda step: None) if json_out else (lambda step: say(f"[dim]…[/dim] {step}"))
     inventory = lab_up(directory, settings, report)
     path = directory / "inventory.json"
     if json_out:
         emit_json({"dir": str(directory), "inventory": str(path), "stack": inventory.stack,
-                   "dns_name": inventory.dns.record_name})
+                   "dns_name": inventory.dns.record_name,
+                   "status_url": inventory.status.url if inventory.status else None})
     else:
-        say(f"lab up in {directory}; inventory: {path}; database name {inventory.dns.record_name}")
+        say(f"lab up in {directory}; inventory: {path}; database name {inventory.dns.record_name}"
+            f"{f'; status page {inventory.status.url}' if inventory.status else ''}")
 
 
 def _app_ip(given: str | None, standby_ip: str) -> str | None:
@@ -76,7 +82,8 @@ def status(directory: Path = LabDirOption, json_out: bool = JsonOption) -> None:
         for part in result["parts"]:
             mark = "[green]  ok[/green]" if part["healthy"] else "[red]DOWN[/red]"
             role = f" ({part['role']})" if "role" in part else ""
-            say(f"{mark}  {part['part']}{role}  {part.get('address', '')}")
+            answer = "".join(f"  {part[key]}" for key in ("answer", "records") if key in part)
+            say(f"{mark}  {part['part']}{role}  {part.get('address', '')}{answer}")
         rep = result["replication"]
         if rep.get("state"):
             say(f"replication: {rep.get('state')} {rep.get('sync_state', '')}, "

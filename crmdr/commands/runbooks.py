@@ -10,6 +10,7 @@ from crmdr.commands.options import InventoryOption, JsonOption, PolicyOption, in
 from crmdr.output import emit_json, say
 
 if TYPE_CHECKING:
+    from recovery.inventory import Inventory
     from recovery.runbooks.run import Options, RunResult
 
 DryRun = typer.Option(False, "--dry-run", help="Print the plan with each check's current truth; change nothing.")
@@ -84,7 +85,20 @@ def failover(
     options = options_from(dry_run=dry_run, resume=resume, accept_data_loss=accept_data_loss,
                        force_unfenced=force_unfenced, yes=yes, target=target, journal_dir=journal_dir,
                        policy=policy, drill=drill, json_out=json_out)
-    show(run_failover(load_inventory(inventory_path(inventory)), options), json_out)
+    loaded = load_inventory(inventory_path(inventory))
+    result = run_failover(loaded, options)
+    show(result, json_out, _customers_told(loaded, result, policy, drill) if result.status == "succeeded" else None)
+
+
+def _customers_told(loaded: "Inventory", result: "RunResult", policy: Path | None, drill: bool) -> dict[str, Any]:
+    """Validation passed: the open incident gets "monitoring" (a drill: its drill-marked location)."""
+    from crmdr.commands.notices import after_failover, automatic_notices
+    from policies.sla import load_policy
+
+    customers = automatic_notices(loaded, loaded.sla_tier, load_policy(policy).tier(loaded.sla_tier), drill=drill)
+    after_failover(customers, result)
+    customers.wait()
+    return {"customers": customers.record()}
 
 
 def _planned(runbook: str, to_help: str, summary: str) -> Any:

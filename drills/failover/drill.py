@@ -10,17 +10,21 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from drills.context import DrillContext
 from drills.failover.detection import detected, start_detection
 from drills.failover.measure import Disruption, Measurement, Write, measure
 from drills.failover.probe import ProbeSettings, WriteProbe, committed_ids
 from drills.failover.scenarios import SCENARIOS, Scenario
-from drills.judge import check, failover_objectives
+from drills.judge import check, failover_objectives, first_notice_objective
 from drills.report.build import DrillOutcome
 from drills.report.model import Check, Evidence, Phase
 from drills.report.store import write_evidence
 from drills.timeline import journal_events, phase_at, runbook_phases
+from outage.status.automatic import service_back_time
+from outage.status.messages import DataLoss
+from outage.status.service import AutomaticNotices
 from policies.errors import DrError
 from recovery.adapters.route53_dns import Route53Dns
 from recovery.runbooks.failover import run_failover
@@ -87,6 +91,15 @@ def _undo(context: DrillContext, scenario: Scenario) -> Check:
         return Check(name=f"undo {scenario.name}", passed=False, detail=f"{err} (manual cleanup needed)")
 
 
+def _clients_follow(ledger: tuple[Write, ...], after: float, failed_over: datetime, origin: datetime,
+                    ttl: int) -> Phase:
+    """From the failover's end to the first write a client got through: its resolver kept the old
+    answer up to the record's TTL (part of the RTO customers feel, not of the runbook)."""
+    first = min(w.sent_wall for w in ledger if w.outcome == "acknowledged" and w.sent_mono >= after)
+    return phase_at("clients follow the name", failed_over, max(failed_over, datetime.fromtimestamp(first, UTC)),
+                    origin, detail=f"the probe resolves through DNS; an answer is kept up to its TTL ({ttl}s)")
+
+
 def run(context: DrillContext) -> DrillOutcome:
     """The failover drill (scenarios in drills/failover/scenarios.py)."""
     inventory = context.inventory
@@ -94,6 +107,8 @@ def run(context: DrillContext) -> DrillOutcome:
     options = Options(drill=True, accept_data_loss=not inventory.database.synchronous,
                       journal_dir=context.report_dir.parent / ".journals")
     probe = WriteProbe(inventory, ProbeSettings(rate=PROBE_RATE, writer="crmdr-drill"))
+    customers = AutomaticNotices(inventory, context.tier_name, context.tier, drill=True)  # never the public page
+    back: datetime | None = None
     origin_wall, origin = datetime.now(UTC), time.monotonic()
     probe.start()
     failure: str | None = None
@@ -108,9 +123,10 @@ def run(context: DrillContext) -> DrillOutcome:
         disruption = scenario.disrupt(context)
         disrupted_at = datetime.fromtimestamp(disruption.started_wall, UTC)
         timeline.append(phase_at(f"disrupt: {scenario.name} primary", disrupted_at, datetime.now(UTC), origin_wall))
-        failover_journal = run_failover(inventory, detected(context, watcher, options)).journal
-        effective = disruption.effective_mono
-        _wait(lambda: _acked(probe.ledger, effective) > 0, WAIT_SECONDS)
+        failover_journal, back = _fail_over(context, detected(context, watcher, options), customers, disrupted_at)
+        failed_over, effective = datetime.now(UTC), disruption.effective_mono
+        if _wait(lambda: _acked(probe.ledger, effective) > 0, WAIT_SECONDS):
+            timeline.append(_clients_follow(probe.ledger, effective, failed_over, origin_wall, inventory.dns.ttl))
     except DrError as err:
         failure = str(err)
     finally:
@@ -123,6 +139,7 @@ def run(context: DrillContext) -> DrillOutcome:
     evidence += found_evidence
     timeline += runbook_phases(journal_events(journal), origin_wall, prefix="failover: ")
     measurement = _measure(context, probe.run_writer, ledger, disruption)
+    communication = _communicate(customers, back, measurement, options)
     cleanup = [_undo(context, scenario)]
     if failure is None:
         back_checks, back_evidence, back_journal = _failback(context, options)
@@ -132,11 +149,12 @@ def run(context: DrillContext) -> DrillOutcome:
     else:
         cleanup.append(Check(name="fail back", passed=False, detail="skipped: the failover did not complete"))
     objectives = [*failover_objectives(measurement, context.tier),
-                  check("Failover runbook", failure, "completed")]
+                  check("Failover runbook", failure, "completed"), *first_notice_objective(communication)]
     return DrillOutcome(
         drill_type="failover", scenario=context.scenario, objectives=objectives,
         measured={**measurement.as_dict(), "probe_rate_per_second": PROBE_RATE, "probe_writer": probe.run_writer,
-                  "synchronous_replication": inventory.database.synchronous},
+                  "synchronous_replication": inventory.database.synchronous,
+                  "customer_communication": communication},
         timeline=sorted(timeline, key=lambda p: p.offset_seconds),
         integrity_checks=[Check(name="acknowledged writes present after recovery",
                                 passed=not measurement.lost_ids,
@@ -150,6 +168,27 @@ def run(context: DrillContext) -> DrillOutcome:
                       "; failover ran with accept-data-loss (asynchronous replication) to measure the loss")),
         cleanup=cleanup, evidence=evidence,
     )
+
+
+def _fail_over(context: DrillContext, given: Options, customers: AutomaticNotices,
+               disrupted_at: datetime) -> tuple[str | None, datetime | None]:
+    """The drill-marked first notice as the outage is declared (the watch's, else the disruption), then
+    the failover; its journal and when its validation passed."""
+    found = given.detection
+    customers.outage_declared(found.first_failure if found else disrupted_at,
+                              found.declared if found else datetime.now(UTC))
+    result = run_failover(context.inventory, given)
+    return result.journal, service_back_time(result.phases)
+
+
+def _communicate(customers: AutomaticNotices, back: datetime | None, measurement: Measurement,
+                 options: Options) -> dict[str, Any]:
+    """"monitoring" once validation passed (with the probe's count of lost acknowledged writes); the record."""
+    if back is not None:
+        customers.service_back(back, DataLoss(len(measurement.lost_ids), f"drill write probe, "
+                                              f"{measurement.acknowledged} acknowledged writes checked"))
+    customers.wait()
+    return customers.record(journal_dir=options.journal_dir)
 
 
 def _measure(context: DrillContext, writer: str, ledger: tuple[Write, ...], disruption: Disruption) -> Measurement:

@@ -2,8 +2,9 @@
 
 Background threads (`writers`, each with its own connection, like the members of an
 application's pool) insert rows into `crmdr_probe` at a fixed total rate. Each (re)connect
-re-resolves the database name through Route 53, so the probe follows the failover exactly
-when an application would. Every attempt lands in the ledger as acknowledged (the commit
+re-resolves the database name through DNS (the inventory's `dns.resolver`, answers kept for
+their TTL: recovery/adapters/dns_resolver.py), never through the Route 53 API, so the probe
+follows the failover exactly when an application would. Every attempt lands in the ledger as acknowledged (the commit
 returned), failed (never reached a server, or the server refused it) or unknown (sent, but
 the connection broke before the answer: it may or may not have committed). The ledger is
 what RTO and RPO are computed from (drills/failover/measure.py).
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import psycopg
 
 from drills.failover.measure import Outcome, Write
-from recovery.adapters.route53_dns import Route53Dns
+from recovery.adapters.dns_resolver import DnsResolver
 from recovery.adapters.secrets import optional_secret
 from recovery.inventory import Inventory
 from recovery.redact import redact
@@ -61,7 +62,7 @@ class WriteProbe:
         self.settings = settings or ProbeSettings()
         if self.settings.rate <= 0 or self.settings.writers < 1:
             raise ValueError("probe rate must be above zero, with at least one writer")
-        self._resolve = resolve or Route53Dns(inventory).resolve
+        self._resolve = resolve or DnsResolver(inventory, timeout=self.settings.connect_timeout).resolve
         db = inventory.database
         self._password = optional_secret(db.password, inventory)
         self._ports = {getattr(node, "host", None) or getattr(node, "endpoint", ""): node.pg_port
@@ -176,7 +177,7 @@ def _reason(err: BaseException, password: str | None) -> str:
 def committed_ids(inventory: Inventory, writer: str, resolve: Callable[[], str] | None = None,
                   timeout: float = 5.0) -> frozenset[int]:
     """The probe ids the database holds now, read through the DNS name after recovery."""
-    address = (resolve or Route53Dns(inventory).resolve)()
+    address = (resolve or DnsResolver(inventory, timeout=timeout).resolve)()
     db = inventory.database
     port = next((n.pg_port for n in db.nodes() if getattr(n, "host", None) == address), db.primary.pg_port)
     password = optional_secret(db.password, inventory)

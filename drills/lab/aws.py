@@ -57,6 +57,7 @@ def provision(inventory: Inventory, retention_days: int) -> Inventory:
         BillingMode="PAY_PER_REQUEST",
     )
     client(aws, "sns", dr).create_topic(Name=inventory.notify.topic_arn.rsplit(":", 1)[1])
+    _status_side(inventory)
     zone_id, checks = _dns(inventory)
     data = inventory.model_dump()
     data["dns"].update(zone_id=zone_id, health_checks=checks)
@@ -98,6 +99,19 @@ def _backup_bucket(inventory: Inventory, key_id: str, retention_days: int) -> No
             "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
         },
     )
+
+
+def _status_side(inventory: Inventory) -> None:
+    """The status page's bucket (versioned, a static website as in AWS) and the customers' topic."""
+    status = inventory.status
+    if status is None or status.bucket is None:
+        return
+    s3 = client(inventory.aws, "s3", inventory.regions.dr)
+    s3.create_bucket(Bucket=status.bucket, CreateBucketConfiguration={"LocationConstraint": inventory.regions.dr})
+    s3.put_bucket_versioning(Bucket=status.bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_website(Bucket=status.bucket, WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}})
+    if status.topic_arn:
+        client(inventory.aws, "sns", inventory.regions.dr).create_topic(Name=status.topic_arn.rsplit(":", 1)[1])
 
 
 def _dns(inventory: Inventory) -> tuple[str, dict[str, str]]:

@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from drills.lab import aws, cuts, network, postgres, sshd
+from drills.lab import aws, cuts, dns_server, network, postgres, sshd, status_server
 from drills.lab.settings import LabPaths, LabSettings
 from drills.lab.system import (
     check_traversable,
@@ -50,6 +50,8 @@ class LabState(BaseModel):
 
     settings: LabSettings
     moto_pid: int | None = None
+    status_pid: int | None = None
+    dns_pid: int | None = None
     created_at: str
 
 
@@ -77,7 +79,9 @@ def _ssh_nodes(settings: LabSettings) -> tuple[str, ...]:
 
 def _listeners(settings: LabSettings) -> list[tuple[str, str, int]]:
     """(what, ip, port) of every listening socket a lab owns."""
-    found = [("moto server", str(settings.aws_ip), settings.aws_port)]
+    found = [("moto server", str(settings.aws_ip), settings.aws_port),
+             ("status page server", str(settings.status_ip), settings.status_port),
+             ("lab DNS server", str(settings.aws_ip), settings.dns_port)]
     for node in NODES:
         found.append((f"PostgreSQL of {node}", _ip(settings, node), settings.pg_port))
         found.append((f"sshd of {node}", _ip(settings, node), settings.ssh_port))
@@ -87,7 +91,9 @@ def _listeners(settings: LabSettings) -> list[tuple[str, str, int]]:
 
 
 def _owned_pids(paths: LabPaths, state: LabState | None) -> dict[str, int | None]:
-    pids: dict[str, int | None] = {"moto server": state.moto_pid if state else None}
+    pids: dict[str, int | None] = {"moto server": state.moto_pid if state else None,
+                                   "status page server": state.status_pid if state else None,
+                                   "lab DNS server": state.dns_pid if state else None}
     for node in NODES:
         pids[f"PostgreSQL of {node}"] = postgres.postmaster_pid(paths, node)
         pids[f"sshd of {node}"] = sshd.pid(paths, node)
@@ -168,6 +174,11 @@ def up(root: Path, settings: LabSettings, progress: Progress) -> Inventory:
     inventory = _provision(paths, settings, bin_dir)
     paths.inventory.write_text(inventory.to_json() + "\n")
     paths.inventory.chmod(0o644)
+    progress("lab DNS server (the zone as applications resolve it)")
+    state = state.model_copy(update={"dns_pid": dns_server.start(paths, settings, state.dns_pid)})
+    _write_state(paths, state)
+    progress("status page server")
+    _write_state(paths, state.model_copy(update={"status_pid": status_server.start(paths, settings, state.status_pid)}))
     wait_streaming(settings, passwords["db_password"])
     return inventory
 
@@ -176,8 +187,9 @@ def _provision(paths: LabPaths, settings: LabSettings, bin_dir: Path) -> Invento
     """Reuse the written inventory while the stand-in still holds it; otherwise create it."""
     if paths.inventory.exists():
         written = load_inventory(paths.inventory)
-        if aws.provisioned(written):
-            return written
+        if aws.provisioned(written):  # a lab from before its DNS server learns where to resolve
+            dns = written.dns.model_copy(update={"resolver": f"{settings.aws_ip}:{settings.dns_port}"})
+            return written.model_copy(update={"dns": dns})
     from policies.sla import load_policy
 
     retention = load_policy().tier(settings.sla_tier).retention.days
@@ -248,13 +260,16 @@ def status(root: Path) -> dict[str, Any]:
                                 "healthy": alive and listening}
         if what.startswith("PostgreSQL") and part["healthy"]:
             part["role"] = _role(ip, settings.pg_port, password)
+        if what == "lab DNS server" and part["healthy"] and paths.inventory.exists():
+            part.update(dns_server.describe(load_inventory(paths.inventory), paths))
         parts.append(part)
     if parts[0]["healthy"] and paths.inventory.exists():
         try:
             parts.append({"part": "AWS resources", **aws.describe(load_inventory(paths.inventory)), "healthy": True})
         except (BotoCoreError, ClientError, DrError) as err:  # a stand-in that lost its state
             parts.append({"part": "AWS resources", "healthy": False, "error": type(err).__name__})
-    replication = _replication(settings, password) if any(p["healthy"] for p in parts[1:]) else {}
+    replication = _replication(settings, password) if any(
+        p["healthy"] for p in parts if p["part"].startswith("PostgreSQL")) else {}
     replication["receiver"] = postgres.wal_receiver(paths, "standby", _ip(settings, "standby"), settings.pg_port,
                                                     password)
     active = cuts.active(root)
@@ -320,6 +335,12 @@ def down(root: Path, *, purge: bool) -> list[str]:
     if pid_alive(sshd.pid(paths, APP)):
         sshd.stop(paths, APP)
         stopped.append(f"sshd of {APP}")
+    if pid_alive(state.status_pid):
+        status_server.stop(state.status_pid)
+        stopped.append("status page server")
+    if pid_alive(state.dns_pid):
+        dns_server.stop(state.dns_pid)
+        stopped.append("lab DNS server")
     if pid_alive(state.moto_pid):
         aws.stop_moto(state.moto_pid)
         stopped.append("moto server")
@@ -329,5 +350,5 @@ def down(root: Path, *, purge: bool) -> list[str]:
     if purge:
         shutil.rmtree(paths.root)
     else:
-        _write_state(paths, state.model_copy(update={"moto_pid": None}))
+        _write_state(paths, state.model_copy(update={"moto_pid": None, "status_pid": None, "dns_pid": None}))
     return stopped

@@ -40,9 +40,10 @@ HOSTS: dict[str, Callable[[LabSettings], IPv4Address | None]] = {
     "primary": lambda s: s.primary_ip,
     "standby": lambda s: s.standby_ip,
     "app": lambda s: s.app_ip,
+    "status": lambda s: s.status_ip,  # the status page server
 }
-SERVICES: dict[str, tuple[str, tuple[int, ...]]] = {
-    "dns": ("aws", (5353,)),  # the same address as moto: Route 53 answers from AWS's side
+SERVICES: dict[str, tuple[str, Callable[[LabSettings], tuple[int, ...]]]] = {
+    "dns": ("aws", lambda s: (s.dns_port,)),  # moto's address: Route 53 answers from AWS's side
 }
 OPERATOR = "operator"
 """The root namespace (crmdr, the tests, the write probe): a source for `--from`, never a target."""
@@ -131,7 +132,7 @@ def ensure(paths: LabPaths, settings: LabSettings) -> dict[str, Any]:
     mode = "netns" if namespaced(settings) else "loopback"
     data: dict[str, Any] = {"mode": mode, "operator": operator_ip(settings) if mode == "netns" else None,
                             "bridge": bridge(settings) if mode == "netns" else None,
-                            "services": {name: {"host": host, "ports": list(ports)}
+                            "services": {name: {"host": host, "ports": list(ports(settings))}
                                          for name, (host, ports) in SERVICES.items() if host in hosts},
                             "hosts": {node: {"ip": ip, "namespace": namespace(settings, node) if mode == "netns"
                                              else None} for node, ip in hosts.items()}}

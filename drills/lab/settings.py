@@ -24,6 +24,11 @@ class LabSettings(BaseModel):
     ssh_port: Port = 2222
     pg_port: Port = 5433
     aws_port: Port = 4566
+    status_port: Port = 8080
+    dns_port: Port = 5353
+    """The lab DNS server (UDP and TCP) on the AWS stand-in's address: where applications resolve the DB name."""
+    dns_ttl: int = Field(default=5, ge=1, le=60)
+    """TTL of the DB name's records: clients cache an answer that long, so a drill's RTO includes up to it."""
     rows: int = Field(default=200, ge=1, le=10_000_000)
     seed: int = 42
     synchronous: bool = False
@@ -47,6 +52,11 @@ class LabSettings(BaseModel):
             raise ValueError("expected the DR region to differ from the primary region")
         return self
 
+    @property
+    def status_ip(self) -> IPv4Address:
+        """The status page's own address: the AWS stand-in's + 4 (the lab's address contract)."""
+        return self.aws_ip + 4
+
     def differences(self, other: "LabSettings") -> list[str]:
         """Fields whose values differ, for the 'already up with other settings' refusal."""
         mine, theirs = self.model_dump(), other.model_dump()
@@ -63,6 +73,9 @@ class LabPaths:
         self.secrets = self.root / "secrets"
         self.client_key = self.root / "ssh" / "id_ed25519"
         self.aws_log = self.root / "aws" / "moto.log"
+        self.status_log = self.root / "status" / "server.log"
+        self.dns_log = self.root / "dns" / "dns.log"
+        self.dns_cache = self.root / "dns" / "zone.json"
 
     def host(self, name: str) -> Path:
         return self.root / "hosts" / name

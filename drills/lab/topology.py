@@ -6,6 +6,8 @@ from recovery.inventory import Inventory
 BUCKET = "crmdr-lab-backups"
 LOCK_TABLE = "crmdr-lab-locks"
 TOPIC = "crmdr-lab-notices"
+STATUS_BUCKET = "crmdr-lab-status"
+CUSTOMER_TOPIC = "crmdr-lab-customers"
 ZONE = "crm.lab."
 RECORD = "db.crm.lab."
 
@@ -42,9 +44,12 @@ def lab_inventory(
         "ssh": {"identity_file": str(paths.client_key)},
         "backup": {"bucket": BUCKET, "prefix": "crm/", "region": settings.dr_region,
                    "kms_key_id": "pending"},
-        "dns": {"zone_id": "pending", "zone": ZONE, "record_name": RECORD, "ttl": 30},
+        "dns": {"zone_id": "pending", "zone": ZONE, "record_name": RECORD, "ttl": settings.dns_ttl,
+                "resolver": f"{settings.aws_ip}:{settings.dns_port}"},
         "lock": {"table": LOCK_TABLE, "region": settings.dr_region},
         "notify": {"topic_arn": f"arn:aws:sns:{settings.dr_region}:{account}:{TOPIC}"},
+        "status": {"url": f"http://{settings.status_ip}:{settings.status_port}", "bucket": STATUS_BUCKET,
+                   "topic_arn": f"arn:aws:sns:{settings.dr_region}:{account}:{CUSTOMER_TOPIC}"},
         "app_hosts": [{"name": "app", "host": str(settings.app_ip), "ssh_port": settings.ssh_port, "user": user,
                        "known_hosts": known_hosts["app"], "config_file": str(paths.app_config())}]
         if settings.app_ip else [],

@@ -86,9 +86,14 @@ def trend_svg(points: list[tuple[str, float | None, bool]]) -> Markup:
     return Markup("").join(parts)
 
 
+COMMUNICATION = "customer_communication"  # shown in its own section, not as a measured row
+
+
 def _measured_rows(report: DrillReport) -> list[tuple[str, str]]:
     rows = []
     for key, value in sorted(report.measured.items()):
+        if key == COMMUNICATION:
+            continue
         shown = f"{len(value)} items: {value[:20]} …" if isinstance(value, list) and len(value) > 20 else value
         rows.append((key.replace("_", " "), str(shown)))
     return rows
@@ -100,6 +105,7 @@ def render_html(report: DrillReport, history: Sequence[DrillReport] = ()) -> byt
     page = env.get_template("report.html.j2").render(
         r=report, fmt=fmt, timeline_svg=timeline_svg(report),
         trend_svg=trend_svg(trend_points(report, history)), measured_rows=_measured_rows(report),
+        communication=report.measured.get(COMMUNICATION),
     )
     return page.encode()
 

@@ -55,10 +55,17 @@ def _session(profile: str | None, lab: bool) -> boto3.session.Session:
     return session
 
 
-def client(aws: Aws, service: str, region: str, read_timeout: float | None = None) -> Any:
-    """A client for `service` in `region`, honouring profile and the lab endpoint."""
+def client(aws: Aws, service: str, region: str, read_timeout: float | None = None, *,
+           probe_timeout: float | None = None) -> Any:
+    """A client for `service` in `region`, honouring profile and the lab endpoint.
+
+    `probe_timeout`: one attempt that connects and answers within that many seconds (a health
+    check must report an unreachable API, not retry it for a minute)."""
     session = _session(aws.profile, aws.endpoint_url is not None)
     config = RETRIES if read_timeout is None else RETRIES.merge(Config(read_timeout=read_timeout))
+    if probe_timeout is not None:
+        config = config.merge(Config(retries={"mode": "standard", "max_attempts": 1},
+                                     connect_timeout=probe_timeout, read_timeout=probe_timeout))
     return session.client(  # type: ignore[call-overload]  # service names are checked by botocore
         service, region_name=region, endpoint_url=aws.endpoint_url, config=config
     )

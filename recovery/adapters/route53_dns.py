@@ -16,10 +16,10 @@ from recovery.inventory import Inventory
 class Route53Dns:
     """Reads (and, for failover, moves) the database name's failover records."""
 
-    def __init__(self, inventory: Inventory) -> None:
+    def __init__(self, inventory: Inventory, probe_timeout: float | None = None) -> None:
         self._inventory = inventory
         self._dns = inventory.dns
-        self._client = client(inventory.aws, "route53", inventory.regions.primary)
+        self._client = client(inventory.aws, "route53", inventory.regions.primary, probe_timeout=probe_timeout)
 
     def records(self) -> dict[str, dict[str, Any]]:
         """The failover record sets of the name, keyed PRIMARY / SECONDARY."""

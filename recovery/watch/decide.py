@@ -1,9 +1,15 @@
 """The health watch's decision: consecutive failed probes of the primary become a declared outage. Pure.
 
-A probe is one TCP connect + `SELECT 1` through the database's DNS name (the adapter in
-recovery/adapters/health_probe.py). One failure is noise; `failures` in a row is an outage,
-declared once, with the time of the first failure of the run: that span is the `detect`
+A probe is what an application does: resolve the database name through DNS (the data plane),
+then TCP connect + `SELECT 1` at the address (the adapter in recovery/adapters/health_probe.py).
+Only a failure of the database at that address counts: one is noise; `failures` in a row is an
+outage, declared once, with the time of the first failure of the run: that span is the `detect`
 phase of a failover the watch starts. A success after a declared outage is a recovery.
+
+Two failures are states of their own, never an outage of the database and never a reason to
+fail over: the name cannot be resolved (`dns unreachable`: the database was not reached, so
+nothing is known of it), and the AWS API (Route 53, the control plane) does not answer while
+the database does (`control plane unreachable`: a failover could not run now).
 """
 
 from dataclasses import dataclass, replace
@@ -13,7 +19,11 @@ from typing import Literal
 from policies.errors import ConfigError
 from policies.sla import Tier
 
-Status = Literal["healthy", "suspect", "outage", "down", "recovered"]
+Status = Literal["healthy", "suspect", "outage", "down", "recovered", "dns unreachable",
+                 "control plane unreachable"]
+Stage = Literal["dns", "database"]
+ANSWERING: frozenset[Status] = frozenset({"healthy", "recovered", "control plane unreachable"})
+"""The statuses in which the database answered at the address applications reach."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,10 @@ class ProbeResult:
     ok: bool
     address: str | None
     detail: str
+    failed_at: Stage = "database"
+    """Where a failed probe failed: resolving the name, or at the address it resolved to."""
+    control_plane: str | None = None
+    """Why the AWS API did not answer at its last check; None when it answered."""
 
 
 @dataclass(frozen=True)
@@ -63,12 +77,17 @@ class Verdict:
     reason: str
     state: WatchState
     detection: Detection | None = None
+    probe: ProbeResult | None = None
 
     def to_dict(self) -> dict[str, object]:
-        probe = self.state.failed[-1] if self.state.failed else self.state.last_ok
+        probe = self.probe or (self.state.failed[-1] if self.state.failed else self.state.last_ok)
         found: dict[str, object] = {"status": self.status, "reason": self.reason,
                                     "at": probe.at.isoformat(timespec="milliseconds") if probe else None,
                                     "consecutive_failures": len(self.state.failed)}
+        if probe:
+            found["control_plane"] = "unreachable" if probe.control_plane else "reachable"
+            if probe.control_plane:
+                found["control_plane_error"] = probe.control_plane
         if self.detection:
             found["detection_seconds"] = round(self.detection.seconds, 3)
             found["first_failure"] = self.detection.first_failure.isoformat(timespec="milliseconds")
@@ -76,7 +95,21 @@ class Verdict:
 
 
 def observe(state: WatchState, probe: ProbeResult, settings: WatchSettings) -> Verdict:
-    """The verdict after one more probe; `outage` is returned once, on the Nth failure in a row."""
+    """The verdict after one more probe; `outage` is returned once, on the Nth database failure in a row."""
+    if not probe.ok and probe.failed_at == "dns":
+        return Verdict("dns unreachable", f"{probe.detail}; the database was not reached, so this is no outage of it",
+                       state, probe=probe)
+    verdict = replace(_database_verdict(state, probe, settings), probe=probe)
+    if not probe.control_plane:
+        return verdict
+    if verdict.status == "healthy":
+        return replace(verdict, status="control plane unreachable",
+                       reason=f"{verdict.reason}; the AWS API does not answer ({probe.control_plane}): "
+                              "no outage of the database, and a failover could not run now")
+    return replace(verdict, reason=f"{verdict.reason}; the AWS API does not answer either ({probe.control_plane})")
+
+
+def _database_verdict(state: WatchState, probe: ProbeResult, settings: WatchSettings) -> Verdict:
     if probe.ok:
         after = WatchState(last_ok=probe)
         if state.declared:
@@ -91,7 +124,7 @@ def observe(state: WatchState, probe: ProbeResult, settings: WatchSettings) -> V
         return Verdict("suspect", f"probe {count} of {settings.failures} failed: {probe.detail}",
                        replace(state, failed=failed))
     first = failed[0]
-    reason = (f"outage declared: {count} consecutive probes failed over "
+    reason = (f"outage declared: {count} consecutive probes failed at {probe.address} over "
               f"{probe.mono - first.mono:.3f}s (last: {probe.detail})")
     detection = Detection(first.at, first.mono, probe.at, probe.mono, count, reason)
     return Verdict("outage", reason, WatchState(failed=failed, declared=True, last_ok=state.last_ok), detection)

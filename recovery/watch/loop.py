@@ -21,7 +21,7 @@ from recovery.adapters.sns_notifier import SnsNotifier
 from recovery.inventory import Inventory
 from recovery.runbooks.journal.files import Journal, new_run_id
 from recovery.runbooks.run import Options, RunResult
-from recovery.watch.decide import Detection, ProbeResult, Verdict, WatchSettings, WatchState, observe
+from recovery.watch.decide import ANSWERING, Detection, ProbeResult, Verdict, WatchSettings, WatchState, observe
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class BackgroundWatch:
 
     def _run(self) -> None:
         def seen(verdict: Verdict) -> None:
-            if verdict.status == "healthy":
+            if verdict.status in ANSWERING:
                 self._first_healthy.set()
 
         clock = SystemClock()

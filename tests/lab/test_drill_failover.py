@@ -31,7 +31,7 @@ def test_failover_drill_synchronous_loses_nothing_and_fails_back(fresh_lab: Lab,
     assert measured["lost_writes"] == 0 and measured["rpo_seconds"] == 0
     assert 0 < measured["rto_seconds"] < 300 and measured["acknowledged"] > 20
     assert [o["name"] for o in verdict["objectives"]] == ["RTO", "RPO", "Lost acknowledged writes",
-                                                          "Failover runbook"]
+                                                          "Failover runbook", "First customer notice"]
     report_dir = Path(verdict["report_dir"])
     document = json.loads((report_dir / "report.json").read_text())
     jsonschema.validate(document, shipped_schema())
