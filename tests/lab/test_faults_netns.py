@@ -1,0 +1,107 @@
+"""The faults only a namespaced lab can make (issue 18, item 3): a cut that holds for every peer.
+
+Each test cuts with `crmdr lab cut` (iptables inside a host's namespace, drills/lab/cuts.py),
+the way a game day would, and checks what crm-dr says against what the hosts hold.
+"""
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drills.failover.measure import Disruption, Write, measure
+from drills.failover.probe import ProbeSettings, WriteProbe, committed_ids
+from recovery.adapters.postgres import connect
+from tests.conftest import crmdr
+from tests.lab.conftest import Lab, needs_netns
+from tests.lab.runbook_helpers import result, roles, run
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow, needs_netns]
+
+LOAD = ProbeSettings(rate=100.0, writers=2, writer="crmdr-cut")
+WAIT = 60.0
+
+
+def lab_cut(lab: Lab, *args: str) -> dict[str, Any]:
+    done = crmdr("lab", *args, "--dir", str(lab.dir), "--json")
+    assert done.returncode == 0, done.stderr
+    data: dict[str, Any] = json.loads(done.stdout)
+    return data
+
+
+def acked(ledger: tuple[Write, ...], address: str | None = None, after: float = 0.0) -> int:
+    return sum(1 for w in ledger if w.outcome == "acknowledged" and w.sent_mono >= after
+               and (address is None or w.address == address))
+
+
+def wait_for(what: str, condition: Callable[[], bool], seconds: float = WAIT) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {seconds:g}s: {what}"
+        time.sleep(0.1)
+
+
+def replay_age(lab: Lab) -> float:
+    """Seconds since the standby last replayed a commit, read from the standby itself."""
+    db = lab.inventory.database
+    with connect(str(lab.settings.standby_ip), lab.settings.pg_port, user=db.user, password=lab.password,
+                 dbname=db.name) as conn:
+        row = conn.execute("SELECT extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float").fetchone()
+    assert row and row[0] is not None
+    return float(row[0])
+
+
+def rows_on(lab: Lab, address: str, writer: str) -> set[int]:
+    db = lab.inventory.database
+    with connect(address, lab.settings.pg_port, user=db.user, password=lab.password, dbname=db.name) as conn:
+        return {int(r[0]) for r in conn.execute("SELECT id FROM crmdr_probe WHERE writer = %s", (writer,))}
+
+
+def test_replication_cut_under_load_refused_then_accepted_and_the_lost_writes_counted_exactly(
+        fresh_lab: Lab, tmp_path: Path, record_property: Any) -> None:
+    """GIVEN an asynchronous pair under load, WHEN the link between primary and standby is cut (both
+    ways, the operator still reaching both), THEN the standby's lag grows, a failover is refused
+    (exit 3) until data loss is accepted, and the writes lost are exactly those the ledger counts."""
+    primary, standby = str(fresh_lab.settings.primary_ip), str(fresh_lab.settings.standby_ip)
+    probe = WriteProbe(fresh_lab.inventory, LOAD)
+    probe.start()
+    try:
+        wait_for("200 acknowledged writes", lambda: acked(probe.ledger) >= 200)
+        lab_cut(fresh_lab, "cut", "standby", "--from", "primary")
+        lab_cut(fresh_lab, "cut", "primary", "--from", "standby")
+        cut_at = time.monotonic()
+        wait_for("200 writes acknowledged by the cut-off primary", lambda: acked(probe.ledger, primary, cut_at) >= 200)
+        first = replay_age(fresh_lab)
+        wait_for("the lag grows", lambda: replay_age(fresh_lab) > first + 1.0, 10)
+        wait_for("past the walsender's timeout (10 s)", lambda: time.monotonic() - cut_at > 12, 15)
+
+        refused = run(fresh_lab, "failover", tmp_path / "refused", "--yes")
+        assert refused.returncode == 3, refused.stderr
+        assert "--accept-data-loss" in refused.stderr and ("lags" in refused.stderr or "unknown" in refused.stderr)
+        assert roles(fresh_lab) == {"primary": "primary", "standby": "standby"}, "a refused failover changed roles"
+
+        refused_at = time.monotonic()
+        done = result(run(fresh_lab, "failover", tmp_path / "accepted", "--yes", "--accept-data-loss", "--json"))
+        assert done["primary"] == "standby"
+        effective = time.monotonic()
+        wait_for("100 writes on the new primary", lambda: acked(probe.ledger, standby, effective) >= 100)
+    finally:
+        ledger = probe.stop()
+        lab_cut(fresh_lab, "heal")
+    acknowledged = {w.id for w in ledger if w.outcome == "acknowledged"}
+    missing = acknowledged - rows_on(fresh_lab, standby, probe.run_writer)
+    after_cut = {w.id for w in ledger if w.outcome == "acknowledged" and w.address == primary
+                 and w.sent_mono >= cut_at + 0.5}
+    assert after_cut and after_cut <= missing, "a write acknowledged by the cut-off primary reached the standby"
+    measured = measure(ledger, committed_ids(fresh_lab.inventory, probe.run_writer),
+                       Disruption(started_mono=cut_at, started_wall=time.time() - (time.monotonic() - cut_at),
+                                  effective_mono=effective))
+    assert set(measured.lost_ids) == missing, "the measurement's lost writes differ from the missing ones"
+    figures = {"acknowledged": len(acknowledged), "lost_counted": len(measured.lost_ids), "lost_true": len(missing),
+               "seconds_cut_to_refusal": round(refused_at - cut_at, 1)}
+    for key, value in figures.items():
+        record_property(key, value)
+    print(f"replication cut under load: {figures}")
