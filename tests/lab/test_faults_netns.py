@@ -5,6 +5,9 @@ the way a game day would, and checks what crm-dr says against what the hosts hol
 """
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,9 +18,9 @@ import pytest
 from drills.failover.measure import Disruption, Write, measure
 from drills.failover.probe import ProbeSettings, WriteProbe, committed_ids
 from recovery.adapters.postgres import connect
-from tests.conftest import crmdr
+from tests.conftest import ROOT, crmdr
 from tests.lab.conftest import Lab, needs_netns
-from tests.lab.runbook_helpers import result, roles, run
+from tests.lab.runbook_helpers import only_run, result, roles, run
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow, needs_netns]
 
@@ -105,3 +108,40 @@ def test_replication_cut_under_load_refused_then_accepted_and_the_lost_writes_co
     for key, value in figures.items():
         record_property(key, value)
     print(f"replication cut under load: {figures}")
+
+
+def test_replication_link_cut_during_switchover_never_promotes_early_and_completes_with_zero_loss(
+        fresh_lab: Lab, tmp_path: Path) -> None:
+    """GIVEN writes under way, WHEN the primary-standby link is cut just before the switchover stops
+    writes, THEN the standby is not promoted while it cannot have caught up, and once the link heals
+    the same run completes: roles swapped, every acknowledged write on the new primary."""
+    journal, gate = tmp_path / "runs", tmp_path / "go"
+    probe = WriteProbe(fresh_lab.inventory, ProbeSettings(rate=50.0, writer="crmdr-switch-cut"))
+    probe.start()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crmdr", "switchover", "--yes", "--inventory", str(fresh_lab.inventory_path),
+         "--journal-dir", str(journal)],
+        env={**os.environ, "CRMDR_TEST_HOLD_AT": f"stop-writes:{gate}"}, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for("the switchover took the lock", lambda: any('"lock"' in f.read_text() for f in journal.glob("*.jsonl")))
+        lab_cut(fresh_lab, "cut", "standby", "--from", "primary")
+        lab_cut(fresh_lab, "cut", "primary", "--from", "standby")
+        gate.touch()
+        wait_for("writes stopped on the primary", lambda: any(
+            e.step == "stop-writes" and e.status == "succeeded" for e in only_run(journal)), 90)
+        time.sleep(3)  # the catch-up waits on a standby that cannot receive the shutdown checkpoint
+        assert process.poll() is None
+        assert roles(fresh_lab)["standby"] == "standby", "promoted before it could have caught up"
+        lab_cut(fresh_lab, "heal")
+        _, err = process.communicate(timeout=180)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        ledger = probe.stop()
+        lab_cut(fresh_lab, "heal")
+    assert process.returncode == 0, err
+    assert roles(fresh_lab) == {"primary": "standby", "standby": "primary"}
+    acknowledged = {w.id for w in ledger if w.outcome == "acknowledged"}
+    missing = acknowledged - committed_ids(fresh_lab.inventory, probe.run_writer)
+    assert acknowledged and missing == set(), f"switchover under a cut lost acknowledged writes: {sorted(missing)}"
