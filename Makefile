@@ -7,7 +7,7 @@ PYTHON ?= /usr/bin/python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
-DEBIAN_PACKAGES := postgresql postgresql-contrib openssh-server python3-venv chromium iptables default-jre-headless systemd
+DEBIAN_PACKAGES := postgresql postgresql-contrib openssh-server python3-venv chromium iptables default-jre-headless systemd poppler-utils
 BENCH_PACKAGES := pgbackrest patroni etcd-server etcd-client stunnel4
 PYTEST_ARGS ?=
 

@@ -11,7 +11,21 @@ import sys
 import typer
 
 from crmdr import __version__
-from crmdr.commands import backup, demo, drill, inventory, lab, plan, policy, report, restore, runbooks, status, watch
+from crmdr.commands import (
+    backup,
+    demo,
+    drill,
+    intake,
+    inventory,
+    lab,
+    plan,
+    policy,
+    report,
+    restore,
+    runbooks,
+    status,
+    watch,
+)
 from crmdr.output import fail
 from policies.errors import DrError
 
@@ -36,6 +50,7 @@ runbooks.register(app)
 status.register(app)
 app.command("watch")(watch.watch)
 app.command("restore")(restore.restore)
+app.add_typer(intake.app, name="intake")
 
 _state = {"debug": False}
 

@@ -45,6 +45,8 @@ class InventoryFacts:
     status_url: str | None = None  # the customer status page (CloudFront) and its DR-region bucket
     status_bucket: str | None = None
     status_prefix: str = "status/"
+    intake_url: str | None = None
+    intake_table: str | None = None
 
 
 def build_inventory(facts: InventoryFacts) -> dict[str, Any]:
@@ -76,6 +78,8 @@ def build_inventory(facts: InventoryFacts) -> dict[str, Any]:
             "notify": {"topic_arn": facts.topic_arn},
             "status": {"url": facts.status_url, "bucket": facts.status_bucket, "prefix": facts.status_prefix}
             if facts.status_url else None,
+            "intake": {"url": facts.intake_url, "table": facts.intake_table, "region": facts.dr_region,
+                       "kms_key_id": facts.backup_kms_key_arn} if facts.intake_url and facts.intake_table else None,
         }
     )
     return inventory.model_dump(mode="json", exclude_none=True)

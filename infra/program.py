@@ -17,6 +17,7 @@ from infra.dr_inventory import INVENTORY_KEY, InventoryFacts, build_inventory
 from infra.drill_runner import DrillRunner, DrillRunnerArgs
 from infra.failover_dns import RESTORE_PENDING, FailoverDns, FailoverDnsArgs, FailoverTarget
 from infra.iam import in_region
+from infra.intake import DowntimeIntake, DowntimeIntakeArgs
 from infra.keys import EncryptionKey, EncryptionKeyArgs
 from infra.network import Network, NetworkArgs
 from infra.offsite import OffsiteStore, OffsiteStoreArgs, PrimaryBackup, PrimaryBackupArgs
@@ -82,6 +83,7 @@ class Stack:
     dns: FailoverDns
     runner: DrillRunner
     status: StatusPage
+    intake: DowntimeIntake
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,8 @@ def declare(deployment: Deployment, password: pulumi.Output[str]) -> Stack:
     dns = _failover_dns(deployment, plumbing, crm, standby, where.dr)
     runner = _drill_runner(deployment, dr_net, dr_key, offsite, plumbing, backup, standby, where.dr)
     status = StatusPage("dr-status", StatusPageArgs(), where.dr)
-    return Stack(deployment, where, dr_key, plumbing, crm, offsite, standby, dns, runner, status)
+    intake = DowntimeIntake("dr-intake", DowntimeIntakeArgs(deployment, dr_key.arn), where.dr)
+    return Stack(deployment, where, dr_key, plumbing, crm, offsite, standby, dns, runner, status, intake)
 
 
 def _failover_dns(
@@ -218,6 +221,8 @@ def inventory(stack: Stack) -> pulumi.Output[dict[str, Any]]:
         topic_arn=stack.plumbing.topic.arn,
         status_url=stack.status.url,
         status_bucket=stack.status.bucket_name,
+        intake_url=stack.intake.url,
+        intake_table=stack.intake.table.name,
     ).apply(
         lambda values: build_inventory(
             InventoryFacts(

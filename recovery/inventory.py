@@ -6,12 +6,14 @@ only as references (env var, file, SSM parameter, Secrets Manager name), never a
 """
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from policies.documents import load_document
+from policies.durations import Duration
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Name = Annotated[str, Field(min_length=1, max_length=255)]
@@ -238,9 +240,19 @@ class StatusPage(_Model):
 
 
 class Intake(_Model):
-    """The downtime intake: customer requests taken while the CRM is down, replayed afterwards."""
+    """The downtime intake: customer requests taken while the CRM is down, replayed afterwards.
+
+    The table and key live in the DR region; personal fields are encrypted client-side with a
+    data key from `kms_key_id` (envelope) and purged `purge_after` after the request is a case.
+    """
 
     url: Name  # form at /, POST /api/requests
+    table: Name = "crmdr-intake"
+    region: Name | None = None  # None: the DR region
+    kms_key_id: Name | None = None  # the DR key (id, ARN or alias); None: table SSE only, refused by the service
+    purge_after: Duration = timedelta(days=30)
+    rate_per_minute: int = Field(default=30, ge=1, le=100_000)  # accepted submissions per client address
+    drill_account: Name | None = None  # the account drill requests are filed under (a test account)
 
 
 class AppHost(_Model):

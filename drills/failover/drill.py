@@ -14,10 +14,11 @@ from typing import Any
 
 from drills.context import DrillContext
 from drills.failover.detection import detected, start_detection
+from drills.failover.intake import IntakeProbe, replay_and_judge
 from drills.failover.measure import Disruption, Measurement, Write, measure
 from drills.failover.probe import ProbeSettings, WriteProbe, committed_ids
 from drills.failover.scenarios import SCENARIOS, Scenario
-from drills.judge import check, failover_objectives, first_notice_objective
+from drills.judge import Objective, check, failover_objectives, first_notice_objective
 from drills.report.build import DrillOutcome
 from drills.report.model import Check, Evidence, Phase
 from drills.report.store import write_evidence
@@ -111,6 +112,7 @@ def run(context: DrillContext) -> DrillOutcome:
     back: datetime | None = None
     origin_wall, origin = datetime.now(UTC), time.monotonic()
     probe.start()
+    intake = IntakeProbe(inventory, probe.run_writer) if inventory.intake else None
     failure: str | None = None
     failover_journal: str | None = None
     disruption: Disruption | None = None
@@ -121,6 +123,8 @@ def run(context: DrillContext) -> DrillOutcome:
         timeline.append(phase_at("steady state (probe)", origin_wall, datetime.now(UTC), origin_wall))
         watcher = start_detection(context)
         disruption = scenario.disrupt(context)
+        if intake:  # customers keep submitting while the primary is down (its own thread: RTO unaffected)
+            intake.start()
         disrupted_at = datetime.fromtimestamp(disruption.started_wall, UTC)
         timeline.append(phase_at(f"disrupt: {scenario.name} primary", disrupted_at, datetime.now(UTC), origin_wall))
         failover_journal, back = _fail_over(context, detected(context, watcher, options), customers, disrupted_at)
@@ -140,27 +144,20 @@ def run(context: DrillContext) -> DrillOutcome:
     timeline += runbook_phases(journal_events(journal), origin_wall, prefix="failover: ")
     measurement = _measure(context, probe.run_writer, ledger, disruption)
     communication = _communicate(customers, back, measurement, options)
-    cleanup = [_undo(context, scenario)]
-    if failure is None:
-        back_checks, back_evidence, back_journal = _failback(context, options)
-        cleanup += back_checks
-        evidence += back_evidence
-        timeline += runbook_phases(journal_events(back_journal), origin_wall, prefix="failback: ")
-    else:
-        cleanup.append(Check(name="fail back", passed=False, detail="skipped: the failover did not complete"))
+    cleanup, back_evidence, back_phases = _clean_up(context, scenario, options, failure, origin_wall)
+    evidence += back_evidence
+    timeline += back_phases
+    intake_objectives, measured, intake_checks = _intake_results(intake, context)
     objectives = [*failover_objectives(measurement, context.tier),
-                  check("Failover runbook", failure, "completed"), *first_notice_objective(communication)]
+                  check("Failover runbook", failure, "completed"), *first_notice_objective(communication),
+                  *intake_objectives]
     return DrillOutcome(
         drill_type="failover", scenario=context.scenario, objectives=objectives,
         measured={**measurement.as_dict(), "probe_rate_per_second": PROBE_RATE, "probe_writer": probe.run_writer,
                   "synchronous_replication": inventory.database.synchronous,
-                  "customer_communication": communication},
+                  "customer_communication": communication, **measured},
         timeline=sorted(timeline, key=lambda p: p.offset_seconds),
-        integrity_checks=[Check(name="acknowledged writes present after recovery",
-                                passed=not measurement.lost_ids,
-                                detail=f"{len(measurement.lost_ids)} lost of {measurement.acknowledged}"),
-                          Check(name="no failed write was committed", passed=not measurement.failed_but_committed,
-                                detail=f"{len(measurement.failed_but_committed)} found")],
+        integrity_checks=[*_integrity(measurement), *intake_checks],
         isolation=(f"{inventory.environment} stack '{inventory.stack}': {scenario.what} on purpose; "
                    f"clients of {inventory.dns.record_name} saw {measurement.failed} failed and "
                    f"{measurement.unknown} unknown writes during the drill"
@@ -168,6 +165,18 @@ def run(context: DrillContext) -> DrillOutcome:
                       "; failover ran with accept-data-loss (asynchronous replication) to measure the loss")),
         cleanup=cleanup, evidence=evidence,
     )
+
+
+def _clean_up(context: DrillContext, scenario: Scenario, options: Options, failure: str | None,
+              origin_wall: datetime) -> tuple[list[Check], list[Evidence], list[Phase]]:
+    """Undo the disruption, then fail back when the failover completed; each result is a cleanup check."""
+    cleanup = [_undo(context, scenario)]
+    if failure is not None:
+        cleanup.append(Check(name="fail back", passed=False, detail="skipped: the failover did not complete"))
+        return cleanup, [], []
+    back_checks, back_evidence, back_journal = _failback(context, options)
+    phases = runbook_phases(journal_events(back_journal), origin_wall, prefix="failback: ")
+    return cleanup + back_checks, back_evidence, phases
 
 
 def _fail_over(context: DrillContext, given: Options, customers: AutomaticNotices,
@@ -189,6 +198,22 @@ def _communicate(customers: AutomaticNotices, back: datetime | None, measurement
                                               f"{measurement.acknowledged} acknowledged writes checked"))
     customers.wait()
     return customers.record(journal_dir=options.journal_dir)
+
+
+def _intake_results(intake: IntakeProbe | None, context: DrillContext) -> tuple[
+        list[Objective], dict[str, object], list[Check]]:
+    """After failback: the requests taken during the outage replayed into the recovered CRM."""
+    if intake is None:
+        return [], {}, []
+    objectives, measured, replayed = replay_and_judge(intake, context.report_dir.parent / ".intake-outbox")
+    return objectives, measured, [replayed]
+
+
+def _integrity(measurement: Measurement) -> list[Check]:
+    return [Check(name="acknowledged writes present after recovery", passed=not measurement.lost_ids,
+                  detail=f"{len(measurement.lost_ids)} lost of {measurement.acknowledged}"),
+            Check(name="no failed write was committed", passed=not measurement.failed_but_committed,
+                  detail=f"{len(measurement.failed_but_committed)} found")]
 
 
 def _measure(context: DrillContext, writer: str, ledger: tuple[Write, ...], disruption: Disruption) -> Measurement:

@@ -55,3 +55,10 @@ CREATE TABLE IF NOT EXISTS crmdr_probe (
     written_at  timestamptz NOT NULL DEFAULT now(),
     note        text
 );
+-- Downtime intake (issue 14): a case and an activity entered by `crmdr intake replay` carry
+-- the request id; the UNIQUE index makes a re-run after a killed replay enter nothing twice.
+-- The same two statements are the migration for a real CRM (docs/intake.md).
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS intake_request_id text;
+CREATE UNIQUE INDEX IF NOT EXISTS cases_intake_request_key ON cases (intake_request_id);
+ALTER TABLE activities ADD COLUMN IF NOT EXISTS intake_request_id text;
+CREATE UNIQUE INDEX IF NOT EXISTS activities_intake_request_key ON activities (intake_request_id);

@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from drills.lab import aws, cuts, dns_server, network, postgres, sshd, status_server
+from drills.lab import aws, cuts, dns_server, intake_server, network, postgres, sshd, status_server
 from drills.lab.settings import LabPaths, LabSettings
 from drills.lab.system import (
     check_traversable,
@@ -171,7 +171,7 @@ def up(root: Path, settings: LabSettings, progress: Progress) -> Inventory:
     moto_pid = aws.start_moto(paths, settings, state.moto_pid)
     state = state.model_copy(update={"moto_pid": moto_pid})
     _write_state(paths, state)
-    inventory = _provision(paths, settings, bin_dir)
+    inventory = intake_server.provision(_provision(paths, settings, bin_dir), settings)
     paths.inventory.write_text(inventory.to_json() + "\n")
     paths.inventory.chmod(0o644)
     progress("lab DNS server (the zone as applications resolve it)")
@@ -179,6 +179,8 @@ def up(root: Path, settings: LabSettings, progress: Progress) -> Inventory:
     _write_state(paths, state)
     progress("status page server")
     _write_state(paths, state.model_copy(update={"status_pid": status_server.start(paths, settings, state.status_pid)}))
+    progress("downtime intake service")
+    intake_server.start(paths, settings)
     wait_streaming(settings, passwords["db_password"])
     return inventory
 
@@ -263,6 +265,7 @@ def status(root: Path) -> dict[str, Any]:
         if what == "lab DNS server" and part["healthy"] and paths.inventory.exists():
             part.update(dns_server.describe(load_inventory(paths.inventory), paths))
         parts.append(part)
+    parts.append(intake_server.status(paths, settings))
     if parts[0]["healthy"] and paths.inventory.exists():
         try:
             parts.append({"part": "AWS resources", **aws.describe(load_inventory(paths.inventory)), "healthy": True})
@@ -313,6 +316,23 @@ def _heal_cuts(settings: LabSettings) -> list[str]:
     return healed
 
 
+def _stop_services(paths: LabPaths, state: LabState) -> list[str]:
+    """The lab's own servers, after the hosts: intake, status page, DNS, then the AWS stand-in they use."""
+    stopped = []
+    if intake_server.stop(paths, state.settings):
+        stopped.append(intake_server.WHAT)
+    if pid_alive(state.status_pid):
+        status_server.stop(state.status_pid)
+        stopped.append("status page server")
+    if pid_alive(state.dns_pid):
+        dns_server.stop(state.dns_pid)
+        stopped.append("lab DNS server")
+    if pid_alive(state.moto_pid):
+        aws.stop_moto(state.moto_pid)
+        stopped.append("moto server")
+    return stopped
+
+
 def down(root: Path, *, purge: bool) -> list[str]:
     """Stop what `up` started, by PID; leave no listening port. Returns what was stopped."""
     paths = LabPaths(root)
@@ -335,15 +355,7 @@ def down(root: Path, *, purge: bool) -> list[str]:
     if pid_alive(sshd.pid(paths, APP)):
         sshd.stop(paths, APP)
         stopped.append(f"sshd of {APP}")
-    if pid_alive(state.status_pid):
-        status_server.stop(state.status_pid)
-        stopped.append("status page server")
-    if pid_alive(state.dns_pid):
-        dns_server.stop(state.dns_pid)
-        stopped.append("lab DNS server")
-    if pid_alive(state.moto_pid):
-        aws.stop_moto(state.moto_pid)
-        stopped.append("moto server")
+    stopped += _stop_services(paths, state)
     for what, ip, port in _listeners(state.settings):
         wait_port(ip, port, open_=False, timeout=15, what=what)
     stopped += network.remove(paths, state.settings)

@@ -41,6 +41,7 @@ HOSTS: dict[str, Callable[[LabSettings], IPv4Address | None]] = {
     "standby": lambda s: s.standby_ip,
     "app": lambda s: s.app_ip,
     "status": lambda s: s.status_ip,  # the status page server
+    "intake": lambda s: s.intake_ip,  # the downtime intake service
 }
 SERVICES: dict[str, tuple[str, Callable[[LabSettings], tuple[int, ...]]]] = {
     "dns": ("aws", lambda s: (s.dns_port,)),  # moto's address: Route 53 answers from AWS's side

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Port = Annotated[int, Field(ge=1024, le=65535)]
 
 OS_USER_WHEN_ROOT = "crmdr-lab"
+INTAKE_PORT = 8080
 
 
 class LabSettings(BaseModel):
@@ -48,6 +49,8 @@ class LabSettings(BaseModel):
             raise ValueError("expected distinct addresses for the primary and the standby")
         if self.app_ip in (self.primary_ip, self.standby_ip, self.aws_ip):
             raise ValueError("expected the app host's address to differ from the other lab hosts")
+        if self.intake_ip in (self.primary_ip, self.standby_ip, self.app_ip):
+            raise ValueError("expected the intake's address (the AWS address + 5) to differ from the lab hosts")
         if self.primary_region == self.dr_region:
             raise ValueError("expected the DR region to differ from the primary region")
         return self
@@ -56,6 +59,11 @@ class LabSettings(BaseModel):
     def status_ip(self) -> IPv4Address:
         """The status page's own address: the AWS stand-in's + 4 (the lab's address contract)."""
         return self.aws_ip + 4
+
+    @property
+    def intake_ip(self) -> IPv4Address:
+        """The downtime intake service's address: the AWS stand-in's + 5 (port INTAKE_PORT)."""
+        return self.aws_ip + 5
 
     def differences(self, other: "LabSettings") -> list[str]:
         """Fields whose values differ, for the 'already up with other settings' refusal."""

@@ -1,6 +1,6 @@
 """The lab's inventory, derived from its settings: pure, so tests and `up` agree on it."""
 
-from drills.lab.settings import LabPaths, LabSettings
+from drills.lab.settings import INTAKE_PORT, LabPaths, LabSettings
 from recovery.inventory import Inventory
 
 BUCKET = "crmdr-lab-backups"
@@ -10,6 +10,7 @@ STATUS_BUCKET = "crmdr-lab-status"
 CUSTOMER_TOPIC = "crmdr-lab-customers"
 ZONE = "crm.lab."
 RECORD = "db.crm.lab."
+INTAKE_TABLE = "crmdr-lab-intake"
 
 
 def lab_inventory(
@@ -50,6 +51,8 @@ def lab_inventory(
         "notify": {"topic_arn": f"arn:aws:sns:{settings.dr_region}:{account}:{TOPIC}"},
         "status": {"url": f"http://{settings.status_ip}:{settings.status_port}", "bucket": STATUS_BUCKET,
                    "topic_arn": f"arn:aws:sns:{settings.dr_region}:{account}:{CUSTOMER_TOPIC}"},
+        "intake": {"url": f"http://{settings.intake_ip}:{INTAKE_PORT}", "table": INTAKE_TABLE,
+                   "region": settings.dr_region, "kms_key_id": "pending", "drill_account": "1"},
         "app_hosts": [{"name": "app", "host": str(settings.app_ip), "ssh_port": settings.ssh_port, "user": user,
                        "known_hosts": known_hosts["app"], "config_file": str(paths.app_config())}]
         if settings.app_ip else [],

@@ -1,1 +1,1 @@
-"""Effectful edges of the customer side: S3 in the DR region, SNS, webhooks over HTTP."""
+"""Effectful edges of the customer side: each translates one technology (S3, DynamoDB, KMS, SNS, PostgreSQL, HTTP)."""

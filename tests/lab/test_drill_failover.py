@@ -31,7 +31,11 @@ def test_failover_drill_synchronous_loses_nothing_and_fails_back(fresh_lab: Lab,
     assert measured["lost_writes"] == 0 and measured["rpo_seconds"] == 0
     assert 0 < measured["rto_seconds"] < 300 and measured["acknowledged"] > 20
     assert [o["name"] for o in verdict["objectives"]] == ["RTO", "RPO", "Lost acknowledged writes",
-                                                          "Failover runbook", "First customer notice"]
+                                                          "Failover runbook", "First customer notice",
+                                                          "customer requests lost"]
+    requests_lost = verdict["objectives"][-1]
+    assert requests_lost["passed"] and requests_lost["measured"] == 0, requests_lost
+    assert measured["intake_requests_acknowledged"] == measured["intake_requests_entered"] == 5
     report_dir = Path(verdict["report_dir"])
     document = json.loads((report_dir / "report.json").read_text())
     jsonschema.validate(document, shipped_schema())

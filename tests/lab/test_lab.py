@@ -154,14 +154,16 @@ def test_down_leaves_no_process_and_no_port() -> None:
         assert up.returncode == 0, up.stderr
         status = json.loads(crmdr("lab", "status", "--dir", str(directory), "--json").stdout)
         pids = [part["pid"] for part in status["parts"] if part.get("pid")]
-        assert len(pids) == 7 and all(pid_alive(pid) for pid in pids), "moto, DNS, 2 PostgreSQL, 3 sshd (app host)"
+        assert len(pids) == 8 and all(pid_alive(pid) for pid in pids), \
+            "moto, DNS, 2 PostgreSQL, 3 sshd (app host), the intake service"
         down = crmdr("lab", "down", "--dir", str(directory))
         assert down.returncode == 0, down.stderr
         assert not any(pid_alive(pid) for pid in pids)
         for ip, port in ((settings.aws_ip, settings.aws_port), (settings.aws_ip, settings.dns_port),
                          (settings.primary_ip, settings.pg_port),
                          (settings.primary_ip, settings.ssh_port), (settings.standby_ip, settings.pg_port),
-                         (settings.standby_ip, settings.ssh_port), (settings.standby_ip + 1, settings.ssh_port)):
+                         (settings.standby_ip, settings.ssh_port), (settings.standby_ip + 1, settings.ssh_port),
+                         (settings.intake_ip, 8080)):
             assert not port_open(str(ip), port), f"{ip}:{port} still listening"
     finally:
         stop_lab(directory)

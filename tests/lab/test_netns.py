@@ -68,14 +68,17 @@ def test_every_host_runs_in_a_namespace_of_its_own_on_its_documented_address(lab
     hosts = status["network"]["hosts"]
     s = lab.settings
     assert {node: h["ip"] for node, h in hosts.items()} == {
-        "aws": str(s.aws_ip), "primary": str(s.primary_ip), "standby": str(s.standby_ip), "status": str(s.status_ip)}
+        "aws": str(s.aws_ip), "primary": str(s.primary_ip), "standby": str(s.standby_ip), "status": str(s.status_ip),
+        "intake": str(s.intake_ip)}
     assert len({h["namespace"] for h in hosts.values()}) == len(hosts)
+    by_address = {h["ip"]: h["namespace"] for h in hosts.values()}
+    checked = 0
     for part in status["parts"]:
         if part.get("pid"):
             owner = subprocess.run(["ip", "netns", "identify", str(part["pid"])], capture_output=True, text=True)
-            host = "aws" if part["part"] in ("moto server", "lab DNS server") else (
-                "status" if part["part"] == "status page server" else part["part"].rsplit(" ", 1)[1])
-            assert owner.stdout.strip() == hosts[host]["namespace"], part
+            assert owner.stdout.strip() == by_address[part["address"].rsplit(":", 1)[0]], part
+            checked += 1
+    assert checked >= 8, "moto, DNS, status page, intake, 2 PostgreSQL, 2 sshd"
 
 
 def test_cut_standby_stops_replication_and_status_shows_it_then_heal_restores(lab: Lab) -> None:

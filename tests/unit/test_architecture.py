@@ -50,6 +50,7 @@ EFFECTFUL_MODULES = {
     # drills: the runner picks and runs executors; the executors disrupt a lab and measure it
     "drills/runner.py", "drills/demo.py", "drills/backup_drill.py", "drills/failover/drill.py",
     "drills/failover/scenarios.py", "drills/failover/probe.py", "drills/failover/detection.py",
+    "drills/failover/intake.py",  # submits through the intake's HTTP API, replays into the CRM
 }
 # Old entry-point names kept because hosts have them in archive_command / restore_command.
 SHIMS = {"recovery/wal_push.py": "recovery.wal.push", "recovery/wal_fetch.py": "recovery.wal.fetch",
