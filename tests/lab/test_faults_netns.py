@@ -20,7 +20,8 @@ from drills.failover.probe import ProbeSettings, WriteProbe, committed_ids
 from recovery.adapters.postgres import connect
 from tests.conftest import ROOT, crmdr
 from tests.lab.conftest import Lab, needs_netns
-from tests.lab.runbook_helpers import only_run, result, roles, run
+from tests.lab.runbook_helpers import only_run, result, roles, run, write_through_name
+from tests.lab.test_failover_lag import strict_policy
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow, needs_netns]
 
@@ -55,6 +56,19 @@ def replay_age(lab: Lab) -> float:
         row = conn.execute("SELECT extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float").fetchone()
     assert row and row[0] is not None
     return float(row[0])
+
+
+def steps_done(journal: Path) -> set[tuple[str, str]]:
+    """(step, status) of every event journalled so far, read while the run goes on."""
+    lines = [line for f in journal.glob("*.jsonl") for line in f.read_text().splitlines()]
+    found = set()
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:  # a line being written
+            continue
+        found.add((event["step"], event["status"]))
+    return found
 
 
 def rows_on(lab: Lab, address: str, writer: str) -> set[int]:
@@ -129,12 +143,11 @@ def test_replication_link_cut_during_switchover_never_promotes_early_and_complet
         env={**os.environ, "CRMDR_TEST_HOLD_AT": f"stop-writes:{gate}"}, cwd=ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_for("the switchover took the lock", lambda: any('"lock"' in f.read_text() for f in journal.glob("*.jsonl")))
+        wait_for("the switchover took the lock", lambda: ("lock", "succeeded") in steps_done(journal))
         lab_cut(fresh_lab, "cut", "standby", "--from", "primary")
         lab_cut(fresh_lab, "cut", "primary", "--from", "standby")
         gate.touch()
-        wait_for("writes stopped on the primary", lambda: any(
-            e.step == "stop-writes" and e.status == "succeeded" for e in only_run(journal)), 90)
+        wait_for("writes stopped on the primary", lambda: ("stop-writes", "succeeded") in steps_done(journal), 90)
         time.sleep(3)  # the catch-up waits on a standby that cannot receive the shutdown checkpoint
         assert process.poll() is None
         assert roles(fresh_lab)["standby"] == "standby", "promoted before it could have caught up"
@@ -150,3 +163,63 @@ def test_replication_link_cut_during_switchover_never_promotes_early_and_complet
     acknowledged = {w.id for w in ledger if w.outcome == "acknowledged"}
     missing = acknowledged - committed_ids(fresh_lab.inventory, probe.run_writer)
     assert acknowledged and missing == set(), f"switchover under a cut lost acknowledged writes: {sorted(missing)}"
+
+
+def test_lock_region_cut_mid_failover_stops_it_no_second_failover_starts_and_resume_converges(
+        fresh_lab: Lab, tmp_path: Path, record_property: Any) -> None:
+    """GIVEN a failover held just before it promotes, WHEN the AWS stand-in (the DR region: lock, DNS,
+    bucket) is cut off, THEN the run fails naming a step and the resume command, a second failover
+    cannot start (not during the cut, not after it while the first run's lease holds), and
+    `--resume` converges: one primary, the name on it."""
+    journal, gate = tmp_path / "runs", tmp_path / "go"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crmdr", "failover", "--yes", "--inventory", str(fresh_lab.inventory_path),
+         "--journal-dir", str(journal)],
+        env={**os.environ, "CRMDR_TEST_HOLD_AT": f"promote:{gate}", "PYTHONFAULTHANDLER": "1"}, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for("the failover fenced the old primary", lambda: ("fence", "succeeded") in steps_done(journal))
+        lab_cut(fresh_lab, "cut", "aws")
+        cut_at = time.monotonic()
+        gate.touch()
+        second = run(fresh_lab, "failover", tmp_path / "second", "--yes")
+        _, err = process.communicate(timeout=240)
+        seconds = time.monotonic() - cut_at
+    finally:
+        if process.poll() is None:
+            process.kill()
+        lab_cut(fresh_lab, "heal")
+    record_property("seconds_cut_to_fail", round(seconds, 1))
+    print(f"lock region cut mid-failover: failed {seconds:.1f}s after the cut")
+    assert process.returncode != 0 and "--resume" in err and "Traceback" not in err, err
+    assert second.returncode != 0 and "not reachable" in second.stderr, second.stderr
+    assert not list((tmp_path / "second").glob("*.jsonl")), "a second failover started during the cut"
+
+    third = run(fresh_lab, "failover", tmp_path / "third", "--yes")
+    assert third.returncode == 3, third.stderr  # the first run's lease is not released (the release was cut)
+
+    run_id = only_run(journal)[0].run
+    resumed = run(fresh_lab, "failover", journal, "--yes", "--resume", run_id)
+    assert resumed.returncode == 0, resumed.stderr
+    assert roles(fresh_lab)["standby"] == "primary" and roles(fresh_lab)["primary"] != "primary"
+    assert write_through_name(fresh_lab, 18_018) == str(fresh_lab.settings.standby_ip)
+
+
+def test_failover_in_the_first_seconds_of_a_replication_cut_sees_the_lag(fresh_lab: Lab, tmp_path: Path) -> None:
+    """GIVEN writes going on and the replication link cut a few seconds ago (the primary still lists the
+    standby, with its last, tiny replay_lag), WHEN a failover is asked for under a 1 s lag limit, THEN it
+    is refused: the age of the standby's last reply counts as lag while WAL is unreplayed."""
+    probe = WriteProbe(fresh_lab.inventory, ProbeSettings(rate=50.0, writer="crmdr-early-cut"))
+    probe.start()
+    try:
+        wait_for("50 acknowledged writes", lambda: acked(probe.ledger) >= 50)
+        lab_cut(fresh_lab, "cut", "standby", "--from", "primary")
+        lab_cut(fresh_lab, "cut", "primary", "--from", "standby")
+        time.sleep(4)  # well inside the lab's 10 s wal_sender_timeout
+        refused = run(fresh_lab, "failover", tmp_path / "refused", "--yes", "--policy", str(strict_policy(tmp_path)))
+    finally:
+        probe.stop()
+        lab_cut(fresh_lab, "heal")
+    assert refused.returncode == 3, refused.stderr
+    assert "lags" in refused.stderr and "--accept-data-loss" in refused.stderr
+    assert roles(fresh_lab) == {"primary": "primary", "standby": "standby"}

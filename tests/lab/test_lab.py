@@ -154,8 +154,8 @@ def test_down_leaves_no_process_and_no_port() -> None:
         assert up.returncode == 0, up.stderr
         status = json.loads(crmdr("lab", "status", "--dir", str(directory), "--json").stdout)
         pids = [part["pid"] for part in status["parts"] if part.get("pid")]
-        assert len(pids) == 8 and all(pid_alive(pid) for pid in pids), \
-            "moto, DNS, 2 PostgreSQL, 3 sshd (app host), the intake service"
+        assert len(pids) == 9 and all(pid_alive(pid) for pid in pids), \
+            "moto, DNS, 2 PostgreSQL, 3 sshd (app host), the intake service, the status page server"
         down = crmdr("lab", "down", "--dir", str(directory))
         assert down.returncode == 0, down.stderr
         assert not any(pid_alive(pid) for pid in pids)
