@@ -28,6 +28,8 @@ def up(
     ssh_port: int = typer.Option(2222, "--ssh-port"),
     pg_port: int = typer.Option(5433, "--pg-port"),
     aws_port: int = typer.Option(4566, "--aws-port"),
+    network: str = typer.Option(
+        "auto", "--network", help="auto: each host in a network namespace when root, else loopback; netns; loopback."),
     dns_port: int = typer.Option(5353, "--dns-port", help="The lab DNS server's port (UDP and TCP, on --aws-ip)."),
     dns_ttl: int = typer.Option(5, "--dns-ttl", help="TTL of the database name's records (1-60 s): clients cache "
                                 "an answer that long, so a failover drill's RTO includes up to it."),
@@ -43,7 +45,7 @@ def up(
         {"rows": rows, "seed": seed, "synchronous": synchronous, "sla_tier": tier,
          "primary_ip": primary_ip, "standby_ip": standby_ip, "aws_ip": aws_ip, "app_ip": _app_ip(app_ip, standby_ip),
          "ssh_port": ssh_port, "pg_port": pg_port, "aws_port": aws_port, "dns_port": dns_port,
-         "dns_ttl": dns_ttl},
+         "dns_ttl": dns_ttl, "network": network},
     )
     steps = ["before its first step"]
 
@@ -103,6 +105,12 @@ def status(directory: Path = LabDirOption, json_out: bool = JsonOption) -> None:
             lag = rep.get("lag_bytes")
             say(f"replication: {rep.get('state')} {rep.get('sync_state', '')}, "
                 f"lag {format_bytes(lag) if isinstance(lag, int) else '?'} / {rep.get('lag_seconds', 0):.3f} s")
+        receiver = rep.get("receiver", {})
+        say(f"standby's WAL receiver: {receiver.get('status', '?')} {receiver.get('sender', '')}".rstrip())
+        net = result["network"]
+        say(f"network: {net['mode']}" + (f" (cannot run: {'; '.join(net['cannot'])})" if net["cannot"] else ""))
+        for cut in result["cuts"]:
+            say(f"[red] CUT[/red]  {_cut_text(cut)}")
         for warning in result.get("warnings", []):
             say(f"[red]WARNING[/red] {warning}")
     if not result["healthy"]:
@@ -123,3 +131,41 @@ def down(
         emit_json({"dir": str(directory), "stopped": stopped, "purged": purge})
     else:
         say(f"lab down in {directory}: stopped {', '.join(stopped) or 'nothing (not running)'}")
+
+
+def _cut_text(cut: dict[str, object]) -> str:
+    return f"{cut['node']} from {cut['from']}" if cut.get("from") else f"{cut['node']} (both ways)"
+
+
+@app.command("cut")
+def cut(
+    node: str = typer.Argument(..., help="Host (primary, standby, app, aws) or service (dns) to cut off."),
+    source: str | None = typer.Option(
+        None, "--from", help="Cut only what arrives from this node (a host or 'operator'); default: both ways."),
+    directory: Path = LabDirOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """Partition a lab host (iptables DROP inside its namespace), journalled in DIR/faults.jsonl."""
+    from drills.lab import cuts
+
+    entry = cuts.cut(directory, node, source)
+    if json_out:
+        emit_json({**entry, "cuts": cuts.active(directory)})
+    else:
+        say(f"cut: {entry['how']}")
+
+
+@app.command("heal")
+def heal(
+    node: str | None = typer.Argument(None, help="Heal the cuts of this node (as target or source); default: all."),
+    directory: Path = LabDirOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """Lift the lab's cuts (every one, or one node's), journalled."""
+    from drills.lab import cuts
+
+    healed = cuts.heal(directory, node)
+    if json_out:
+        emit_json({"healed": healed, "cuts": cuts.active(directory)})
+    else:
+        say(f"healed: {', '.join(_cut_text(h) for h in healed) or 'nothing was cut'}")

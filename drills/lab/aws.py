@@ -7,6 +7,7 @@ exports, so recovery code cannot tell the stand-in from the real thing by its in
 import subprocess
 import sys
 
+from drills.lab import network
 from drills.lab.settings import LabPaths, LabSettings
 from drills.lab.system import pid_alive, terminate, wait_port
 from recovery.adapters.aws_session import client
@@ -23,7 +24,8 @@ def start_moto(paths: LabPaths, settings: LabSettings, pid: int | None) -> int:
     paths.aws_log.parent.mkdir(parents=True, exist_ok=True)
     with paths.aws_log.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", str(settings.aws_ip), "-p", str(settings.aws_port)],
+            network.in_namespace(paths, "aws", [sys.executable, "-m", "moto.server", "-H", str(settings.aws_ip),
+                                                "-p", str(settings.aws_port)]),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
     wait_port(str(settings.aws_ip), settings.aws_port, open_=True, timeout=30, what="moto server")

@@ -34,6 +34,7 @@ from typing import Any
 from dnslib import AAAA, CNAME, NS, QTYPE, RCODE, RR, SOA, TXT, A, DNSLabel, DNSRecord
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
+from drills.lab import network
 from drills.lab.settings import LabPaths, LabSettings
 from drills.lab.system import pid_alive, terminate, wait_port
 from policies.errors import DrError
@@ -256,9 +257,10 @@ def start(paths: LabPaths, settings: LabSettings, pid: int | None) -> int:
         return pid
     paths.dns_log.parent.mkdir(parents=True, exist_ok=True)
     with paths.dns_log.open("ab") as out:
+        command = [sys.executable, "-m", "drills.lab.dns_server", "--inventory", str(paths.inventory),
+                   "--cache", str(paths.dns_cache), "--address", str(settings.aws_ip), "--port", str(settings.dns_port)]
         process = subprocess.Popen(
-            [sys.executable, "-m", "drills.lab.dns_server", "--inventory", str(paths.inventory),
-             "--cache", str(paths.dns_cache), "--address", str(settings.aws_ip), "--port", str(settings.dns_port)],
+            network.in_namespace(paths, "aws", command),
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
     wait_port(str(settings.aws_ip), settings.dns_port, open_=True, timeout=30, what="lab DNS server")

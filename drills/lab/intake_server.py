@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from drills.lab import network
 from drills.lab.settings import INTAKE_PORT, LabPaths, LabSettings
 from drills.lab.system import pid_alive, port_open, read_pid, terminate, wait_port
 from drills.lab.topology import INTAKE_TABLE
@@ -79,9 +80,10 @@ def start(paths: LabPaths, settings: LabSettings, *, rate_per_minute: int | None
     if rate_per_minute is not None:
         env["CRMDR_INTAKE_RATE"] = str(rate_per_minute)
     with (_dir(paths) / "uvicorn.log").open("ab") as log:
+        command = [sys.executable, "-m", "uvicorn", APP, "--factory", "--host", str(settings.intake_ip),
+                   "--port", str(INTAKE_PORT), "--no-access-log", "--log-level", "warning"]
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", APP, "--factory", "--host", str(settings.intake_ip),
-             "--port", str(INTAKE_PORT), "--no-access-log", "--log-level", "warning"],
+            network.in_namespace(paths, "intake", command),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env,
         )
     pid_file(paths).write_text(f"{process.pid}\n")

@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from drills.lab import aws, dns_server, intake_server, postgres, sshd, status_server
+from drills.lab import aws, cuts, dns_server, intake_server, network, postgres, sshd, status_server
 from drills.lab.settings import LabPaths, LabSettings
 from drills.lab.system import (
     check_traversable,
@@ -143,6 +143,7 @@ def up(root: Path, settings: LabSettings, progress: Progress) -> Inventory:
     ensure_os_user()
     state = state or LabState(settings=settings, created_at=datetime.now(UTC).isoformat())
     _write_state(paths, state)
+    network.ensure(paths, settings)
     passwords = _ensure_secrets(paths)
     sshd.keygen(paths.client_key, "crmdr-lab-client")
 
@@ -277,9 +278,25 @@ def status(root: Path) -> dict[str, Any]:
     primaries = [f"{p['part']} ({p['address']})" for p in parts if p.get("role") == "primary"]
     warnings = [f"two primaries run: {' and '.join(primaries)} both take writes (split brain); stop the "
                 "one that must not, then `crmdr failback`"] if len(primaries) > 1 else []
-    healthy = all(p["healthy"] for p in parts) and replication.get("state") == "streaming" and not warnings
+    replication["receiver"] = postgres.wal_receiver(paths, "standby", _ip(settings, "standby"), settings.pg_port,
+                                                    password)
+    active = cuts.active(root)
+    healthy = (all(p["healthy"] for p in parts) and replication.get("state") == "streaming" and not warnings
+               and not active)
+    registry = network.registry(paths) or {}
     return {"dir": str(paths.root), "up": True, "healthy": healthy, "parts": parts, "warnings": warnings,
-            "replication": replication, "settings": settings.model_dump(mode="json")}
+            "replication": replication, "cuts": active, "network": _network(registry),
+            "settings": settings.model_dump(mode="json")}
+
+
+def _network(registry: dict[str, Any]) -> dict[str, Any]:
+    """How the hosts are joined, and which fault tests that way cannot run."""
+    mode = registry.get("mode", "loopback")
+    cannot = [] if mode == "netns" else [
+        "one-way cuts (--from) and per-service cuts", "a cut standby losing replication (it leaves from 127.0.0.1)",
+        "the tests marked needs_netns (tests/lab/conftest.py)"]
+    return {"mode": mode, "bridge": registry.get("bridge"), "operator": registry.get("operator"),
+            "hosts": registry.get("hosts", {}), "cannot": cannot}
 
 
 def _role(ip: str, port: int, password: str) -> str:
@@ -330,7 +347,9 @@ def down(root: Path, *, purge: bool) -> list[str]:
         if purge and paths.root.exists():
             raise ConfigError(f"{paths.root}: not a lab directory (no lab.json); refusing to remove it")
         return []
-    stopped = _heal_cuts(state.settings)
+    healed = cuts.heal(root) if network.registry(paths) else []
+    stopped = [f"cut of {c['node']}" + (f" from {c['from']}" if c["from"] else "") for c in healed]
+    stopped += _heal_cuts(state.settings)
     bin_dir = pg_bin_dir()
     for node in reversed(NODES):
         if pid_alive(postgres.postmaster_pid(paths, node)):
@@ -345,6 +364,7 @@ def down(root: Path, *, purge: bool) -> list[str]:
     stopped += _stop_services(paths, state)
     for what, ip, port in _listeners(state.settings):
         wait_port(ip, port, open_=False, timeout=15, what=what)
+    stopped += network.remove(paths, state.settings)
     if purge:
         shutil.rmtree(paths.root)
     else:

@@ -6,12 +6,14 @@ backup copies the shared settings and each host rewrites only its own file.
 
 import logging
 import os
+import subprocess
 from pathlib import Path
 
 from psycopg import sql
 
+from drills.lab import network
 from drills.lab.settings import LabPaths, LabSettings
-from drills.lab.system import give_to_service_user, pid_alive, read_pid, run_service, wait_port
+from drills.lab.system import give_to_service_user, pg_bin_dir, pid_alive, read_pid, run_service, wait_port
 from recovery.adapters.postgres import connect
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,10 @@ archive_command = ''
 synchronous_standby_names = '{sync_names}'
 log_line_prefix = '%m [%p] %q%u@%d '
 log_min_messages = warning
+wal_sender_timeout = '10s'
+wal_receiver_timeout = '10s'
 """
+"""Timeouts of 10 s (60 s by default): a cut standby loses its primary, and shows it, within a test's patience."""
 
 HBA = """
 host all         all            127.0.0.0/8 scram-sha-256
@@ -128,7 +133,7 @@ def start(paths: LabPaths, node: str, ip: str, port: int, bin_dir: Path) -> None
     run_service(
         [str(bin_dir / "pg_ctl"), "start", "-D", str(data), "-l", str(paths.host(node) / "postgres.log"),
          "-w", "-t", "60"],
-        what=f"starting PostgreSQL on {node}",
+        what=f"starting PostgreSQL on {node}", netns=network.host_namespace(paths, node),
     )
     wait_port(ip, port, open_=True, timeout=30, what=f"PostgreSQL on {node}")
 
@@ -182,3 +187,20 @@ def _seed_fraction(seed: int) -> float:
     """setseed() takes a value in [-1, 1]."""
     return (seed % 1_000_003) / 1_000_003
 
+
+
+def wal_receiver(paths: LabPaths, node: str, ip: str, port: int, password: str) -> dict[str, str]:
+    """pg_stat_wal_receiver as `node` sees it from its own host (its namespace): a cut spares that view."""
+    query = "SELECT status, sender_host FROM pg_stat_wal_receiver"
+    command = network.in_namespace(paths, node, [
+        str(pg_bin_dir() / "psql"), "-X", "-A", "-t", "-F", " ", "-h", ip, "-p", str(port), "-U", DB_USER,
+        "-d", "postgres", "-c", query])
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=10,
+                              env={**os.environ, "PGPASSWORD": password, "PGCONNECT_TIMEOUT": "3"})
+    except subprocess.TimeoutExpired:
+        return {"status": "unknown", "error": "psql timed out"}
+    if done.returncode != 0:
+        return {"status": "unknown", "error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""}
+    status, _, sender = done.stdout.strip().partition(" ")
+    return {"status": status or "none", "sender": sender}

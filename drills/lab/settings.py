@@ -2,7 +2,7 @@
 
 from ipaddress import IPv4Address
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -37,6 +37,8 @@ class LabSettings(BaseModel):
     dr_region: str = "us-west-2"
     stack: str = "lab"
     sla_tier: str = "gold"
+    network: Literal["auto", "netns", "loopback"] = "auto"
+    """auto: each host in a network namespace of its own when root, else loopback (drills/lab/network.py)."""
 
     @model_validator(mode="after")
     def _loopback_and_distinct(self) -> "LabSettings":

@@ -7,6 +7,7 @@ with that key pinned and refuses any other.
 import subprocess
 from pathlib import Path
 
+from drills.lab import network
 from drills.lab.settings import LabPaths
 from drills.lab.system import is_root, os_user, pid_alive, read_pid, sshd_binary, terminate, wait_port
 from policies.errors import HostError
@@ -74,7 +75,8 @@ def start(paths: LabPaths, node: str, ip: str, port: int, *, wait: bool = True) 
     if is_root():
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     done = subprocess.run(
-        [str(sshd_binary()), "-f", str(config), "-E", str(paths.ssh_dir(node) / "sshd.log")],
+        network.in_namespace(paths, node, [str(sshd_binary()), "-f", str(config),
+                                           "-E", str(paths.ssh_dir(node) / "sshd.log")]),
         capture_output=True, text=True,
     )
     if done.returncode != 0:

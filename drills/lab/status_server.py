@@ -12,7 +12,7 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from drills.lab import aws
+from drills.lab import aws, network
 from drills.lab.settings import LabPaths, LabSettings
 from drills.lab.system import pid_alive, terminate, wait_port
 from drills.lab.topology import CUSTOMER_TOPIC, STATUS_BUCKET
@@ -100,9 +100,10 @@ def start(paths: LabPaths, settings: LabSettings, pid: int | None) -> int:
         return pid
     paths.status_log.parent.mkdir(parents=True, exist_ok=True)
     with paths.status_log.open("ab") as out:
+        command = [sys.executable, "-m", "drills.lab.status_server", "--inventory", str(paths.inventory),
+                   "--host", str(settings.status_ip), "--port", str(settings.status_port)]
         process = subprocess.Popen(
-            [sys.executable, "-m", "drills.lab.status_server", "--inventory", str(paths.inventory),
-             "--host", str(settings.status_ip), "--port", str(settings.status_port)],
+            network.in_namespace(paths, "status", command),
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
     wait_port(str(settings.status_ip), settings.status_port, open_=True, timeout=30, what="status page server")

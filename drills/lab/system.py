@@ -51,9 +51,10 @@ def as_service_user(command: Sequence[str]) -> list[str]:
     return ["runuser", "-u", os_user(), "--", *command] if is_root() else list(command)
 
 
-def run_service(command: Sequence[str], *, what: str, timeout: float = 120) -> str:
-    """Run as the service user; a failure becomes a HostError naming `what`."""
-    done = subprocess.run(as_service_user(command), capture_output=True, text=True, timeout=timeout)
+def run_service(command: Sequence[str], *, what: str, timeout: float = 120, netns: str | None = None) -> str:
+    """Run as the service user (inside `netns` when given); a failure becomes a HostError naming `what`."""
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    done = subprocess.run([*prefix, *as_service_user(command)], capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise HostError(f"{what} failed (exit {done.returncode}): {' / '.join(detail)}")

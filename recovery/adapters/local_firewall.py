@@ -4,6 +4,7 @@ This isolates a host from the clients on *this* machine only (the lab's case, wh
 client, the standby and the write probe run here). It does not stop a host talking to
 clients elsewhere; in a real network isolate at the network (e.g. an EC2 security group).
 
+On a machine that bridges or routes hosts (the namespaced lab), FORWARD is hooked as well.
 Each cut address has its own chain, `CRMDR-<address>`, hooked from OUTPUT and INPUT by
 source and destination: healing one address never touches another's rules, and a lab
 heals its cuts by healing its own addresses. An isolation (a fence) uses its own chain,
@@ -24,7 +25,9 @@ log = logging.getLogger(__name__)
 
 PREFIX = "CRMDR-"
 ISOLATION = "CRMDR-ISO-"
-HOOKS = (("OUTPUT", "-d"), ("OUTPUT", "-s"), ("INPUT", "-d"), ("INPUT", "-s"))
+HOOKS = (("OUTPUT", "-d"), ("OUTPUT", "-s"), ("INPUT", "-d"), ("INPUT", "-s"), ("FORWARD", "-d"), ("FORWARD", "-s"))
+"""FORWARD too: traffic this machine passes between hosts behind it (a bridge of network namespaces, with
+br_netfilter's bridge-nf-call-iptables on) is cut as well, so a fence holds for them."""
 
 
 def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -216,10 +216,16 @@ def _steps(site: Site, options: Options) -> list[Step]:
 
 
 def lag_seconds(site: Site, old: str, target: str) -> float | None:
-    """Replay lag as the old primary reports it, else the age of the standby's last WAL message."""
+    """Replay lag as the old primary reports it, else the age of the standby's last WAL message.
+
+    `replay_lag` is only updated by the standby's replies: when they stop (a cut link) it keeps its
+    last, small value until wal_sender_timeout drops the row (60 s by default). So while WAL is
+    unreplayed, the age of the last reply counts as lag too."""
     try:
         row = site.host(old).query(
-            "SELECT extract(epoch FROM coalesce(replay_lag, '0'))::float FROM pg_stat_replication "
+            "SELECT extract(epoch FROM CASE WHEN pg_current_wal_lsn() > replay_lsn "
+            "THEN greatest(coalesce(replay_lag, '0'), now() - coalesce(reply_time, now())) "
+            "ELSE coalesce(replay_lag, '0') END)::float FROM pg_stat_replication "
             "WHERE application_name = %s", (target,))
         if row:
             return float(row[0])

@@ -21,6 +21,13 @@ from recovery.inventory import Inventory
 NET = int(os.environ.get("CRMDR_TEST_NET", "100"))
 pytestmark = pytest.mark.lab
 
+needs_netns = pytest.mark.skipif(
+    os.geteuid() != 0,
+    reason="needs root: the lab then runs each host in a network namespace (drills/lab/network.py); as a normal "
+           "user it stays on loopback, where a cut cannot stop replication nor cut one direction only",
+)
+"""For fault tests that need a partition that cuts both ways (replication included) or one way."""
+
 
 def lab_settings(slot: int, **overrides: Any) -> LabSettings:
     """Addresses 127.0.NET.(10*slot + 0/1/2) for moto, primary and standby."""
