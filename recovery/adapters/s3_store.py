@@ -114,10 +114,13 @@ class S3ObjectStore:
         # A transport error (timeout, refused) names the endpoint: botocore's streaming read says "None"
         return CloudError(f"cannot {action} {where} at {self._s3.meta.endpoint_url}: {err}", retryable=retryable(err))
 
-    def put_bytes(self, key: str, data: bytes, *, retain_until: datetime | None = None) -> StoredObject:
+    def put_bytes(self, key: str, data: bytes, *, retain_until: datetime | None = None,
+                  metadata: dict[str, str] | None = None) -> StoredObject:
+        """One PUT; `metadata` (user metadata, e.g. a WAL file's SHA-256) is stored and locked with it."""
+        extra = {"Metadata": metadata} if metadata else {}
         try:
             self._s3.put_object(Bucket=self.bucket, Key=self._key(key), Body=data,
-                                **self._write_args(retain_until))
+                                **self._write_args(retain_until), **extra)
         except (ClientError, BotoCoreError) as err:
             raise self._error("write", key, err) from None
         return StoredObject(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
@@ -135,6 +138,15 @@ class S3ObjectStore:
             raise self._error("read", key, err) from None
         self._cache.put(self.bucket, self._key(key), str(response.get("ETag", "")), data)
         return data
+
+    def get_with_metadata(self, key: str) -> tuple[bytes, dict[str, str]]:
+        """The whole object and its user metadata, from one GET (no cache: WAL is read once)."""
+        try:
+            response = self._s3.get_object(Bucket=self.bucket, Key=self._key(key))
+            data: bytes = response["Body"].read()
+        except (ClientError, BotoCoreError) as err:
+            raise self._error("read", key, err) from None
+        return data, {str(k).lower(): str(v) for k, v in response.get("Metadata", {}).items()}
 
     def open_stream(self, key: str) -> Readable:
         """The object's body as a file-like stream (read it to the end, then drop it)."""
@@ -215,7 +227,8 @@ class S3ObjectStore:
         except BotoCoreError as err:
             raise self._error("inspect", key, err) from None
         return StoredObject(
-            key=key, size=int(meta["ContentLength"]), last_modified=meta.get("LastModified"),
+            key=key, size=int(meta["ContentLength"]), sha256=meta.get("Metadata", {}).get("sha256"),
+            last_modified=meta.get("LastModified"),
             retain_until=meta.get("ObjectLockRetainUntilDate"), lock_mode=meta.get("ObjectLockMode"),
             kms_key_id=meta.get("SSEKMSKeyId"),
         )

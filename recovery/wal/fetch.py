@@ -2,47 +2,113 @@
 
     restore_command = 'PYTHON -m recovery.wal_fetch --inventory FILE %f %p'
 
-Exit 0 once the file is written to %p; non-zero when it is not archived (PostgreSQL reads
-that as the end of the archive) or cannot be fetched.
+Exit 0 once the file is written to %p, its SHA-256 checked against the WAL manifest (the
+object's `sha256` metadata); non-zero when it is not archived (PostgreSQL reads that as the
+end of the archive), cannot be fetched, or does not match its SHA-256.
+
+By default the command is a thin client of the restore queue (`recovery.wal.restore_queue`,
+started on demand): a segment the queue already downloaded and checked is moved into place at
+once; otherwise the command asks for it and waits. The queue downloads the segments after the
+last one served, in parallel, within a byte budget. `--direct` fetches in this process.
 """
 
 import argparse
 import logging
+import shutil
 import sys
 from pathlib import Path
 
-from policies.errors import DrError
-from recovery.inventory import load_inventory
-from recovery.wal.segments import wal_key
+from recovery.wal import daemon
 
 log = logging.getLogger("crmdr.wal_fetch")
+WAIT = 600.0
+QUEUE = "crmdr-wal-queue"
+
+
+def queue_dir(inventory_file: Path, given: Path | None) -> Path:
+    queue = given or inventory_file.resolve().parent / QUEUE
+    for sub in ("", "want", "ready", "missing", "failed"):
+        (queue / sub).mkdir(mode=0o700, exist_ok=True)
+    return queue
+
+
+def _answer(queue: Path, name: str) -> str | None:
+    """'ready' / 'missing' / a failure's text (consuming its marker); None while the queue works."""
+    if (queue / "ready" / name).exists():
+        return "ready"
+    for kind in ("missing", "failed"):
+        marker = queue / kind / name
+        if marker.exists():
+            text = marker.read_text(errors="replace").strip() or kind
+            marker.unlink(missing_ok=True)
+            return "missing" if kind == "missing" else text
+    return None
+
+
+def _request(inventory_file: Path, name: str, queue: Path, timeout: float) -> None:
+    """Ask the queue for the file and wait until it is ready; FileNotFoundError when not archived."""
+    for kind in ("missing", "failed"):
+        (queue / kind / name).unlink(missing_ok=True)  # an answer to an earlier request
+    daemon.write_atomic(queue / "want" / name, name)
+    args = ["--inventory", str(inventory_file.resolve()), "--queue", str(queue)]
+
+    def start() -> bool:
+        return daemon.ensure_helper(queue, "recovery.wal.restore_queue", args)
+
+    start()
+    answer = daemon.wait_for(lambda: _answer(queue, name), start, timeout)
+    if answer is None:
+        raise OSError(f"no answer from the restore queue within {timeout:g}s or it does not start "
+                      f"(see {queue / daemon.LOG})")
+    if answer == "missing":
+        raise FileNotFoundError(f"wal/{name} is not archived")
+    if answer != "ready":
+        raise OSError(answer)
+
+
+def fetch_queued(inventory_file: Path, name: str, target: Path, queue: Path, *, timeout: float = WAIT) -> None:
+    """Take the file from the queue (asking for it first when it is not there)."""
+    for attempt in range(2):
+        if attempt or not (queue / "ready" / name).exists():
+            _request(inventory_file, name, queue, timeout)
+        try:
+            shutil.move(queue / "ready" / name, target)  # a rename on one file system
+        except FileNotFoundError:
+            continue  # the queue dropped it as stale in between: ask once more
+        daemon.write_atomic(queue / "served", name)
+        return
+    raise OSError(f"the restore queue dropped {name} twice")
 
 
 def fetch(inventory_file: Path, name: str, target: Path) -> None:
-    from recovery.adapters.s3_store import S3ObjectStore
+    """Fetch from this process, checked against the manifest's SHA-256."""
+    from recovery.wal.restore_queue import Downloader
 
-    store = S3ObjectStore(load_inventory(inventory_file), lock_mode="GOVERNANCE")
-    partial = target.with_name(target.name + ".crmdr-partial")
-    try:
-        with partial.open("wb") as out:
-            for chunk in store.iter_chunks(wal_key(name)):
-                out.write(chunk)
-        partial.replace(target)
-    finally:
-        partial.unlink(missing_ok=True)
+    Downloader.open(inventory_file).download(name, target)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="recovery.wal_fetch", description=__doc__.splitlines()[0])
     parser.add_argument("--inventory", type=Path, required=True)
+    parser.add_argument("--direct", action="store_true", help="Fetch in this process, without the queue.")
+    parser.add_argument("--queue", type=Path, help=f"The restore queue (default: {QUEUE} next to the inventory).")
     parser.add_argument("name", help="%%f: the WAL file name")
     parser.add_argument("target", type=Path, help="%%p: where PostgreSQL wants it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="crmdr wal_fetch: %(message)s", stream=sys.stderr)
+    from policies.errors import DrError
+    from recovery.ports import ObjectNotFound
+
     try:
-        fetch(args.inventory, args.name, args.target)
+        if args.direct:
+            fetch(args.inventory, args.name, args.target)
+        else:
+            fetch_queued(args.inventory, args.name, args.target, queue_dir(args.inventory, args.queue))
+    except (FileNotFoundError, ObjectNotFound) as err:
+        log.info("%s: %s", args.name, err)  # the end of the archive: PostgreSQL asks past it
+        return 1
     except (DrError, OSError) as err:
-        log.info("%s: %s", args.name, err)
+        log.error("%s: %s", args.name, err)
         return 1
     return 0
 

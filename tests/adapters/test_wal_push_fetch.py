@@ -1,54 +1,141 @@
-"""archive_command / restore_command entry points against moto: idempotent, never overwriting."""
+"""archive_command / restore_command against a moto server (their helpers are other processes).
 
+Idempotent, never overwriting, acknowledged only once stored and locked, a corrupted object
+refused by its SHA-256, and a killed archiver losing nothing it acknowledged.
+"""
+
+import contextlib
+import hashlib
+import os
+import signal
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
+import requests
+from moto.server import ThreadedMotoServer
 
 from recovery.adapters.s3_store import S3ObjectStore
 from recovery.inventory import Inventory
+from recovery.wal import daemon
 from recovery.wal import fetch as wal_fetch
 from recovery.wal import push as wal_push
 from tests.conftest import make_inventory
 
 pytestmark = pytest.mark.adapters
 
+NET = int(os.environ.get("CRMDR_TEST_NET", "100"))
 SEGMENT = "000000010000000000000007"
 
 
 @pytest.fixture
-def inventory(dr_key_id: str, tmp_path: Path) -> tuple[Inventory, Path]:
-    loaded = make_inventory(**{"backup.kms_key_id": dr_key_id})
+def inventory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Inventory, Path]]:
+    """A moto server with the DR bucket (versioned, Object Lock), and an inventory file pointing at it."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab"}.items():
+        monkeypatch.setenv(name, value)
+    host = f"127.0.{NET}.61"
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    url = f"http://{host}:{port}"
+    requests.post(f"{url}/moto-api/reset", timeout=10)
+    key_id = boto3.client("kms", region_name="us-west-2", endpoint_url=url).create_key()["KeyMetadata"]["KeyId"]
+    boto3.client("s3", region_name="us-west-2", endpoint_url=url).create_bucket(
+        Bucket="crm-backups", ObjectLockEnabledForBucket=True,
+        CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    loaded = make_inventory(**{"backup.kms_key_id": key_id, "aws.endpoint_url": url})
     path = tmp_path / "inventory.json"
     path.write_text(loaded.to_json())
-    return loaded, path
+    yield loaded, path
+    for spool in (tmp_path / wal_push.SPOOL, tmp_path / wal_fetch.QUEUE):
+        _kill_helper(spool)
+    server.stop()
 
 
-def test_push_is_idempotent_locked_and_fetch_round_trips(inventory: tuple[Inventory, Path],
-                                                         tmp_path: Path) -> None:
+def _kill_helper(spool: Path) -> None:
+    with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
+        os.kill(int((spool / daemon.STARTED).read_text()), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("mode", [[], ["--direct"]], ids=["helpers", "direct"])
+def test_push_is_idempotent_locked_and_fetch_round_trips(inventory: tuple[Inventory, Path], tmp_path: Path,
+                                                         mode: list[str]) -> None:
     loaded, path = inventory
     segment = tmp_path / SEGMENT
     segment.write_bytes(b"wal" * 1000)
 
-    assert wal_push.main(["--inventory", str(path), str(segment), SEGMENT]) == 0
-    assert wal_push.main(["--inventory", str(path), str(segment), SEGMENT]) == 0  # a retry
+    assert wal_push.main([*mode, "--inventory", str(path), str(segment), SEGMENT]) == 0
+    assert wal_push.main([*mode, "--inventory", str(path), str(segment), SEGMENT]) == 0  # a retry
 
     head = S3ObjectStore(loaded).head(f"wal/{SEGMENT}")
     assert head is not None and head.lock_mode == "GOVERNANCE" and head.retain_until is not None
+    assert head.sha256 == hashlib.sha256(segment.read_bytes()).hexdigest()  # the WAL manifest entry
     target = tmp_path / "restored"
-    assert wal_fetch.main(["--inventory", str(path), SEGMENT, str(target)]) == 0
+    assert wal_fetch.main([*mode, "--inventory", str(path), SEGMENT, str(target)]) == 0
     assert target.read_bytes() == segment.read_bytes()
 
 
+@pytest.mark.parametrize("mode", [[], ["--direct"]], ids=["helpers", "direct"])
 def test_push_refuses_other_content_and_fetch_signals_end_of_archive(
-        inventory: tuple[Inventory, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        inventory: tuple[Inventory, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        mode: list[str]) -> None:
     _, path = inventory
     segment = tmp_path / SEGMENT
     segment.write_bytes(b"a" * 100)
-    assert wal_push.main(["--inventory", str(path), str(segment), SEGMENT]) == 0
+    assert wal_push.main([*mode, "--inventory", str(path), str(segment), SEGMENT]) == 0
     segment.write_bytes(b"b" * 100)
 
-    assert wal_push.main(["--inventory", str(path), str(segment), SEGMENT]) == 1
+    assert wal_push.main([*mode, "--inventory", str(path), str(segment), SEGMENT]) == 1
     assert "already exists with different content" in caplog.text
-    assert wal_fetch.main(["--inventory", str(path), "000000010000000000000099", str(tmp_path / "x")]) == 1
+    assert wal_fetch.main([*mode, "--inventory", str(path), "000000010000000000000099", str(tmp_path / "x")]) == 1
     assert not (tmp_path / "x").exists()
-    assert not list(tmp_path.glob("*.crmdr-partial"))
+    assert not list(tmp_path.rglob("*.crmdr-partial"))
+
+
+@pytest.mark.parametrize("mode", [[], ["--direct"]], ids=["helpers", "direct"])
+def test_a_corrupted_object_fails_the_fetch_by_its_sha256(inventory: tuple[Inventory, Path], tmp_path: Path,
+                                                          caplog: pytest.LogCaptureFixture, mode: list[str]) -> None:
+    loaded, path = inventory
+    segment = tmp_path / SEGMENT
+    segment.write_bytes(b"good" * 1000)
+    assert wal_push.main(["--direct", "--inventory", str(path), str(segment), SEGMENT]) == 0
+    store = S3ObjectStore(loaded)
+    head = store.head(f"wal/{SEGMENT}")
+    assert head is not None and head.sha256
+    # a newer version with other bytes under the same manifest entry (what bit rot or tampering leaves)
+    store.put_bytes(f"wal/{SEGMENT}", b"evil" * 1000, metadata={"sha256": head.sha256})
+
+    target = tmp_path / "restored"
+    assert wal_fetch.main([*mode, "--inventory", str(path), SEGMENT, str(target)]) == 1
+    assert "is corrupt" in caplog.text
+    assert not target.exists()
+
+
+def test_a_killed_archiver_loses_nothing_it_acknowledged(inventory: tuple[Inventory, Path], tmp_path: Path) -> None:
+    loaded, path = inventory
+    wal = tmp_path / "pg_wal"
+    (wal / "archive_status").mkdir(parents=True)
+    names = [f"0000000100000000000000{n:02X}" for n in range(1, 13)]
+    for n, name in enumerate(names):
+        (wal / name).write_bytes(bytes([n]) * 300_000)
+        (wal / "archive_status" / f"{name}.ready").touch()
+    spool = tmp_path / wal_push.SPOOL
+
+    assert wal_push.main(["--inventory", str(path), str(wal / names[0]), names[0]]) == 0  # the archiver works ahead
+    _kill_helper(spool)
+    store = S3ObjectStore(loaded)
+    acked = [p.name for p in (spool / "ok").iterdir() if not p.name.startswith(".")]
+    assert names[0] in acked
+    for name in acked:  # every ack stands for a stored, locked object with exactly those bytes
+        head = store.head(f"wal/{name}")
+        assert head is not None and head.lock_mode == "GOVERNANCE"
+        assert store.get_bytes(f"wal/{name}") == (wal / name).read_bytes()
+
+    (spool / daemon.STARTED).unlink()  # as if the kill was long ago: the next call starts another
+    for name in names:  # PostgreSQL's calls, in order: each returns 0 only once its segment is stored
+        assert wal_push.main(["--inventory", str(path), str(wal / name), name]) == 0
+        assert store.get_bytes(f"wal/{name}") == (wal / name).read_bytes()

@@ -40,8 +40,10 @@ EFFECTFUL_MODULES = {
     "recovery/backups/take.py", "recovery/backups/verify.py", "recovery/backups/replay.py",
     "recovery/backups/retention.py", "recovery/backups/rds_backup.py",
     "recovery/backups/restore_fetch.py",  # process entry point on the restore target (tar, pg_verifybackup)
-    # WAL: set archive_command on hosts; the archive/restore_command processes
+    # WAL: set archive_command on hosts; the archive/restore_command processes, their helpers
+    # (archiver, restore queue) and the file protocol between them (starts the helper process)
     "recovery/wal/archive.py", "recovery/wal/push.py", "recovery/wal/fetch.py",
+    "recovery/wal/archiver.py", "recovery/wal/restore_queue.py", "recovery/wal/daemon.py",
     # the watch loop: probes, journals, notifies and fails over
     "recovery/watch/loop.py",
     # one module per runbook: each opens its site and runs its steps there

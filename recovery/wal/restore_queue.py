@@ -1,0 +1,147 @@
+"""The restore queue: WAL segments downloaded in parallel ahead of replay, checked, within a budget.
+
+    PYTHON -m recovery.wal.restore_queue --inventory FILE --queue DIR [--parallel 4] [--max-bytes N]
+
+Started on demand by `recovery.wal_fetch` (the restore_command). It answers `want/<name>`
+requests first (`ready/<name>`, or `missing/<name>` when not archived, or `failed/<name>`) and
+keeps the segments after the last one served (`served`) downloaded in `ready/`, at most
+`--max-bytes` of them (default 128 MiB, pgBackRest's archive-get queue). A file reaches
+`ready/` only after its SHA-256 matched the WAL manifest's. Whether a segment is archived is
+decided when replay asks for it, never from an earlier prefetch miss. Unserved files are
+removed when the queue exits after `--idle` seconds without requests.
+"""
+
+import argparse
+import hashlib
+import logging
+import os
+import sys
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from policies.errors import DrError, VerificationFailed
+from recovery.adapters.s3_store import S3ObjectStore
+from recovery.inventory import load_inventory
+from recovery.ports import ObjectNotFound
+from recovery.wal import daemon
+from recovery.wal.segments import wal_key
+from recovery.wal.spool import QUEUE_BYTES, SHA256_META, manifest_reason, prefetch_window, stale
+
+log = logging.getLogger("crmdr.wal_restore_queue")
+MISS_BACKOFF = 1.0  # seconds before a segment a prefetch did not find is tried again
+
+
+@dataclass(frozen=True)
+class Downloader:
+    store: S3ObjectStore
+
+    @classmethod
+    def open(cls, inventory_file: Path) -> "Downloader":
+        return cls(S3ObjectStore(load_inventory(inventory_file), lock_mode="GOVERNANCE"))
+
+    def download(self, name: str, target: Path) -> None:
+        """Write the archived file to `target` once its bytes match the manifest's SHA-256."""
+        data, metadata = self.store.get_with_metadata(wal_key(name))
+        if reason := manifest_reason(name, metadata.get(SHA256_META), hashlib.sha256(data).hexdigest()):
+            raise VerificationFailed(reason)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.crmdr-partial")
+        try:
+            partial.write_bytes(data)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+
+
+class RestoreQueue:
+    def __init__(self, downloader: Downloader, queue: Path, parallel: int, max_bytes: int) -> None:
+        self.downloader, self.queue, self.parallel, self.max_bytes = downloader, queue, parallel, max_bytes
+        self.pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="wal-fetch")
+        self.in_flight: dict[str, Future[None]] = {}
+        self.missed: dict[str, float] = {}
+
+    def _names(self, sub: str) -> list[str]:
+        return sorted(p.name for p in (self.queue / sub).iterdir() if not p.name.startswith("."))
+
+    def _fetch(self, name: str, wanted: bool) -> None:
+        try:
+            self.downloader.download(name, self.queue / "ready" / name)
+        except ObjectNotFound:
+            self.missed[name] = time.monotonic()
+            if wanted:
+                daemon.write_atomic(self.queue / "missing" / name, "not archived")
+        except (DrError, OSError) as err:
+            self.missed[name] = time.monotonic()
+            log.error("%s: %s", name, err)
+            if wanted:
+                daemon.write_atomic(self.queue / "failed" / name, str(err))
+        finally:
+            if wanted:
+                (self.queue / "want" / name).unlink(missing_ok=True)
+
+    def _served(self) -> str | None:
+        try:
+            return (self.queue / "served").read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def _start(self, name: str, wanted: bool) -> None:
+        self.in_flight[name] = self.pool.submit(self._fetch, name, wanted)
+
+    def step(self) -> bool:
+        """Answer requests, then fill the window; True while anything was asked for or is in flight."""
+        self.in_flight = {n: f for n, f in self.in_flight.items() if not f.done()}
+        wants = self._names("want")
+        ready = self._names("ready")
+        served = self._served()
+        for name in stale(ready, served):
+            if name not in wants:
+                (self.queue / "ready" / name).unlink(missing_ok=True)
+        for name in wants:
+            if name in ready:
+                (self.queue / "want" / name).unlink(missing_ok=True)
+            elif name not in self.in_flight:
+                self._start(name, wanted=True)  # a request never waits for a free slot
+        now = time.monotonic()
+        for name in prefetch_window(served, [*ready, *self.in_flight], budget=self.max_bytes):
+            if len(self.in_flight) >= self.parallel:
+                break
+            if now - self.missed.get(name, -MISS_BACKOFF) >= MISS_BACKOFF:
+                self._start(name, wanted=False)
+        return bool(wants)
+
+    def serve(self, idle: float) -> None:
+        last_request = time.monotonic()
+        while time.monotonic() - last_request < idle:
+            if self.step():
+                last_request = time.monotonic()
+            time.sleep(daemon.POLL)
+        self.pool.shutdown(wait=True)
+        for name in self._names("ready"):
+            (self.queue / "ready" / name).unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="recovery.wal.restore_queue", description=__doc__.splitlines()[0])
+    parser.add_argument("--inventory", type=Path, required=True)
+    parser.add_argument("--queue", type=Path, required=True)
+    parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--max-bytes", type=int, default=QUEUE_BYTES)
+    parser.add_argument("--idle", type=float, default=30.0, help="exit after this many seconds without requests")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s crmdr wal_restore_queue[%(process)d]: %(message)s")
+    lock = daemon.take_lock(args.queue)
+    if lock is None:
+        return 0
+    try:
+        RestoreQueue(Downloader.open(args.inventory), args.queue, max(args.parallel, 1),
+                     args.max_bytes).serve(args.idle)
+    finally:
+        os.close(lock)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
