@@ -21,8 +21,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from drills.report.chain import verify
 from drills.report.reviews import ReviewChain, read_reviews
-from drills.report.store import verify
 from outage.credits.customers import Customer
 from outage.credits.series import MinuteBucket, Month
 from outage.review.actions import open_actions, overdue_reason
