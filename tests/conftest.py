@@ -12,6 +12,20 @@ from recovery.inventory import Inventory
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Under pytest-xdist each worker takes the next loopback block (127.0.NET+i.x), so the labs of two
+# workers never share an address; set before any test module reads it.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _WORKER.startswith("gw"):
+    os.environ["CRMDR_TEST_NET"] = str(int(os.environ.get("CRMDR_TEST_NET", "100")) + int(_WORKER[2:]))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The controller makes the lab's service user once, so parallel workers never race on /etc/passwd."""
+    if not _WORKER:
+        from drills.lab.system import ensure_os_user
+
+        ensure_os_user()
+
 
 def make_inventory(**overrides: Any) -> Inventory:
     """A valid hosts-engine inventory; nested overrides with dotted keys ('database.synchronous')."""

@@ -98,14 +98,14 @@ def failover(
     """Unplanned failover: fence the old primary, promote the standby, move the DNS name, validate."""
     from crmdr.commands.notices import reminding
     from policies.sla import load_policy
-    from recovery.inventory import load_inventory
+    from recovery.inventory import inventory_tier, load_inventory
     from recovery.runbooks.failover import run_failover
 
     options = options_from("failover", inventory, dry_run=dry_run, resume=resume, discard=discard,
                            accept_data_loss=accept_data_loss, force_unfenced=force_unfenced, yes=yes, target=target,
                            journal_dir=journal_dir, policy=policy, drill=drill, json_out=json_out)
     loaded = load_inventory(inventory_path(inventory))
-    with reminding(loaded, load_policy(policy).tier(loaded.sla_tier), drill=drill):
+    with reminding(loaded, inventory_tier(loaded, load_policy(policy)), drill=drill):
         result = run_failover(loaded, options)
     show(result, json_out, _customers_told(loaded, result, policy, drill) if result.status == "succeeded" else None)
 
@@ -114,8 +114,9 @@ def _customers_told(loaded: "Inventory", result: "RunResult", policy: Path | Non
     """Validation passed: the open incident gets "monitoring" (a drill: its drill-marked location)."""
     from crmdr.commands.notices import after_failover, automatic_notices
     from policies.sla import load_policy
+    from recovery.inventory import inventory_tier
 
-    customers = automatic_notices(loaded, loaded.sla_tier, load_policy(policy).tier(loaded.sla_tier), drill=drill)
+    customers = automatic_notices(loaded, loaded.sla_tier, inventory_tier(loaded, load_policy(policy)), drill=drill)
     after_failover(customers, result)
     customers.wait()
     return {"customers": customers.record()}
@@ -138,14 +139,14 @@ def _planned(runbook: str, to_help: str, summary: str) -> Any:
     ) -> None:
         from crmdr.commands.notices import reminding
         from policies.sla import load_policy
-        from recovery.inventory import load_inventory
+        from recovery.inventory import inventory_tier, load_inventory
         from recovery.runbooks import switchover as runbooks
 
         run = getattr(runbooks, f"run_{runbook}")
         options = options_from(runbook, inventory, dry_run=dry_run, resume=resume, discard=discard, yes=yes,
                                target=target, journal_dir=journal_dir, policy=policy, drill=drill, json_out=json_out)
         loaded = load_inventory(inventory_path(inventory))
-        with reminding(loaded, load_policy(policy).tier(loaded.sla_tier), drill=drill):
+        with reminding(loaded, inventory_tier(loaded, load_policy(policy)), drill=drill):
             show(run(loaded, options), json_out)
 
     command.__doc__ = summary
