@@ -1,6 +1,7 @@
 """crmdr switchover and failback in the real lab: zero acknowledged writes lost, roles restored."""
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,12 @@ def test_switchover_loses_no_acknowledged_write_under_load(fresh_lab: Lab, tmp_p
 
     done = result(run(fresh_lab, "switchover", tmp_path, "--yes", "--json"))
     after = write_through_name(fresh_lab, 99)
+    # The probe resolves through DNS like an application: it follows the switch once its cached
+    # answer expires (the record's TTL), so give it that long to land a write on the new primary.
+    deadline = time.monotonic() + fresh_lab.inventory.dns.ttl + 10
+    while time.monotonic() < deadline and not any(
+            w.outcome == "acknowledged" and w.address == after for w in probe.ledger):
+        time.sleep(0.2)
     ledger = probe.stop()
 
     assert done["primary"] == "standby"
