@@ -1,35 +1,18 @@
 """`crmdr intake import | replay | list | export | purge | form`: the downtime intake."""
 
 import os
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from crmdr.commands.options import InventoryOption, JsonOption, inventory_path
-from crmdr.output import emit_json, say
-from policies.errors import DrError
+from crmdr.output import emit_json, json_errors, say
 
 app = typer.Typer(help="Downtime intake: customer requests taken while the CRM is down, entered once afterwards.",
                   no_args_is_help=True)
 DEFAULT_DIR = Path(".crmdr/intake")
 STATES = ("stored", "review", "entered", "acknowledged", "purged")
-
-
-@contextmanager
-def _errors(json_out: bool) -> Iterator[None]:
-    """With --json an error is a JSON document on stdout too (same exit code)."""
-    try:
-        yield
-    except DrError as error:
-        if not json_out:
-            raise
-        emit_json({"error": str(error), "exit_code": error.exit_code})
-        sys.stderr.write(f"crmdr: {error}\n")
-        raise typer.Exit(error.exit_code) from None
 
 
 def _service(inventory: Path | None) -> tuple[Any, Any]:
@@ -47,7 +30,7 @@ def import_csv(
     json_out: bool = JsonOption,
 ) -> None:
     """Store typed-in paper forms: every row validated first (exit 2 naming line and column, nothing stored)."""
-    with _errors(json_out):
+    with json_errors(json_out):
         _, service = _service(inventory)
         outcome = service.import_paper(file)
     if json_out:
@@ -71,7 +54,7 @@ def replay(
     from outage.adapters.ack_drafts import DraftOutbox
     from outage.intake.service import crm_for, save_outcome
 
-    with _errors(json_out):
+    with json_errors(json_out):
         loaded, service = _service(inventory)
         with crm_for(loaded, crm) as target:
             outcome = service.replay(target, DraftOutbox(outbox))
@@ -99,7 +82,7 @@ def list_requests(
     json_out: bool = JsonOption,
 ) -> None:
     """Stored requests and their state (no personal data: reference, type, priority, case)."""
-    with _errors(json_out):
+    with json_errors(json_out):
         _, service = _service(inventory)
         found = [r for r in service.records() if state is None or r.state == state]
     if json_out:
@@ -123,7 +106,7 @@ def export(
     """Requests with their content as CSV for people (formula injection neutralised)."""
     from outage.intake.csvio import export_csv
 
-    with _errors(json_out):
+    with json_errors(json_out):
         _, service = _service(inventory)
         pairs = service.store.requests(frozenset({state}))
     columns = ["reference", "state", "submitted_at", "channel", "language", *service.schema.field_names()]
@@ -141,7 +124,7 @@ def export(
 @app.command("purge")
 def purge(inventory: Path | None = InventoryOption, json_out: bool = JsonOption) -> None:
     """Remove personal data of requests entered longer ago than intake.purge_after."""
-    with _errors(json_out):
+    with json_errors(json_out):
         loaded, service = _service(inventory)
         purged = service.purge(loaded.intake)
     if json_out:
@@ -162,7 +145,7 @@ def form(
     from policies.errors import ConfigError
     from policies.intake import load_intake_schema
 
-    with _errors(json_out):
+    with json_errors(json_out):
         if size not in ("a4", "letter") or lang not in ("en", "de"):
             raise ConfigError(f"--size {size} --lang {lang}: expected --size a4|letter and --lang en|de")
         out.write_text(print_page(load_intake_schema(), "de" if lang == "de" else "en",
