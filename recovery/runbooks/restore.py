@@ -368,7 +368,7 @@ def finished_message(site: Site, r: Restore) -> str:
     """What the operator must know: standalone primary, DNS untouched, archiving off, old data kept."""
     until = r.plan.target_time.isoformat() if r.plan.target_time else "the end of the archived WAL"
     try:
-        address = site.dns.resolve()
+        address = site.resolver().resolve()
         dns = f"{site.inventory.dns.record_name} still resolves to {address}"
     except DrError as err:
         dns = f"{site.inventory.dns.record_name} unchanged ({err})"

@@ -7,6 +7,7 @@ An unreachable host is data (`unreachable`), not an error: failover expects one.
 
 import hashlib
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from policies.errors import ConfigError, DrError, HostError, HostKeyMismatch
 from policies.sla import Tier, load_policy
 from recovery.adapters.app_config import AppHosts
 from recovery.adapters.clock import SystemClock
+from recovery.adapters.dns_resolver import DnsResolver
 from recovery.adapters.dynamo_lock import DynamoLock
 from recovery.adapters.fabric_host import FabricHostRunner
 from recovery.adapters.isolation import isolator_for
@@ -25,12 +27,14 @@ from recovery.adapters.s3_store import S3ObjectStore
 from recovery.adapters.secrets import optional_secret
 from recovery.adapters.sns_notifier import SnsNotifier
 from recovery.inventory import HostNode, Inventory, inventory_tier
-from recovery.ports import Clock, Dns, HostRunner, Isolator, Lock, Notifier, ObjectStore
+from recovery.ports import Clock, Dns, HostRunner, Isolator, Lock, Notifier, ObjectStore, Resolver
 from recovery.runbooks.app_hosts import app_hosts_steps
 from recovery.runbooks.decisions import Truth, dns_truth
-from recovery.runbooks.engine import Step
+from recovery.runbooks.engine import Step, wait_until
 
 log = logging.getLogger(__name__)
+
+DNS_ANSWER_SECONDS = 60  # beyond the TTL, for a changed record to reach the name's servers
 
 
 @dataclass
@@ -40,6 +44,7 @@ class Site:
     hosts: dict[str, PgHost]
     unreachable: dict[str, str]
     dns: Dns
+    resolver: Callable[[], Resolver]
     lock: Lock
     notifier: Notifier
     store: ObjectStore
@@ -65,20 +70,38 @@ class Site:
         return checks.primary if name == self.inventory.database.primary.name else checks.secondary
 
     def dns_truth(self, primary: str, secondary: str) -> Truth:
-        """The failover records point PRIMARY at `primary` and SECONDARY at `secondary`."""
-        return dns_truth(self.dns.records(), self.node(primary).host, self.node(secondary).host)
+        """The failover records point PRIMARY at `primary` and SECONDARY at `secondary`, and the
+        name answers `primary` through DNS, as a client asking afresh gets it."""
+        records = dns_truth(self.dns.records(), self.node(primary).host, self.node(secondary).host)
+        if not records.done:
+            return records
+        answer = self.name_answers(primary)
+        return Truth(answer.done, f"{records.detail}; {answer.detail}")
+
+    def name_answers(self, name: str) -> Truth:
+        """The name resolves to node `name` through the data plane (a fresh query, no cache)."""
+        want = self.node(name).host
+        try:
+            got = self.resolver().resolve()
+        except HostError as err:
+            return Truth(False, str(err))
+        return Truth(got == want, f"DNS answers {got}" + ("" if got == want else f", not yet {want}"))
 
     def app_steps(self, primary: str) -> list[Step]:
         """Re-point the inventory's app hosts at `primary` (none when it lists none)."""
         return app_hosts_steps(self.apps, lambda: self.node(primary).host, self.node(primary).host)
 
     def point_dns(self, primary: str, secondary: str) -> str:
+        """Re-point the records, then wait until DNS answers the new primary: the records alone
+        (the control plane) do not yet send a client there."""
         self.dns.point_to((self.node(primary).host, self.health_check(primary)),
                           (self.node(secondary).host, self.health_check(secondary)))
-        return f"{self.inventory.dns.record_name} PRIMARY -> {primary}, SECONDARY -> {secondary}"
+        answered = wait_until(lambda: self.name_answers(primary), self.inventory.dns.ttl + DNS_ANSWER_SECONDS,
+                              f"DNS answering {self.inventory.dns.record_name} with {primary}")
+        return f"{self.inventory.dns.record_name} PRIMARY -> {primary}, SECONDARY -> {secondary}; {answered}"
 
     def _through_dns(self, sql: str, run: str) -> tuple[str, bool]:
-        address = self.dns.resolve()
+        address = self.resolver().resolve()
         if any(self.node(name).host == address for name in self.unreachable):
             raise HostError(f"{self.inventory.dns.record_name} points at {address}, which is unreachable")
         db = self.inventory.database
@@ -187,6 +210,7 @@ def open_site(inventory: Inventory, policy_path: Path | None = None) -> Site:
         hosts[node.name].down = unreachable.get(node.name)
     apps = open_apps(inventory, [h.runner for h in hosts.values()])
     return Site(inventory=inventory, tier=tier, hosts=hosts, unreachable=unreachable, apps=apps,
-                dns=Route53Dns(inventory), lock=DynamoLock(inventory), notifier=SnsNotifier(inventory),
+                dns=Route53Dns(inventory), resolver=lambda: DnsResolver(inventory, timeout=2.0),
+                lock=DynamoLock(inventory), notifier=SnsNotifier(inventory),
                 store=S3ObjectStore(inventory), clock=SystemClock(), db_password=password,
                 secrets=secrets, isolator=isolator_for(inventory))

@@ -5,7 +5,9 @@
 Started on demand by `recovery.wal_fetch` (the restore_command). It answers `want/<name>`
 requests first (`ready/<name>`, or `missing/<name>` when not archived, or `failed/<name>`) and
 keeps the segments after the last one served (`served`) downloaded in `ready/`, at most
-`--max-bytes` of them (default 128 MiB, pgBackRest's archive-get queue). A file reaches
+`--max-bytes` of them (default 128 MiB, pgBackRest's archive-get queue). A file that was asked
+for stays in `ready/` until the command takes it, even when `served` (say, of an earlier
+restore on this queue) is past it. A file reaches
 `ready/` only after its SHA-256 matched the WAL manifest's. Whether a segment is archived is
 decided when replay asks for it, never from an earlier prefetch miss. Unserved files are
 removed when the queue exits after `--idle` seconds without requests.
@@ -60,6 +62,7 @@ class RestoreQueue:
         self.pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="wal-fetch")
         self.in_flight: dict[str, Future[None]] = {}
         self.missed: dict[str, float] = {}
+        self.answered: set[str] = set()  # asked for: kept in ready/ until the command takes it
 
     def _names(self, sub: str) -> list[str]:
         return sorted(p.name for p in (self.queue / sub).iterdir() if not p.name.startswith("."))
@@ -87,6 +90,8 @@ class RestoreQueue:
             return None
 
     def _start(self, name: str, wanted: bool) -> None:
+        if wanted:
+            self.answered.add(name)
         self.in_flight[name] = self.pool.submit(self._fetch, name, wanted)
 
     def step(self) -> bool:
@@ -95,11 +100,13 @@ class RestoreQueue:
         wants = self._names("want")
         ready = self._names("ready")
         served = self._served()
+        self.answered = {n for n in self.answered if n in ready or n in self.in_flight or n in wants}
         for name in stale(ready, served):
-            if name not in wants:
+            if name not in wants and name not in self.answered:
                 (self.queue / "ready" / name).unlink(missing_ok=True)
         for name in wants:
             if name in ready:
+                self.answered.add(name)
                 (self.queue / "want" / name).unlink(missing_ok=True)
             elif name not in self.in_flight:
                 self._start(name, wanted=True)  # a request never waits for a free slot
