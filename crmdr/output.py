@@ -98,12 +98,11 @@ def fail(error: DrError, *, debug: bool, json_out: bool = False) -> int:
 
 @contextmanager
 def json_errors(json_out: bool) -> Iterator[None]:
-    """With --json, a DrError is also a JSON document on stdout (`error`, `exit_code`); same exit code."""
+    """With --json, a DrError is the one JSON error document of `fail` (the shape every command
+    prints); same exit code."""
     try:
         yield
     except DrError as error:
         if not json_out:
             raise
-        emit_json({"error": str(error), "exit_code": error.exit_code})
-        sys.stderr.write(f"crmdr: {error}\n")
-        raise SystemExit(error.exit_code) from None
+        raise SystemExit(fail(error, debug=False, json_out=True)) from None

@@ -10,10 +10,11 @@ Failback: the fenced old primary is rebuilt as a standby of the current one with
 roles are switched back.
 """
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from policies.errors import CheckFailed, DrError, HostError, Refused
+from policies.errors import CheckFailed, DrError, HostError, Refused, VerificationFailed
 from recovery.inventory import Inventory
 from recovery.runbooks.decisions import Truth, divergence, streaming_stall, timeline_fork
 from recovery.runbooks.engine import Step, wait_until
@@ -23,6 +24,7 @@ from recovery.runbooks.site import Site, open_site
 from recovery.wal.segments import parse_lsn
 
 CATCH_UP_SECONDS = 120.0
+RESTOP_AFTER_SECONDS = 20.0
 STREAM_SECONDS = 60.0
 
 
@@ -85,6 +87,36 @@ def caught_up(site: Site, source: str, target: str) -> Truth:
     replayed = str(row[0]) if row and row[0] else "0/0"
     done = parse_lsn(replayed) > parse_lsn(checkpoint)
     return Truth(done, f"{target} replayed {replayed}, {source} shut down at {checkpoint}")
+
+
+def _catch_up(site: Site, options: Options, source: str, target: str) -> str:
+    """Wait until `target` replayed past `source`'s shutdown checkpoint.
+
+    A standby cut off while the source shut down never receives that checkpoint: streaming died
+    with the source. So every RESTOP_AFTER_SECONDS the source is started again (still the primary;
+    the name still points there), given until the standby streams, and stopped cleanly once more.
+    When the budget runs out the source is left running as the primary: never no primary.
+    """
+    deadline = time.monotonic() + CATCH_UP_SECONDS
+
+    def left() -> float:
+        return max(deadline - time.monotonic(), 0.1)
+
+    while True:
+        try:
+            return wait_until(lambda: caught_up(site, source, target), min(RESTOP_AFTER_SECONDS, left()),
+                              f"{target} catching up", progress=options.report)
+        except VerificationFailed as err:
+            reason = str(err)
+        options.report(f"{reason}; starting {source} again so {target} can stream its WAL")
+        site.host(source).start()
+        try:
+            wait_until(lambda: streams_from(site, target, source), left(), f"{target} streaming from {source}",
+                       progress=options.report)
+        except VerificationFailed as err:
+            raise VerificationFailed(f"{reason}; then {err}. {source} runs as the primary again: no switchover "
+                                     f"happened, writes go on there; resume once {target} streams") from None
+        site.host(source).stop("fast")
 
 
 def rejoined(site: Site, node: str, upstream: str) -> Truth:
@@ -154,8 +186,8 @@ def switch_steps(site: Site, options: Options, source: str, target: str) -> list
              guard=lambda: guard(site, source, "stop writes", want_primary=True), timeout=120, attempts=2),
         Step("catch-up", f"wait until {target} replayed all of {source}'s WAL", "promote",
              check=lambda: caught_up(site, source, target),
-             act=lambda: wait_until(lambda: caught_up(site, source, target), CATCH_UP_SECONDS,
-                                    f"{target} catching up"), attempts=1, timeout=CATCH_UP_SECONDS + 10),
+             act=lambda: _catch_up(site, options, source, target), attempts=1,
+             timeout=CATCH_UP_SECONDS + 200),
         promote_step(site, target),
         Step("dns", f"point {site.inventory.dns.record_name} at {target} (secondary {source})", "dns",
              check=lambda: site.dns_truth(target, source), act=lambda: site.point_dns(target, source)),

@@ -146,7 +146,7 @@ def test_cli_bad_input_exits_2_and_changes_nothing(dr_side: Path, tmp_path: Path
     assert bad_row.returncode == 2
     assert f"{customers}: line 5: column 'monthly_fee'" in bad_row.stderr and "Traceback" not in bad_row.stderr
     as_json = _run(dr_side, tmp_path, "--customers", str(customers), "--json")
-    assert as_json.returncode == 2 and json.loads(as_json.stdout)["exit_code"] == 2
+    assert as_json.returncode == 2 and json.loads(as_json.stdout)["error"]["exit_code"] == 2
     bad_month = crmdr("credits", "--month", "2026-1", "--inventory", str(dr_side), env=ENV)
     assert bad_month.returncode == 2 and "--month: expected a month as YYYY-MM" in bad_month.stderr
     missing = _run(dr_side, tmp_path, "--customers", str(tmp_path / "nope.csv"))

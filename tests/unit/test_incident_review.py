@@ -275,7 +275,7 @@ def test_cli_review_bad_input_exits_2_before_anything_is_signed(tmp_path: Path, 
     out = tmp_path / "reviews"
     bad_notes = crmdr("incident", "review", INCIDENT.id, "--notes-dir", str(folder), "--out", str(out),
                       "--inventory", str(inventory_file), "--json")
-    assert bad_notes.returncode == 2 and json.loads(bad_notes.stdout)["exit_code"] == 2
+    assert bad_notes.returncode == 2 and json.loads(bad_notes.stdout)["error"]["exit_code"] == 2
     assert "field 'entered_by'" in bad_notes.stderr and "Traceback" not in bad_notes.stderr
     bad_csv = tmp_path / "c.csv"
     bad_csv.write_text("id,name,plan,monthly_fee\nx,X,nope,1\n")
