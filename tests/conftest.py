@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 if _WORKER.startswith("gw"):
     os.environ["CRMDR_TEST_NET"] = str(int(os.environ.get("CRMDR_TEST_NET", "100")) + int(_WORKER[2:]))
+# Runs without --journal-dir journal to the default, `.crmdr/runs` under the checkout: shared by both
+# workers, one worker's restore in progress would refuse the other's ("an unfinished restore run").
+os.environ.setdefault("CRMDR_JOURNAL_DIR", tempfile.mkdtemp(prefix=f"crmdr-runs-{_WORKER or 'main'}-"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
