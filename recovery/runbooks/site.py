@@ -44,7 +44,7 @@ class Site:
     hosts: dict[str, PgHost]
     unreachable: dict[str, str]
     dns: Dns
-    resolver: Callable[[], Resolver]
+    resolver: Callable[[], Resolver]  # a new one per question: a fresh DNS query, no answer kept
     lock: Lock
     notifier: Notifier
     store: ObjectStore

@@ -5,10 +5,10 @@
 Started on demand by `recovery.wal_fetch` (the restore_command). It answers `want/<name>`
 requests first (`ready/<name>`, or `missing/<name>` when not archived, or `failed/<name>`) and
 keeps the segments after the last one served (`served`) downloaded in `ready/`, at most
-`--max-bytes` of them (default 128 MiB, pgBackRest's archive-get queue). A file that was asked
-for stays in `ready/` until the command takes it, even when `served` (say, of an earlier
-restore on this queue) is past it. A file reaches
-`ready/` only after its SHA-256 matched the WAL manifest's. Whether a segment is archived is
+`--max-bytes` of them (default 128 MiB, pgBackRest's archive-get queue). A file reaches
+`ready/` only after its SHA-256 matched the WAL manifest's. A file that was asked for stays
+there until the command takes it, even when `served` (say, of an earlier restore on this
+queue) is past it. Whether a segment is archived is
 decided when replay asks for it, never from an earlier prefetch miss. Unserved files are
 removed when the queue exits after `--idle` seconds without requests.
 """

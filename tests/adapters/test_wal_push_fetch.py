@@ -1,7 +1,8 @@
 """archive_command / restore_command against a moto server (their helpers are other processes).
 
 Idempotent, never overwriting, acknowledged only once stored and locked, a corrupted object
-refused by its SHA-256, and a killed archiver losing nothing it acknowledged.
+refused by its SHA-256, a killed archiver losing nothing it acknowledged, and the restore
+queue keeping what replay asked for.
 """
 
 import contextlib
@@ -9,7 +10,8 @@ import hashlib
 import os
 import signal
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
@@ -22,6 +24,7 @@ from recovery.inventory import Inventory
 from recovery.wal import daemon
 from recovery.wal import fetch as wal_fetch
 from recovery.wal import push as wal_push
+from recovery.wal.restore_queue import Downloader, RestoreQueue
 from tests.conftest import make_inventory
 
 pytestmark = pytest.mark.adapters
@@ -139,3 +142,50 @@ def test_a_killed_archiver_loses_nothing_it_acknowledged(inventory: tuple[Invent
     for name in names:  # PostgreSQL's calls, in order: each returns 0 only once its segment is stored
         assert wal_push.main(["--inventory", str(path), str(wal / name), name]) == 0
         assert store.get_bytes(f"wal/{name}") == (wal / name).read_bytes()
+
+
+def _step_until(queue: RestoreQueue, condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not condition():
+        queue.step()
+        time.sleep(0.005)
+
+
+def test_the_restore_queue_keeps_a_requested_segment_though_an_earlier_restore_served_past_it(
+        inventory: tuple[Inventory, Path], tmp_path: Path) -> None:
+    """GIVEN `served` left further along the archive by an earlier restore on this queue, WHEN replay
+    asks for an earlier segment, THEN the queue keeps the downloaded, checked file in ready/ until
+    the command takes it. (It dropped it as stale: the command asked twice, gave up, and the restore
+    never reached consistency; CI, test_a_crashed_restore_resumes_to_the_end_of_the_archive.)"""
+    _, path = inventory
+    segment = tmp_path / SEGMENT
+    segment.write_bytes(b"wal" * 1000)
+    assert wal_push.main(["--direct", "--inventory", str(path), str(segment), SEGMENT]) == 0
+    queue_path = wal_fetch.queue_dir(path, None)
+    (queue_path / "served").write_text("000000010000000000000020")
+    queue = RestoreQueue(Downloader.open(path), queue_path, parallel=2, max_bytes=2 * 16 * 1024 * 1024)
+    (queue_path / "want" / SEGMENT).write_text(SEGMENT)
+
+    _step_until(queue, lambda: not (queue_path / "want" / SEGMENT).exists())
+    for _ in range(50):
+        queue.step()
+        time.sleep(0.002)
+    queue.pool.shutdown(wait=True)
+    queue.step()
+
+    assert (queue_path / "ready" / SEGMENT).read_bytes() == segment.read_bytes()
+
+
+def test_the_restore_queue_drops_a_prefetched_segment_replay_moved_past(
+        inventory: tuple[Inventory, Path]) -> None:
+    """Unasked-for files at or before the last served segment are removed: the budget is for what comes next."""
+    _, path = inventory
+    queue_path = wal_fetch.queue_dir(path, None)
+    (queue_path / "ready" / SEGMENT).write_bytes(b"old")
+    (queue_path / "served").write_text("000000010000000000000020")
+    queue = RestoreQueue(Downloader.open(path), queue_path, parallel=1, max_bytes=16 * 1024 * 1024)
+
+    queue.step()
+    queue.pool.shutdown(wait=True)
+
+    assert not (queue_path / "ready" / SEGMENT).exists()

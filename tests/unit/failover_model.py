@@ -427,7 +427,7 @@ def open_model_site(world: World) -> ModelSite:
         hosts[node.name] = ModelHost(world, node)
     unreachable = {name: f"host {name}: timed out connecting over SSH"
                    for name, node in world.nodes.items() if not node.reachable}
-    fake: Any = {"dns": ModelDns(world), "resolver": lambda: ModelDns(world), "lock": ModelLock(world), "notifier": ModelNotifier(world),
-                 "store": ModelStore(world), "clock": ModelClock(world)}
+    fake: Any = {"dns": ModelDns(world), "resolver": lambda: ModelDns(world), "lock": ModelLock(world),
+                 "notifier": ModelNotifier(world), "store": ModelStore(world), "clock": ModelClock(world)}
     return ModelSite(inventory=inventory, tier=load_policy(None).tier(inventory.sla_tier), hosts=hosts,
                      unreachable=unreachable, world=world, **fake)
