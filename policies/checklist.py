@@ -7,13 +7,12 @@ target from detection, for the checklist itself and for drill reports.
 
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from policies.documents import load_document
+from policies.documents import load_shipped_or
 from policies.durations import Duration
 from policies.errors import ConfigError
 
@@ -56,10 +55,7 @@ class Checklist(BaseModel):
 
 def load_checklist(path: Path | None = None) -> Checklist:
     """The given file, else the shipped one."""
-    if path is not None:
-        return load_document(path, Checklist, what="checklist")
-    with resources.as_file(resources.files("policies") / DEFAULT_FILE) as shipped:
-        return load_document(shipped, Checklist, what="checklist")
+    return load_shipped_or(path, DEFAULT_FILE, Checklist, what="checklist")
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,12 @@ field), so `crmdr credits` and `crmdr policy check` reject a bad file before any
 """
 
 from decimal import Decimal
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from policies.documents import line_of, read_document, validate_document
+from policies.documents import Problem, load_shipped_or
 from policies.errors import ConfigError
 
 Percent = Annotated[Decimal, Field(ge=0, le=100)]
@@ -98,8 +97,6 @@ class CreditPolicy(_Model):
         return frozenset(seen)
 
 
-Problem = tuple[tuple[str | int, ...], str]
-
 
 def credit_policy_problems(policy: CreditPolicy) -> list[Problem]:
     """What a type cannot catch: unknown components, steps out of order, a cap below the minimum."""
@@ -131,16 +128,5 @@ def credit_policy_problems(policy: CreditPolicy) -> list[Problem]:
 
 def load_credit_policy(path: Path | None = None) -> CreditPolicy:
     """Load and check a credit policy; None means the one shipped with the toolkit."""
-    if path is None:
-        with resources.as_file(resources.files("policies") / "credits.yaml") as shipped:
-            return load_credit_policy(Path(shipped))
-    data, root = read_document(path, what="credit policy")
-    policy = validate_document(path, data, root, CreditPolicy)
-    problems = credit_policy_problems(policy)
-    if problems:
-        loc, reason = problems[0]
-        line = line_of(root, loc)
-        field = ".".join(str(part) for part in loc)
-        where = f"{path}: line {line}: " if line else f"{path}: "
-        raise ConfigError(f"{where}field '{field}': {reason}")
-    return policy
+    return load_shipped_or(path, "credits.yaml", CreditPolicy, what="credit policy",
+                           problems=credit_policy_problems)

@@ -6,7 +6,8 @@ would put the cursor.
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +25,30 @@ def load_document(path: Path, model: type[M], *, what: str) -> M:
     """Read `path` (YAML or JSON) as `model`; raise ConfigError with one clear sentence."""
     data, root = read_document(path, what=what)
     return validate_document(path, data, root, model)
+
+
+Problem = tuple[tuple[str | int, ...], str]  # (field location, what is wrong) beyond what a type checks
+
+
+def load_shipped_or(path: Path | None, shipped: str, model: type[M], *, what: str,
+                    problems: Callable[[M], list[Problem]] | None = None) -> M:
+    """Load `path`, or the file `shipped` with the toolkit when None; the first problem found is the error.
+
+    `problems` catches what a type cannot (unknown names, order); its first one names file, line and field.
+    """
+    if path is None:
+        with resources.as_file(resources.files("policies") / shipped) as bundled:
+            return load_shipped_or(Path(bundled), shipped, model, what=what, problems=problems)
+    data, root = read_document(path, what=what)
+    document = validate_document(path, data, root, model)
+    found = problems(document) if problems else []
+    if found:
+        loc, reason = found[0]
+        line = line_of(root, loc)
+        field = ".".join(str(part) for part in loc)
+        where = f"{path}: line {line}: " if line else f"{path}: "
+        raise ConfigError(f"{where}field '{field}': {reason}")
+    return document
 
 
 def read_document(path: Path, *, what: str) -> tuple[Any, yaml.Node | None]:

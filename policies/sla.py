@@ -6,13 +6,12 @@ same rules serve `crmdr policy check`, the drills and the Pulumi guardrails.
 """
 
 from datetime import timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from policies.documents import line_of, read_document, validate_document
+from policies.documents import Problem, line_of, load_shipped_or, read_document
 from policies.durations import Duration, format_duration
 from policies.errors import ConfigError
 
@@ -61,8 +60,6 @@ class Policy(BaseModel):
             raise ConfigError(f"unknown SLA tier '{name}' (the policy defines: {known})") from None
 
 
-Problem = tuple[tuple[str | int, ...], str]
-
 
 def policy_problems(policy: Policy) -> list[Problem]:
     """Inconsistencies a type cannot catch, each as (location, reason)."""
@@ -107,19 +104,7 @@ def policy_problems(policy: Policy) -> list[Problem]:
 
 def load_policy(path: Path | None = None) -> Policy:
     """Load and check a policy file; None means the policy shipped with the toolkit."""
-    if path is None:
-        with resources.as_file(resources.files("policies") / "tiers.yaml") as shipped:
-            return load_policy(Path(shipped))
-    data, root = read_document(path, what="SLA policy")
-    policy = validate_document(path, data, root, Policy)
-    problems = policy_problems(policy)
-    if problems:
-        loc, reason = problems[0]
-        line = line_of(root, loc)
-        field = ".".join(str(part) for part in loc)
-        where = f"{path}: line {line}: " if line else f"{path}: "
-        raise ConfigError(f"{where}field '{field}': {reason}")
-    return policy
+    return load_shipped_or(path, "tiers.yaml", Policy, what="SLA policy", problems=policy_problems)
 
 
 def check_inventory_tier(policy: Policy, inventory_path: Path) -> str:
