@@ -30,7 +30,7 @@ from crmdr.commands import (
     status,
     watch,
 )
-from crmdr.output import fail
+from crmdr.output import emit_json_error, fail
 from policies.errors import DrError, Interrupted, interrupted
 
 app = typer.Typer(
@@ -110,19 +110,30 @@ def _stopped(signal_error: Interrupted) -> int:
     return signal_error.exit_code
 
 
+def _usage_error_as_json(done: SystemExit) -> None:
+    """Typer has shown a bad flag or argument (exit 2); with --json the same error as the one JSON shape."""
+    usage = done.__context__
+    if isinstance(usage, typer.TyperException) and done.code:
+        emit_json_error(usage.format_message(), "UsageError", int(done.code))
+
+
 def main() -> None:
-    """Console script: run the app, translate DrError to its exit code and one sentence, and a
-    signal (SIGINT, SIGTERM, SIGHUP) to one line saying where it stopped, exit 128 + signal."""
+    """Console script: run the app, translate DrError to its exit code and one sentence, a usage
+    error with --json to the JSON error too, and a signal (SIGINT, SIGTERM, SIGHUP) to one line
+    saying where it stopped, exit 128 + signal."""
     for number in SIGNALS:
         signal.signal(number, _on_signal)
+    json_out = "--json" in sys.argv[1:]
     try:
         app()
     except DrError as error:
-        sys.exit(fail(error, debug=_state["debug"], json_out="--json" in sys.argv[1:]))
+        sys.exit(fail(error, debug=_state["debug"], json_out=json_out))
     except KeyboardInterrupt as error:
         sys.exit(_stopped(interrupted(error)))
     except SystemExit as done:
         found = _interrupt_of(done)
-        if found is None:
-            raise
-        sys.exit(_stopped(found))
+        if found is not None:
+            sys.exit(_stopped(found))
+        if json_out:
+            _usage_error_as_json(done)
+        raise

@@ -91,9 +91,15 @@ def fail(error: DrError, *, debug: bool, json_out: bool = False) -> int:
     if debug:
         log.exception("%s", error)
     sys.stderr.write(f"crmdr: {error}\n")
-    if json_out and not _emitted:
-        emit_json({"error": {"message": str(error), "kind": type(error).__name__, "exit_code": error.exit_code}})
+    if json_out:
+        emit_json_error(str(error), type(error).__name__, error.exit_code)
     return error.exit_code
+
+
+def emit_json_error(message: str, kind: str, exit_code: int) -> None:
+    """The one JSON error shape of every command, unless the command already printed its document."""
+    if not _emitted:
+        emit_json({"error": {"message": message, "kind": kind, "exit_code": exit_code}})
 
 
 @contextmanager

@@ -27,6 +27,18 @@ def test_an_error_with_json_is_one_json_document_on_stdout(args: tuple[str, ...]
     assert error["exit_code"] == 2 and error["kind"] == "ConfigError" and error["message"] in result.stderr
 
 
+@pytest.mark.parametrize("args", [("backup", "list", "--no-such-flag"), ("lab", "cut"), ("report", "verify")])
+def test_a_usage_error_with_json_is_the_same_json_error_and_without_json_only_text(args: tuple[str, ...]) -> None:
+    """Click's usage errors (unknown flag, missing argument or value) keep exit 2 and their text."""
+    result = crmdr(*args, "--json")
+    assert result.returncode == 2, result.stderr
+    error = json.loads(result.stdout)["error"]
+    assert error["exit_code"] == 2 and error["kind"] == "UsageError" and error["message"] in result.stderr
+    assert "Traceback" not in result.stderr
+    plain = crmdr(*args)
+    assert plain.returncode == 2 and plain.stdout == "" and error["message"] in plain.stderr
+
+
 def test_times_are_iso_8601_utc_with_t(tmp_path: Path) -> None:
     out = tmp_path / "out"
     make_report(out, Ed25519PrivateKey.generate(), 1)
