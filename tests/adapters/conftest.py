@@ -1,10 +1,19 @@
-"""The DR side every adapter test starts from: in-process moto with a KMS key and a locked bucket."""
+"""The DR side adapter tests start from: moto (in-process, or a server for what a subprocess
+calls) with the DR region's KMS key and Object Lock bucket."""
 
+import os
+import socket
 from collections.abc import Iterator
 
 import boto3
 import pytest
+import requests
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
+
+NET = int(os.environ.get("CRMDR_TEST_NET", "100"))
+ENV = {"CRMDR_TEST_DB_PASSWORD": "not-a-real-one", "AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab",
+       "AWS_DEFAULT_REGION": "us-west-2"}
 
 
 @pytest.fixture
@@ -18,3 +27,29 @@ def dr_key_id(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             Bucket="crm-backups", ObjectLockEnabledForBucket=True,
             CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
         yield key_id
+
+
+@pytest.fixture
+def moto_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh moto server on this worker's loopback block, for the crmdr processes a test starts."""
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    host = f"127.0.{NET}.61"
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    url = f"http://{host}:{port}"
+    requests.post(f"{url}/moto-api/reset", timeout=10)  # the server shares this process's moto state
+    yield url
+    server.stop()
+
+
+def locked_dr_bucket(url: str) -> str:
+    """Make the DR region's KMS key and Object Lock bucket `crm-backups` on the server; the key's id."""
+    key_id: str = boto3.client("kms", region_name="us-west-2", endpoint_url=url).create_key()["KeyMetadata"]["KeyId"]
+    boto3.client("s3", region_name="us-west-2", endpoint_url=url).create_bucket(
+        Bucket="crm-backups", ObjectLockEnabledForBucket=True,
+        CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    return key_id

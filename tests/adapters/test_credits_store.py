@@ -10,27 +10,21 @@ for 60 minutes (10:00-10:59 on 14 October, every probe failed) and healthy other
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import pytest
-import requests
-from moto.server import ThreadedMotoServer
 
 from outage.adapters.dr_bucket import DrBucket
 from outage.adapters.s3_series import S3AvailabilitySeries
 from outage.credits.series import MinuteBucket, Month
+from tests.adapters.conftest import ENV, locked_dr_bucket
 from tests.conftest import crmdr, make_inventory
 
 pytestmark = pytest.mark.adapters
 
-NET = int(os.environ.get("CRMDR_TEST_NET", "100"))
-ENV = {"CRMDR_TEST_DB_PASSWORD": "not-a-real-one", "AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab"}
 CUSTOMERS = ("id,name,plan,monthly_fee,currency,contact,language\n"
              "b1,Acme GmbH,business,1000.00,EUR,billing@acme.example,de\n"
              "e1,Globex,enterprise,2400.50,EUR,ap@globex.example,en\n"
@@ -38,26 +32,12 @@ CUSTOMERS = ("id,name,plan,monthly_fee,currency,contact,language\n"
 
 
 @pytest.fixture
-def dr_side(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """A moto server with the DR region's KMS key and locked bucket; the inventory file naming it."""
-    for name, value in ENV.items():
-        monkeypatch.setenv(name, value)
-    host = f"127.0.{NET}.61"
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
-    url = f"http://{host}:{port}"
-    requests.post(f"{url}/moto-api/reset", timeout=10)
-    key_id = boto3.client("kms", region_name="us-west-2", endpoint_url=url).create_key()["KeyMetadata"]["KeyId"]
-    s3 = boto3.client("s3", region_name="us-west-2", endpoint_url=url)
-    s3.create_bucket(Bucket="crm-backups", ObjectLockEnabledForBucket=True,
-                     CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+def dr_side(moto_url: str, tmp_path: Path) -> Path:
+    """The DR region's KMS key and locked bucket on a moto server; the inventory file naming it."""
+    key_id = locked_dr_bucket(moto_url)
     path = tmp_path / "inventory.json"
-    path.write_text(make_inventory(**{"aws.endpoint_url": url, "backup.kms_key_id": key_id}).to_json())
-    yield path
-    server.stop()
+    path.write_text(make_inventory(**{"aws.endpoint_url": moto_url, "backup.kms_key_id": key_id}).to_json())
+    return path
 
 
 def _inventory(path: Path):  # type: ignore[no-untyped-def]

@@ -8,18 +8,14 @@ other call runs against moto.
 """
 
 import json
-import os
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
 import pytest
-import requests
 from botocore.stub import Stubber
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 from policies.errors import Refused
 from recovery.adapters.rds import RdsInstances, fence_group
@@ -28,30 +24,13 @@ from recovery.runbooks.rds_decisions import rds_fenced, rds_stopped, standalone
 from recovery.runbooks.rds_failover import RDS_FAILOVER
 from recovery.runbooks.rds_site import open_rds_site
 from recovery.runbooks.run import Options, execute
+from tests.adapters.conftest import ENV
 from tests.adapters.rds_world import PRIMARY, REPLICA, build, rds_inventory, state, write
 from tests.conftest import crmdr
 
 pytestmark = pytest.mark.adapters
 
-NET = int(os.environ.get("CRMDR_TEST_NET", "100"))
 FAST = {"Delay": 0, "MaxAttempts": 3}
-ENV = {"CRMDR_TEST_DB_PASSWORD": "not-a-real-one", "AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab"}
-
-
-@pytest.fixture
-def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    for name, value in ENV.items():
-        monkeypatch.setenv(name, value)
-    host = f"127.0.{NET}.60"
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
-    url = f"http://{host}:{port}"
-    requests.post(f"{url}/moto-api/reset", timeout=10)  # the server shares this process's moto state
-    yield url
-    server.stop()
 
 
 @pytest.fixture
@@ -68,8 +47,8 @@ def _cli(path: Path, journal: Path, *args: str) -> "tuple[int, str, str]":
 
 
 @pytest.mark.slow
-def test_cli_failover_restores_the_newest_dr_snapshot_and_moves_the_name(moto_server: str, tmp_path: Path) -> None:
-    inventory = build(rds_inventory(moto_server), replica=False)
+def test_cli_failover_restores_the_newest_dr_snapshot_and_moves_the_name(moto_url: str, tmp_path: Path) -> None:
+    inventory = build(rds_inventory(moto_url), replica=False)
     path = write(inventory, tmp_path)
     before = state(inventory)
 
@@ -86,7 +65,7 @@ def test_cli_failover_restores_the_newest_dr_snapshot_and_moves_the_name(moto_se
     assert {"preflight", "lock", "fence", "promote", "stop-old", "dns", "validate", "run"} <= set(done)
     assert "restored crmdr-point-1" in done["promote"].evidence
     assert "validation: describe-only" in done["validate"].evidence
-    rds_west = boto3.client("rds", region_name="us-west-2", endpoint_url=moto_server)
+    rds_west = boto3.client("rds", region_name="us-west-2", endpoint_url=moto_url)
     restored = rds_west.describe_db_instances(DBInstanceIdentifier=REPLICA)["DBInstances"][0]
     # moto does not echo PubliclyAccessible back: only the tags prove which instance this is
     assert {"Key": "crmdr:restored-from", "Value": "crmdr-point-1"} in restored["TagList"]
@@ -99,9 +78,9 @@ def test_cli_failover_restores_the_newest_dr_snapshot_and_moves_the_name(moto_se
     assert code == 0 and "nothing to do" in out
 
 
-def test_replica_lag_above_the_tier_is_refused_and_nothing_changes(moto_server: str, tmp_path: Path) -> None:
-    inventory = build(rds_inventory(moto_server), replica=True)
-    boto3.client("cloudwatch", region_name="us-west-2", endpoint_url=moto_server).put_metric_data(
+def test_replica_lag_above_the_tier_is_refused_and_nothing_changes(moto_url: str, tmp_path: Path) -> None:
+    inventory = build(rds_inventory(moto_url), replica=True)
+    boto3.client("cloudwatch", region_name="us-west-2", endpoint_url=moto_url).put_metric_data(
         Namespace="AWS/RDS", MetricData=[{"MetricName": "ReplicaLag", "Value": 60.0, "Unit": "Seconds",
                                           "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": REPLICA}]}])
     before = state(inventory)

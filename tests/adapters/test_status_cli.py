@@ -1,45 +1,28 @@
 """`crmdr status` and `crmdr checklist` as a user runs them, against a moto server for the DR region."""
 
 import json
-import os
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
-import requests
-from moto.server import ThreadedMotoServer
 
+from tests.adapters.conftest import ENV
 from tests.conftest import crmdr, make_inventory
 
 pytestmark = pytest.mark.adapters
 
-NET = int(os.environ.get("CRMDR_TEST_NET", "100"))
-ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-west-2"}
 
 
 @pytest.fixture
-def inventory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def inventory(tmp_path: Path, moto_url: str) -> Path:
     """An inventory whose DR region (status bucket, backup bucket for the journal mirror) is a moto server."""
-    for name, value in ENV.items():
-        monkeypatch.setenv(name, value)
-    host = f"127.0.{NET}.61"
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
-    url = f"http://{host}:{port}"
-    requests.post(f"{url}/moto-api/reset", timeout=10)
-    s3 = boto3.client("s3", region_name="us-west-2", endpoint_url=url)
+    s3 = boto3.client("s3", region_name="us-west-2", endpoint_url=moto_url)
     for bucket in ("crm-status", "crm-backups"):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
     path = tmp_path / "inventory.json"
-    path.write_text(make_inventory(**{"aws.endpoint_url": url, "status": {
+    path.write_text(make_inventory(**{"aws.endpoint_url": moto_url, "status": {
         "url": "https://status.example.com", "bucket": "crm-status", "language": "de"}}).to_json())
-    yield path
-    server.stop()
+    return path
 
 
 def run(*args: str, inventory: Path, journal: Path | None = None) -> tuple[int, str, str]:
