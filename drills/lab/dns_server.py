@@ -22,7 +22,6 @@ import argparse
 import json
 import logging
 import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -36,7 +35,7 @@ from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 from drills.lab import network
 from drills.lab.settings import LabPaths, LabSettings
-from drills.lab.system import pid_alive, terminate, wait_port
+from drills.lab.system import pid_alive, terminate
 from policies.errors import DrError
 from recovery.adapters.aws_session import client
 from recovery.inventory import Inventory, load_inventory
@@ -255,16 +254,10 @@ def start(paths: LabPaths, settings: LabSettings, pid: int | None) -> int:
     """Start the lab DNS server unless the one recorded is alive; return its pid."""
     if pid is not None and pid_alive(pid):
         return pid
-    paths.dns_log.parent.mkdir(parents=True, exist_ok=True)
-    with paths.dns_log.open("ab") as out:
-        command = [sys.executable, "-m", "drills.lab.dns_server", "--inventory", str(paths.inventory),
-                   "--cache", str(paths.dns_cache), "--address", str(settings.aws_ip), "--port", str(settings.dns_port)]
-        process = subprocess.Popen(
-            network.in_namespace(paths, "aws", command),
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-    wait_port(str(settings.aws_ip), settings.dns_port, open_=True, timeout=30, what="lab DNS server")
-    return process.pid
+    command = [sys.executable, "-m", "drills.lab.dns_server", "--inventory", str(paths.inventory),
+               "--cache", str(paths.dns_cache), "--address", str(settings.aws_ip), "--port", str(settings.dns_port)]
+    return network.start_on(paths, "aws", command, log=paths.dns_log, ip=str(settings.aws_ip),
+                            port=settings.dns_port, what="lab DNS server")
 
 
 def stop(pid: int | None) -> None:

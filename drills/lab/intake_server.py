@@ -6,7 +6,6 @@ one function here.
 """
 
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,7 +15,6 @@ from drills.lab import network
 from drills.lab.settings import INTAKE_PORT, LabPaths, LabSettings
 from drills.lab.system import pid_alive, port_open, read_pid, terminate, wait_port
 from drills.lab.topology import INTAKE_TABLE
-from policies.errors import HostError
 from recovery.adapters.aws_session import client
 from recovery.inventory import Intake, Inventory
 
@@ -75,26 +73,15 @@ def start(paths: LabPaths, settings: LabSettings, *, rate_per_minute: int | None
     pid = read_pid(pid_file(paths))
     if pid_alive(pid) and pid is not None:
         return pid
-    _dir(paths).mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "CRMDR_INVENTORY": str(paths.inventory)}
     if rate_per_minute is not None:
         env["CRMDR_INTAKE_RATE"] = str(rate_per_minute)
-    with (_dir(paths) / "uvicorn.log").open("ab") as log:
-        command = [sys.executable, "-m", "uvicorn", APP, "--factory", "--host", str(settings.intake_ip),
-                   "--port", str(INTAKE_PORT), "--no-access-log", "--log-level", "warning"]
-        process = subprocess.Popen(
-            network.in_namespace(paths, "intake", command),
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env,
-        )
-    pid_file(paths).write_text(f"{process.pid}\n")
-    deadline = time.monotonic() + 30
-    while not port_open(str(settings.intake_ip), INTAKE_PORT):
-        if process.poll() is not None or time.monotonic() > deadline:
-            terminate(process.pid)
-            raise HostError(f"the {WHAT} on {settings.intake_ip}:{INTAKE_PORT} did not start "
-                            f"(see {_dir(paths) / 'uvicorn.log'})")
-        time.sleep(0.05)
-    return process.pid
+    command = [sys.executable, "-m", "uvicorn", APP, "--factory", "--host", str(settings.intake_ip),
+               "--port", str(INTAKE_PORT), "--no-access-log", "--log-level", "warning"]
+    started = network.start_on(paths, "intake", command, log=_dir(paths) / "uvicorn.log", ip=str(settings.intake_ip),
+                               port=INTAKE_PORT, what=WHAT, env=env)
+    pid_file(paths).write_text(f"{started}\n")
+    return started
 
 
 def stop(paths: LabPaths, settings: LabSettings) -> bool:

@@ -25,12 +25,14 @@ namespace and is cut by port.
 import json
 import logging
 import subprocess
+import time
 from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address
+from pathlib import Path
 from typing import Any
 
 from drills.lab.settings import LabPaths, LabSettings
-from drills.lab.system import is_root, pid_alive, terminate
+from drills.lab.system import is_root, pid_alive, port_open, terminate
 from policies.errors import ConfigError, HostError
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,25 @@ def in_namespace(paths: LabPaths, node: str, command: Sequence[str]) -> list[str
     """Prefix a command so that it runs on `node`'s host (its namespace), or unchanged."""
     name = host_namespace(paths, node)
     return ["ip", "netns", "exec", name, *command] if name else list(command)
+
+
+def start_on(paths: LabPaths, node: str, command: Sequence[str], *, log: Path, ip: str, port: int, what: str,
+             env: dict[str, str] | None = None) -> int:
+    """Start a lab service detached on `node`'s host; its pid once ip:port accepts connections.
+
+    A service that dies at start or is not up within 30 s is stopped and named with its log."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        process = subprocess.Popen(  # this interpreter, a module of ours, the lab's paths
+            in_namespace(paths, node, command), stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+    deadline = time.monotonic() + 30
+    while not port_open(ip, port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            terminate(process.pid)
+            raise HostError(f"the {what} on {ip}:{port} did not start (see {log})")
+        time.sleep(0.05)
+    return process.pid
 
 
 def _run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -7,14 +7,13 @@ It reads the bucket on every request (no cache), so a publication shows at once.
 
 import argparse
 import logging
-import subprocess
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from drills.lab import aws, network
 from drills.lab.settings import LabPaths, LabSettings
-from drills.lab.system import pid_alive, terminate, wait_port
+from drills.lab.system import pid_alive, terminate
 from drills.lab.topology import CUSTOMER_TOPIC, STATUS_BUCKET
 from outage.adapters.s3_status import S3StatusStore
 from policies.errors import DrError
@@ -98,16 +97,10 @@ def start(paths: LabPaths, settings: LabSettings, pid: int | None) -> int:
     """Start the server unless the one recorded is alive; return its pid."""
     if pid is not None and pid_alive(pid):
         return pid
-    paths.status_log.parent.mkdir(parents=True, exist_ok=True)
-    with paths.status_log.open("ab") as out:
-        command = [sys.executable, "-m", "drills.lab.status_server", "--inventory", str(paths.inventory),
-                   "--host", str(settings.status_ip), "--port", str(settings.status_port)]
-        process = subprocess.Popen(
-            network.in_namespace(paths, "status", command),
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-    wait_port(str(settings.status_ip), settings.status_port, open_=True, timeout=30, what="status page server")
-    return process.pid
+    command = [sys.executable, "-m", "drills.lab.status_server", "--inventory", str(paths.inventory),
+               "--host", str(settings.status_ip), "--port", str(settings.status_port)]
+    return network.start_on(paths, "status", command, log=paths.status_log, ip=str(settings.status_ip),
+                            port=settings.status_port, what="status page server")
 
 
 def stop(pid: int | None) -> None:
