@@ -169,7 +169,7 @@ class Heartbeat:
                                             f"current step: {self._engine.current}")
 
 
-def _resumed(runbook: Runbook[Any], options: Options) -> tuple[Options, RunState | None]:
+def _resumed(runbook: Runbook[Any], options: Options, stack: str) -> tuple[Options, RunState | None]:
     if not options.resume:
         return options, None
     raise_if = read_events(options.resume, options.journal_dir)
@@ -177,7 +177,7 @@ def _resumed(runbook: Runbook[Any], options: Options) -> tuple[Options, RunState
         state = run_state(raise_if)
     except ValueError as err:
         raise ConfigError(f"--resume {options.resume}: {options.journal_dir / options.resume}.jsonl: {err}") from None
-    reason = resume_limitation(state, runbook.name)
+    reason = resume_limitation(state, runbook.name, stack)
     if reason:
         raise ConfigError(f"--resume {options.resume}: {reason}")
     merged = {k: v for k, v in state.options.items() if k in RECORDED and v}
@@ -186,11 +186,11 @@ def _resumed(runbook: Runbook[Any], options: Options) -> tuple[Options, RunState
 
 def execute(runbook: Runbook[S], site: S, options: Options) -> RunResult:
     """Run (or plan, or resume) one runbook against the site."""
-    options, state = _resumed(runbook, options)
+    options, state = _resumed(runbook, options, site.inventory.stack)
     if state is not None and state.finished:
         return RunResult(runbook.name, state.run, "noop", f"run {state.run} already finished; nothing to do")
     if state is None and not options.dry_run:
-        _refuse_unfinished(runbook, options)
+        _refuse_unfinished(runbook, options, site.inventory.stack)
     started = (site.clock.now(), site.clock.monotonic())
     options = runbook.resolve(site, replace(options, run_id=options.resume or new_run_id(site.clock, runbook.name)))
     steps = runbook.steps(site, options)
@@ -212,15 +212,15 @@ def execute(runbook: Runbook[S], site: S, options: Options) -> RunResult:
     return replace(_locked(runbook, site, options, steps, plan, evidence, (started, deciding)), steps=structured)
 
 
-def _refuse_unfinished(runbook: Runbook[Any], options: Options) -> None:
-    """A new run never starts beside an unfinished one of the same runbook (exit 3), unless discarded."""
+def _refuse_unfinished(runbook: Runbook[Any], options: Options, stack: str) -> None:
+    """A new run never starts beside an unfinished one of the same runbook and stack (exit 3), unless discarded."""
     states = read_runs(options.journal_dir, runbook.name)
     if options.discard:
         known = {state.run: state for state in states}
         if options.discard not in known or not known[options.discard].unfinished:
             raise ConfigError(f"--discard {options.discard}: no unfinished {runbook.name} run of that id in "
                               f"{options.journal_dir}")
-    reason = unfinished_limitation(states, runbook.name, options.invocation(runbook.name), options.discard)
+    reason = unfinished_limitation(states, runbook.name, options.invocation(runbook.name), options.discard, stack)
     if reason:
         raise Refused(f"{reason}; nothing was changed")
 
@@ -268,7 +268,8 @@ def _locked(runbook: Runbook[S], site: S, options: Options, steps: list[Step], p
     engine = Engine(journal)
     try:
         _discard(runbook, site, options)
-        journal.record("run", "started", evidence=json.dumps(options.recorded(), sort_keys=True),
+        journal.record("run", "started", evidence=json.dumps({**options.recorded(), "stack": site.inventory.stack},
+                                                             sort_keys=True),
                        reason="resumed" if options.resume else "", at=started)
         _record_detection(journal, options.detection)
         journal.record("preflight", "started", phase="detect", at=started)

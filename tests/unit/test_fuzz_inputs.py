@@ -117,13 +117,13 @@ def test_policy_yaml(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> N
 def _journal() -> list[dict[str, Any]]:
     base = {"run": "failover-1", "runbook": "failover", "attempt": 1, "wall": "2026-01-01T00:00:00.000+00:00",
             "mono": 1.0, "reason": "", "evidence": "", "phase": "", "drill": False}
-    return [{**base, "step": "run", "status": "started", "evidence": '{"accept_data_loss": false}'},
+    return [{**base, "step": "run", "status": "started", "evidence": '{"accept_data_loss": false, "stack": "test"}'},
             {**base, "step": "fence", "status": "started", "phase": "fence"},
             {**base, "step": "fence", "status": "succeeded", "phase": "fence"}]
 
 
 def _resume(path: Path) -> Any:
-    return _resumed(FAILOVER, Options(resume=path.stem, journal_dir=path.parent))
+    return _resumed(FAILOVER, Options(resume=path.stem, journal_dir=path.parent), "test")
 
 
 @FUZZ

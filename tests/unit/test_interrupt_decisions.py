@@ -7,7 +7,7 @@ import pytest
 from policies.errors import Interrupted, interrupted
 from recovery.backups.orphans import Orphan, orphan_keys, removal_limitation
 from recovery.runbooks.decisions import fenced_lag_limitation, streaming_stall, timeline_fork
-from recovery.runbooks.journal.events import Event, run_state, unfinished_limitation
+from recovery.runbooks.journal.events import Event, resume_limitation, run_state, unfinished_limitation
 
 pytestmark = pytest.mark.unit
 
@@ -29,6 +29,20 @@ def test_an_interrupted_run_blocks_a_plain_rerun_naming_resume_and_discard() -> 
     assert "stopped at step promote: interrupted by SIGINT" in reason
     assert unfinished_limitation([state], "failover", "crmdr failover", "failover-1") is None
     assert unfinished_limitation([state], "failback", "crmdr failback", None) is None
+
+
+def test_an_unfinished_run_of_another_stack_blocks_nothing_and_cannot_be_resumed_here() -> None:
+    """Two stacks' runs may share a journal directory; each refuses only beside its own."""
+    opening = Event(run="failover-1", runbook="failover", step="run", attempt=1, status="started",
+                    wall=NOW.isoformat(), mono=0.0, evidence='{"stack": "crm-eu"}')
+    theirs = run_state([opening, *_events("failover-1", ("fence", "started"))])
+    assert unfinished_limitation([theirs], "failover", "crmdr failover", None, "crm-us") is None
+    assert unfinished_limitation([theirs], "failover", "crmdr failover", None, "crm-eu") is not None
+    assert resume_limitation(theirs, "failover", "crm-us") == (
+        "run failover-1 is a run of stack 'crm-eu', not of 'crm-us' (see --inventory)")
+    assert resume_limitation(theirs, "failover", "crm-eu") is None
+    older = run_state(_events("failover-2", ("run", "started"), ("fence", "started")))  # names no stack
+    assert unfinished_limitation([older], "failover", "crmdr failover", None, "crm-us") is not None
 
 
 def test_finished_and_discarded_runs_block_nothing() -> None:

@@ -101,10 +101,17 @@ def run_state(events: Sequence[Event]) -> RunState:
                     discarded=discarded, stopped_at=steps[-1] if steps else "")
 
 
-def resume_limitation(state: RunState, runbook: str) -> str | None:
-    """Why a journal cannot be resumed by `runbook`, or None."""
+def of_stack(state: RunState, stack: str) -> bool:
+    """The run was made for this stack (a journal from before runs named their stack counts as any)."""
+    return state.options.get("stack") in (None, stack)
+
+
+def resume_limitation(state: RunState, runbook: str, stack: str | None = None) -> str | None:
+    """Why a journal cannot be resumed by `runbook` (on `stack`, when given), or None."""
     if state.runbook != runbook:
         return f"run {state.run} is a {state.runbook} run, not a {runbook} run"
+    if stack is not None and not of_stack(state, stack):
+        return f"run {state.run} is a run of stack '{state.options['stack']}', not of '{stack}' (see --inventory)"
     if state.discarded:
         return f"run {state.run} was discarded; it cannot be resumed"
     return None
@@ -117,13 +124,15 @@ def describe_stop(state: RunState) -> str:
 
 
 def unfinished_limitation(states: Iterable[RunState], runbook: str, command: str,
-                          discard: str | None) -> str | None:
-    """Why a new run may not start: an unfinished run of the same runbook exists (None: it may).
+                          discard: str | None, stack: str | None = None) -> str | None:
+    """Why a new run may not start: an unfinished run of the same runbook on the same stack exists
+    (None: it may).
 
     Two runs of one runbook side by side would each believe their own journal; the operator
-    resumes the old one or discards it, explicitly (`--discard RUN` is journalled in it)."""
-    waiting = sorted((s for s in states if s.runbook == runbook and s.unfinished and s.run != discard),
-                     key=lambda s: s.run)
+    resumes the old one or discards it, explicitly (`--discard RUN` is journalled in it). Another
+    stack's run sharing the journal directory is no reason to refuse."""
+    waiting = sorted((s for s in states if s.runbook == runbook and s.unfinished and s.run != discard
+                      and (stack is None or of_stack(s, stack))), key=lambda s: s.run)
     if not waiting:
         return None
     last = waiting[-1]
