@@ -1,0 +1,177 @@
+"""The customer side under real faults on namespaced hosts (issue 18, item 4).
+
+The lab's topology (drills/lab/topology.py, network.py): the CRM is the PostgreSQL primary (primary
+region); the intake service and the status page each run on a host of their own and store in the
+DR region's stand-in (the `aws` host). Customers submit through the real HTTP endpoint from the
+root namespace; faults are `kill -9` of the service and `crmdr lab cut primary`.
+
+The intake's per-client rate limit is lifted for these runs (every simulated customer sends from
+the lab's one operator address), as benchmarks/intake.py does.
+"""
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from drills.lab import intake_server
+from drills.lab.settings import LabPaths
+from outage.intake.model import reference_for, request_id_for
+from outage.intake.service import store_for
+from tests.conftest import ROOT, crmdr
+from tests.lab.conftest import Lab, needs_netns
+from tests.lab.test_faults_netns import lab_cut, wait_for
+from tests.lab.test_intake import api_request, cases_for, listed, replay
+from tests.lab.test_status_watch import PagePoller
+from tests.lab.test_watch import AUTO_POLICY
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow, needs_netns]
+
+CUSTOMERS = 6
+KILLS = 6
+
+
+@dataclass
+class Ledger:
+    """What the customers saw, per client token: acknowledged (reference, when) and failed attempts."""
+
+    acked: dict[str, tuple[str, float]] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def acked_after(self, moment: float) -> int:
+        with self.lock:
+            return sum(1 for _, at in self.acked.values() if at >= moment)
+
+
+class Customers:
+    """CUSTOMERS threads submitting through POST /api/requests; each retries a failed or unanswered
+    attempt with the same client token until it is acknowledged (201), then moves to a new one."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.url, self.name, self.ledger = url, name, Ledger()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(CUSTOMERS)]
+
+    def _run(self, index: int) -> None:
+        with httpx.Client(timeout=3) as http:
+            number = 0
+            while not self._stop.is_set():
+                token = f"{self.name}-{index}-{number:06d}"
+                self._until_acked(http, token)
+                number += 1
+
+    def _until_acked(self, http: httpx.Client, token: str) -> None:
+        give_up = None
+        while give_up is None or time.monotonic() < give_up:
+            try:
+                answer = http.post(f"{self.url}/api/requests", json=api_request(client_token=token))
+            except httpx.HTTPError:
+                answer = None
+            if answer is not None and answer.status_code == 201:
+                with self.ledger.lock:
+                    self.ledger.acked[token] = (answer.json()["reference"], time.monotonic())
+                return
+            with self.ledger.lock:
+                self.ledger.failed[token] = self.ledger.failed.get(token, 0) + 1
+            if self._stop.is_set() and give_up is None:
+                give_up = time.monotonic() + 30
+            time.sleep(0.05)
+        raise AssertionError(f"{token} was never acknowledged")
+
+    def __enter__(self) -> "Customers":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        """Each customer finishes the request in hand (acknowledged) before stopping."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(60)
+
+
+@pytest.fixture
+def unlimited(fresh_lab: Lab) -> Iterator[Lab]:
+    """The lab's intake restarted without its per-address rate limit (all customers share one address)."""
+    paths = LabPaths(fresh_lab.dir)
+    intake_server.stop(paths, fresh_lab.settings)
+    intake_server.start(paths, fresh_lab.settings, rate_per_minute=10**7)
+    yield fresh_lab
+
+
+def stored_ids(lab: Lab) -> set[str]:
+    """Request ids in the DR region's table, read straight from DynamoDB (consistent scan)."""
+    return {record.request_id for record in store_for(lab.inventory).records()}
+
+
+def check_stored_once(lab: Lab, ledger: Ledger) -> dict[str, Any]:
+    """Every acknowledged request is in the table once with the reference its customer got; nothing else."""
+    acked_ids = {request_id_for(token): reference for token, (reference, _) in ledger.acked.items()}
+    assert all(reference == reference_for(rid) for rid, reference in acked_ids.items()), "a reference changed"
+    records = store_for(lab.inventory).records()
+    ids = [record.request_id for record in records]
+    assert len(ids) == len(set(ids))
+    lost = set(acked_ids) - set(ids)
+    extra = set(ids) - set(acked_ids)
+    assert not lost, f"{len(lost)} acknowledged request(s) missing from the store"
+    assert not extra, f"{len(extra)} stored request(s) no customer was acknowledged for"
+    return {"acknowledged": len(acked_ids), "lost": len(lost), "stored": len(ids)}
+
+
+def replay_exactly_once(lab: Lab, ledger: Ledger, tmp: Path) -> dict[str, int]:
+    """`crmdr intake replay`, then once more: each acknowledged request is one case, the second enters none."""
+    done = replay(lab, tmp)
+    assert done.returncode == 0, done.stderr
+    ids = [request_id_for(token) for token in ledger.acked]
+    cases = cases_for(lab, ids)
+    doubled = sum(1 for case_ids in cases.values() if len(case_ids) > 1)
+    assert set(cases) == set(ids), f"{len(set(ids) - set(cases))} acknowledged request(s) not in the CRM"
+    assert doubled == 0, f"{doubled} request(s) entered twice"
+    again = replay(lab, tmp)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["entered"] == [], "a second replay entered something again"
+    assert cases_for(lab, ids) == cases
+    states = {r["request_id"]: r["state"] for r in listed(lab).values()}
+    assert {states[i] for i in ids} == {"acknowledged"}
+    return {"in_crm": len(cases), "doubled": doubled}
+
+
+def test_intake_killed_nine_while_customers_submit_loses_and_doubles_nothing(
+        unlimited: Lab, tmp_path: Path, record_property: Any) -> None:
+    """GIVEN customers submitting concurrently, WHEN the intake service is SIGKILLed (and restarted),
+    again until one kill lands between a request's store and its answer, THEN every acknowledged
+    request is stored once, the retry of a stored-but-unanswered one gets the same reference and
+    no second item, and replay enters each into the CRM exactly once."""
+    paths, url = LabPaths(unlimited.dir), unlimited.inventory.intake.url  # type: ignore[union-attr]
+    stored_unanswered: set[str] = set()
+    kills = 0
+    with Customers(url, "kill") as customers:
+        ledger = customers.ledger
+        while kills < KILLS and not stored_unanswered:
+            before = len(ledger.acked)
+            wait_for("50 more acknowledged", lambda n=before: len(ledger.acked) >= n + 50)  # type: ignore[misc]
+            assert intake_server.kill(paths) is not None
+            kills += 1
+            time.sleep(0.3)  # the customers' attempts in flight fail now
+            at_kill = stored_ids(unlimited)
+            with ledger.lock:  # stored, yet the customer saw its attempt fail: the ack never arrived
+                stored_unanswered |= {t for t in ledger.failed if t not in ledger.acked
+                                      and request_id_for(t) in at_kill}
+            intake_server.start(paths, unlimited.settings, rate_per_minute=10**7)
+        restarted = time.monotonic()
+        wait_for("acknowledgements after the last restart", lambda: ledger.acked_after(restarted) >= 20)
+    assert stored_unanswered, f"no kill of {kills} landed between a store and its answer (property not exercised)"
+    assert stored_unanswered <= set(ledger.acked), "a retried stored request was not acknowledged"
+    figures = {**check_stored_once(unlimited, ledger), "kills": kills,
+               "retried_after_unseen_ack": len(stored_unanswered),
+               "failed_attempts": sum(ledger.failed.values()), **replay_exactly_once(unlimited, ledger, tmp_path)}
+    for key, value in figures.items():
+        record_property(key, value)
+    print(f"intake kill -9 under load: {figures}")
