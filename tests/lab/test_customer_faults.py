@@ -10,13 +10,17 @@ the lab's one operator address), as benchmarks/intake.py does.
 """
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import httpx
 import pytest
 
@@ -24,7 +28,8 @@ from drills.lab import intake_server
 from drills.lab.settings import LabPaths
 from outage.intake.model import reference_for, request_id_for
 from outage.intake.service import store_for
-from tests.conftest import ROOT, crmdr
+from outage.status.automatic import FIRST_NOTICE_WITHIN
+from tests.conftest import ROOT
 from tests.lab.conftest import Lab, needs_netns
 from tests.lab.test_faults_netns import lab_cut, wait_for
 from tests.lab.test_intake import api_request, cases_for, listed, replay
@@ -175,3 +180,78 @@ def test_intake_killed_nine_while_customers_submit_loses_and_doubles_nothing(
     for key, value in figures.items():
         record_property(key, value)
     print(f"intake kill -9 under load: {figures}")
+
+
+def test_primary_region_cut_while_customers_submit_keeps_taking_requests_and_replays_each_once(
+        unlimited: Lab, tmp_path: Path, record_property: Any) -> None:
+    """GIVEN customers submitting, WHEN the primary region (the CRM's host) is cut off, THEN the intake
+    (DR region) keeps acknowledging without one failed attempt, a replay during the cut fails saying
+    why and enters nothing, and after the heal replay enters each acknowledged request exactly once."""
+    url = unlimited.inventory.intake.url  # type: ignore[union-attr]
+    try:
+        with Customers(url, "cut") as customers:
+            ledger = customers.ledger
+            wait_for("30 acknowledged before the cut", lambda: len(ledger.acked) >= 30)
+            lab_cut(unlimited, "cut", "primary")
+            cut_at = time.monotonic()
+            wait_for("60 acknowledged during the cut", lambda: ledger.acked_after(cut_at) >= 60)
+        acked_during_cut = ledger.acked_after(cut_at)
+        began = time.monotonic()
+        during = replay(unlimited, tmp_path)
+        replay_refused_s = time.monotonic() - began
+    finally:
+        lab_cut(unlimited, "heal")
+    assert during.returncode == 1 and "Traceback" not in during.stderr, during.stderr
+    assert f"cannot connect to PostgreSQL on {unlimited.settings.primary_ip}" in during.stderr, during.stderr
+    assert {r["state"] for r in listed(unlimited).values()} == {"stored"}, "a replay during the cut changed states"
+    assert ledger.failed == {}, f"customers saw failed attempts during the cut: {len(ledger.failed)}"
+    figures = {**check_stored_once(unlimited, ledger), "acknowledged_during_cut": acked_during_cut,
+               "seconds_replay_refused": round(replay_refused_s, 1),
+               "failed_attempts": sum(ledger.failed.values()), **replay_exactly_once(unlimited, ledger, tmp_path)}
+    for key, value in figures.items():
+        record_property(key, value)
+    print(f"primary region cut under intake load: {figures}")
+
+
+def test_primary_region_cut_the_watch_publishes_investigating_on_the_public_page(
+        fresh_lab: Lab, tmp_path: Path, record_property: Any) -> None:
+    """GIVEN `crmdr watch` (no failover) and a customer refreshing the public page (status host, DR
+    bucket), WHEN the primary region is cut off, THEN the watch declares the outage and the page's
+    summary.json and Atom feed carry a timestamped "investigating" update within FIRST_NOTICE_WITHIN
+    of the declaration; the time from the cut is measured."""
+    policy = tmp_path / "auto.yaml"
+    policy.write_text(AUTO_POLICY)
+    assert fresh_lab.inventory.status is not None
+    base = fresh_lab.inventory.status.url
+    command = [sys.executable, "-m", "crmdr", "watch", "--json", "--inventory", str(fresh_lab.inventory_path),
+               "--policy", str(policy), "--journal-dir", str(tmp_path / "runs")]
+    with PagePoller(base) as page:
+        watcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        try:
+            assert watcher.stdout is not None
+            assert json.loads(watcher.stdout.readline())["status"] == "healthy"
+            lab_cut(fresh_lab, "cut", "primary")
+            cut_at = time.time()
+            verdicts = [json.loads(watcher.stdout.readline()) for _ in range(3)]
+            wait_for("'investigating' on the public page", lambda: "investigating" in page.seen, 30)
+        finally:
+            watcher.terminate()
+            watcher.wait(15)
+            lab_cut(fresh_lab, "heal")
+    assert [v["status"] for v in verdicts] == ["suspect", "suspect", "outage"], verdicts
+    declared = datetime.fromisoformat(str(verdicts[-1]["at"])).timestamp()
+    first_notice, from_cut = page.seen["investigating"] - declared, page.seen["investigating"] - cut_at
+    assert 0 <= first_notice < FIRST_NOTICE_WITHIN, (first_notice, page.seen)
+    [incident] = httpx.get(f"{base}/api/v2/summary.json", timeout=5).json()["incidents"]
+    [update] = incident["incident_updates"]
+    assert update["status"] == "investigating" and incident["status"] == "investigating"
+    created = datetime.fromisoformat(update["created_at"]).timestamp()
+    assert cut_at <= created <= page.seen["investigating"], (cut_at, update["created_at"])
+    feed = feedparser.parse(httpx.get(f"{base}/feed.atom", timeout=5).content)
+    assert feed.entries[0].title.startswith("[Investigating")
+    assert datetime.fromisoformat(feed.entries[0].updated) == datetime.fromisoformat(update["created_at"])
+    figures = {"seconds_cut_to_declared": round(declared - cut_at, 2),
+               "seconds_declared_to_page": round(first_notice, 2), "seconds_cut_to_page": round(from_cut, 2)}
+    for key, value in figures.items():
+        record_property(key, value)
+    print(f"primary region cut -> public status update: {figures}")
