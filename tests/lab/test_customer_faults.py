@@ -31,6 +31,7 @@ from outage.intake.service import store_for
 from outage.status.automatic import FIRST_NOTICE_WITHIN
 from tests.conftest import ROOT
 from tests.lab.conftest import Lab, needs_netns
+from tests.lab.runbook_helpers import result, roles, run
 from tests.lab.test_faults_netns import lab_cut, wait_for
 from tests.lab.test_intake import api_request, cases_for, listed, replay
 from tests.lab.test_status_watch import PagePoller
@@ -130,19 +131,20 @@ def check_stored_once(lab: Lab, ledger: Ledger) -> dict[str, Any]:
     return {"acknowledged": len(acked_ids), "lost": len(lost), "stored": len(ids)}
 
 
-def replay_exactly_once(lab: Lab, ledger: Ledger, tmp: Path) -> dict[str, int]:
-    """`crmdr intake replay`, then once more: each acknowledged request is one case, the second enters none."""
+def replay_exactly_once(lab: Lab, ledger: Ledger, tmp: Path, host: str | None = None) -> dict[str, int]:
+    """`crmdr intake replay`, then once more: each acknowledged request is one case (on `host`, default
+    the primary), the second enters none."""
     done = replay(lab, tmp)
     assert done.returncode == 0, done.stderr
     ids = [request_id_for(token) for token in ledger.acked]
-    cases = cases_for(lab, ids)
+    cases = cases_for(lab, ids, host)
     doubled = sum(1 for case_ids in cases.values() if len(case_ids) > 1)
     assert set(cases) == set(ids), f"{len(set(ids) - set(cases))} acknowledged request(s) not in the CRM"
     assert doubled == 0, f"{doubled} request(s) entered twice"
     again = replay(lab, tmp)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["entered"] == [], "a second replay entered something again"
-    assert cases_for(lab, ids) == cases
+    assert cases_for(lab, ids, host) == cases
     states = {r["request_id"]: r["state"] for r in listed(lab).values()}
     assert {states[i] for i in ids} == {"acknowledged"}
     return {"in_crm": len(cases), "doubled": doubled}
@@ -255,3 +257,33 @@ def test_primary_region_cut_the_watch_publishes_investigating_on_the_public_page
     for key, value in figures.items():
         record_property(key, value)
     print(f"primary region cut -> public status update: {figures}")
+
+
+def test_primary_region_cut_then_failover_replays_into_the_promoted_standby_exactly_once(
+        unlimited: Lab, tmp_path: Path, record_property: Any) -> None:
+    """GIVEN requests acknowledged while the primary region is cut off, WHEN the SRE fails over to the
+    standby (the primary region still cut), THEN replay enters each into the CRM on the promoted
+    standby exactly once, and after the heal a replay enters none again (the fenced old primary is
+    never written). (It found `crm_for` stopping at the unreachable primary: no replay until the
+    primary region came back.)"""
+    url, standby = unlimited.inventory.intake.url, str(unlimited.settings.standby_ip)  # type: ignore[union-attr]
+    try:
+        with Customers(url, "failover") as customers:
+            ledger = customers.ledger
+            wait_for("20 acknowledged before the cut", lambda: len(ledger.acked) >= 20)
+            lab_cut(unlimited, "cut", "primary")
+            cut_at = time.monotonic()
+            wait_for("40 acknowledged during the cut", lambda: ledger.acked_after(cut_at) >= 40)
+        failed_over = result(run(unlimited, "failover", tmp_path / "runs", "--yes", "--accept-data-loss", "--json"))
+        assert failed_over["primary"] == "standby"
+        figures = {**check_stored_once(unlimited, ledger), "acknowledged_during_cut": ledger.acked_after(cut_at),
+                   **replay_exactly_once(unlimited, ledger, tmp_path, standby)}
+    finally:
+        lab_cut(unlimited, "heal")
+    assert roles(unlimited)["standby"] == "primary"
+    again = replay(unlimited, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["entered"] == [], "after the heal a replay entered requests again"
+    for key, value in figures.items():
+        record_property(key, value)
+    print(f"primary region cut, failover, replay into the standby: {figures}")
