@@ -165,7 +165,7 @@ def test_intake_killed_nine_while_customers_submit_loses_and_doubles_nothing(
             before = len(ledger.acked)
             wait_for("50 more acknowledged", lambda n=before: len(ledger.acked) >= n + 50)  # type: ignore[misc]
             assert intake_server.kill(paths) is not None
-            kills += 1
+            killed_at, kills = time.monotonic(), kills + 1
             time.sleep(0.3)  # the customers' attempts in flight fail now
             at_kill = stored_ids(unlimited)
             with ledger.lock:  # stored, yet the customer saw its attempt fail: the ack never arrived
@@ -174,10 +174,13 @@ def test_intake_killed_nine_while_customers_submit_loses_and_doubles_nothing(
             intake_server.start(paths, unlimited.settings, rate_per_minute=10**7)
         restarted = time.monotonic()
         wait_for("acknowledgements after the last restart", lambda: ledger.acked_after(restarted) >= 20)
+    with ledger.lock:
+        outage = min(at for _, at in ledger.acked.values() if at >= killed_at) - killed_at
     assert stored_unanswered, f"no kill of {kills} landed between a store and its answer (property not exercised)"
     assert stored_unanswered <= set(ledger.acked), "a retried stored request was not acknowledged"
     figures = {**check_stored_once(unlimited, ledger), "kills": kills,
                "retried_after_unseen_ack": len(stored_unanswered),
+               "seconds_kill_to_next_ack": round(outage, 2),
                "failed_attempts": sum(ledger.failed.values()), **replay_exactly_once(unlimited, ledger, tmp_path)}
     for key, value in figures.items():
         record_property(key, value)
