@@ -29,6 +29,9 @@ from drills.lab.settings import LabPaths
 from outage.intake.model import reference_for, request_id_for
 from outage.intake.service import store_for
 from outage.status.automatic import FIRST_NOTICE_WITHIN
+from recovery.adapters.fabric_host import FabricHostRunner
+from recovery.adapters.postgres import connect
+from recovery.inventory import HostNode
 from tests.conftest import ROOT
 from tests.lab.conftest import Lab, needs_netns
 from tests.lab.runbook_helpers import result, roles, run
@@ -290,3 +293,29 @@ def test_primary_region_cut_then_failover_replays_into_the_promoted_standby_exac
     for key, value in figures.items():
         record_property(key, value)
     print(f"primary region cut, failover, replay into the standby: {figures}")
+
+
+def test_two_writable_nodes_the_replay_refuses_and_enters_nothing(fresh_lab: Lab, tmp_path: Path) -> None:
+    """GIVEN a stored request, WHEN the standby is promoted behind the running primary's back (a split
+    brain), THEN `crmdr intake replay` refuses (exit 3) naming both nodes, and no request changes state."""
+    url = fresh_lab.inventory.intake.url  # type: ignore[union-attr]
+    answer = httpx.post(f"{url}/api/requests", json=api_request(client_token="split-brain-0001"), timeout=10)
+    assert answer.status_code == 201, answer.text
+    node = fresh_lab.inventory.database.standby
+    assert isinstance(node, HostNode)
+    runner = FabricHostRunner(node, fresh_lab.inventory.ssh, secrets=[fresh_lab.password])
+    runner.open()
+    try:
+        runner.run(f"{node.bin_dir}/pg_ctl promote -w -D {node.data_dir}", timeout=60)
+    finally:
+        runner.close()
+    for address in (fresh_lab.settings.primary_ip, fresh_lab.settings.standby_ip):
+        with connect(str(address), fresh_lab.settings.pg_port, user="crmdr", password=fresh_lab.password,
+                     dbname="crm") as conn:
+            assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (False,), f"{address} is still in recovery"
+    refused = replay(fresh_lab, tmp_path)
+    assert refused.returncode == 3 and "Traceback" not in refused.stderr, refused.stderr
+    assert "more than one database node accepts writes" in refused.stderr
+    assert str(fresh_lab.settings.primary_ip) in refused.stderr and str(fresh_lab.settings.standby_ip) in refused.stderr
+    assert {r["state"] for r in listed(fresh_lab).values()} == {"stored"}
+    assert cases_for(fresh_lab, [request_id_for("split-brain-0001")]) == {}
