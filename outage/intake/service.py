@@ -10,7 +10,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ from outage.intake.notices import acknowledgement
 from outage.intake.ports import Crm, CustomerNotifier, IntakeStore
 from outage.intake.purge import due_for_purge
 from outage.intake.replay import account_number, plan_replay
-from policies.errors import ConfigError
+from policies.errors import ConfigError, HostError, Refused
 from policies.intake import IntakeSchema, Language, load_intake_schema
 from recovery.inventory import Intake, Inventory
 
@@ -192,7 +192,11 @@ def store_for(inventory: Inventory) -> IntakeStore:
 
 @contextmanager
 def crm_for(inventory: Inventory, target: str | None = None) -> Iterator[Crm]:
-    """The CRM on its writable node (whichever of primary and standby accepts writes now)."""
+    """The CRM on its writable node: whichever of primary and standby accepts writes now.
+
+    An unreachable node (the primary region cut off after a failover) is passed over, so requests
+    are entered where the CRM runs now; two writable nodes are refused (a split brain: the cases
+    could land where applications do not look)."""
     from outage.adapters.crm_postgres import PostgresCrm
     from recovery.adapters.postgres import connect
     from recovery.adapters.secrets import resolve_secret
@@ -200,14 +204,34 @@ def crm_for(inventory: Inventory, target: str | None = None) -> Iterator[Crm]:
     db = inventory.database
     password = resolve_secret(db.password, inventory) if db.password else None
     candidates = [target] if target else [getattr(n, "host", None) or getattr(n, "endpoint", None) for n in db.nodes()]
-    for host in (h for h in candidates if h):
-        name, _, port = host.partition(":")
-        with connect(name, int(port or db.primary.pg_port), user=db.user, password=password, dbname=db.name,
-                     timeout=5) as conn:
-            if conn.execute("SELECT pg_is_in_recovery()").fetchone() == (False,):
-                yield PostgresCrm(conn)
-                return
-    raise ConfigError("inventory: no database node accepts writes (expected a primary to replay into)")
+    writable: list[tuple[str, Any]] = []
+    unreachable: list[str] = []
+    standbys: list[str] = []
+    with ExitStack() as stack:
+        for host in (h for h in candidates if h):
+            name, _, port = host.partition(":")
+            try:
+                conn = stack.enter_context(connect(name, int(port or db.primary.pg_port), user=db.user,
+                                                   password=password, dbname=db.name, timeout=5))
+            except HostError as err:
+                unreachable.append(str(err))
+                continue
+            in_recovery = conn.execute("SELECT pg_is_in_recovery()").fetchone() != (False,)
+            if in_recovery:
+                standbys.append(host)
+            else:
+                writable.append((host, conn))
+        if len(writable) > 1:
+            raise Refused(f"more than one database node accepts writes ({', '.join(h for h, _ in writable)}); "
+                          "refusing to replay into either: give the CRM's node with --crm")
+        if writable:
+            yield PostgresCrm(writable[0][1])
+            return
+        known = [*unreachable, *(f"{host} is a standby" for host in standbys)]
+        if unreachable:
+            raise HostError(f"no database node accepts writes: {'; '.join(known)}")
+        raise ConfigError(f"inventory: no database node accepts writes ({'; '.join(known)}); "
+                          "expected a primary to replay into")
 
 
 def save_outcome(outcome: ReplayOutcome, directory: Path) -> Path:

@@ -48,8 +48,9 @@ def api_request(**overrides: Any) -> dict[str, Any]:
     return {**body, **overrides}
 
 
-def cases_for(lab: Lab, request_ids: list[str]) -> dict[str, list[int]]:
-    with connect(str(lab.settings.primary_ip), lab.settings.pg_port, user="crmdr", password=lab.password,
+def cases_for(lab: Lab, request_ids: list[str], host: str | None = None) -> dict[str, list[int]]:
+    """request id -> its case ids, read on `host` (default: the lab's primary)."""
+    with connect(host or str(lab.settings.primary_ip), lab.settings.pg_port, user="crmdr", password=lab.password,
                  dbname="crm") as conn, conn.transaction():  # one snapshot for both counts
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         rows = conn.execute("SELECT intake_request_id, id FROM cases WHERE intake_request_id = ANY(%s)",
