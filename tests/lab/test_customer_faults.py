@@ -52,6 +52,7 @@ class Ledger:
 
     acked: dict[str, tuple[str, float]] = field(default_factory=dict)
     failed: dict[str, int] = field(default_factory=dict)
+    abandoned: list[str] = field(default_factory=list)  # never acknowledged within 30 s of the stop
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def acked_after(self, moment: float) -> int:
@@ -92,18 +93,24 @@ class Customers:
             if self._stop.is_set() and give_up is None:
                 give_up = time.monotonic() + 30
             time.sleep(0.05)
-        raise AssertionError(f"{token} was never acknowledged")
+        with self.ledger.lock:
+            self.ledger.abandoned.append(token)
 
     def __enter__(self) -> "Customers":
         for thread in self._threads:
             thread.start()
         return self
 
-    def __exit__(self, *args: object) -> None:
-        """Each customer finishes the request in hand (acknowledged) before stopping."""
+    def __exit__(self, kind: type[BaseException] | None, *args: object) -> None:
+        """Each customer finishes the request in hand (acknowledged) before stopping; one that could
+        not, or is still trying, fails the test."""
         self._stop.set()
         for thread in self._threads:
             thread.join(60)
+        if kind is None:
+            still = [thread.name for thread in self._threads if thread.is_alive()]
+            assert not still and not self.ledger.abandoned, (
+                f"customers still trying: {still}; requests never acknowledged: {self.ledger.abandoned}")
 
 
 @pytest.fixture
