@@ -37,6 +37,7 @@ from recovery.adapters.scratch_pg import service_user
 from recovery.adapters.secrets import optional_secret
 from recovery.inventory import HostNode, Inventory, load_inventory
 from recovery.wal.segments import Segment, parse_segment
+from recovery.wal.spool import restore_command
 
 CRMDR = [sys.executable, "-m", "crmdr"]
 MiB = 1024 * 1024
@@ -190,7 +191,7 @@ def measure(bench_path: Path, scale: int, work: Path) -> list[Row]:
         (local / key).write_bytes(store.get_bytes(f"wal/{key}"))
     sh(["chown", "-R", service_user() or "root", str(local)])
     queue = owned(work / "queue")
-    fetch = f"{sys.executable} -m recovery.wal_fetch --inventory {bench_path} --queue {queue} %f %p"
+    fetch = restore_command(sys.executable, str(bench_path), str(queue))
     local_time = replay_round(base, work, "local", f"cp {local}/%f %p", primary)
     ours_time = replay_round(base, work, "ours", fetch, primary)
     segments = sum(1 for n in names if len(n) == 24)

@@ -10,7 +10,8 @@ keeps the segments after the last one served (`served`) downloaded in `ready/`, 
 there until the command takes it, even when `served` (say, of an earlier restore on this
 queue) is past it. Whether a segment is archived is
 decided when replay asks for it, never from an earlier prefetch miss. Unserved files are
-removed when the queue exits after `--idle` seconds without requests.
+removed when the queue exits after `--idle` seconds in which replay neither asked for a file
+nor took one (`served` did not move).
 """
 
 import argparse
@@ -63,6 +64,7 @@ class RestoreQueue:
         self.in_flight: dict[str, Future[None]] = {}
         self.missed: dict[str, float] = {}
         self.answered: set[str] = set()  # asked for: kept in ready/ until the command takes it
+        self.seen_served: str | None = None
 
     def _names(self, sub: str) -> list[str]:
         return sorted(p.name for p in (self.queue / sub).iterdir() if not p.name.startswith("."))
@@ -95,11 +97,16 @@ class RestoreQueue:
         self.in_flight[name] = self.pool.submit(self._fetch, name, wanted)
 
     def step(self) -> bool:
-        """Answer requests, then fill the window; True while anything was asked for or is in flight."""
+        """Answer requests, then fill the window; True when replay asked for a file or took one.
+
+        Replay that finds every segment ready takes them without asking (restore_command's rename):
+        a moving `served` is activity too, or the queue would exit mid-replay and drop its window.
+        """
         self.in_flight = {n: f for n, f in self.in_flight.items() if not f.done()}
         wants = self._names("want")
         ready = self._names("ready")
         served = self._served()
+        moved, self.seen_served = served != self.seen_served, served
         self.answered = {n for n in self.answered if n in ready or n in self.in_flight or n in wants}
         for name in stale(ready, served):
             if name not in wants and name not in self.answered:
@@ -116,7 +123,7 @@ class RestoreQueue:
                 break
             if now - self.missed.get(name, -MISS_BACKOFF) >= MISS_BACKOFF:
                 self._start(name, wanted=False)
-        return bool(wants)
+        return bool(wants) or moved
 
     def serve(self, idle: float) -> None:
         last_request = time.monotonic()
