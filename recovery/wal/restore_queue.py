@@ -30,7 +30,7 @@ from recovery.inventory import load_inventory
 from recovery.ports import ObjectNotFound
 from recovery.wal import daemon
 from recovery.wal.segments import wal_key
-from recovery.wal.spool import QUEUE_BYTES, SHA256_META, manifest_reason, prefetch_window, stale
+from recovery.wal.spool import QUEUE_BYTES, SHA256_META, manifest_reason, prefetch_window, replay_position, stale
 
 log = logging.getLogger("crmdr.wal_restore_queue")
 MISS_BACKOFF = 1.0  # seconds before a segment a prefetch did not find is tried again
@@ -107,8 +107,9 @@ class RestoreQueue:
         ready = self._names("ready")
         served = self._served()
         moved, self.seen_served = served != self.seen_served, served
+        position = replay_position(served, wants)
         self.answered = {n for n in self.answered if n in ready or n in self.in_flight or n in wants}
-        for name in stale(ready, served):
+        for name in stale(ready, position):
             if name not in wants and name not in self.answered:
                 (self.queue / "ready" / name).unlink(missing_ok=True)
         for name in wants:
@@ -118,7 +119,7 @@ class RestoreQueue:
             elif name not in self.in_flight:
                 self._start(name, wanted=True)  # a request never waits for a free slot
         now = time.monotonic()
-        for name in prefetch_window(served, [*ready, *self.in_flight], budget=self.max_bytes):
+        for name in prefetch_window(position, [*ready, *self.in_flight], budget=self.max_bytes):
             if len(self.in_flight) >= self.parallel:
                 break
             if now - self.missed.get(name, -MISS_BACKOFF) >= MISS_BACKOFF:

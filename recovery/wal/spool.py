@@ -64,6 +64,17 @@ def manifest_reason(name: str, expected: str | None, actual: str) -> str | None:
     return None
 
 
+def replay_position(served: str | None, wanted: Iterable[str], segment_size: int = SEGMENT_SIZE) -> str | None:
+    """Where replay is: the segment it asks for now (the newest asked for), else the last one it took.
+
+    A request places replay before it has taken anything, so the window fills while the first
+    segment downloads instead of after it; and a new restore on this queue is placed by what it
+    asks for, not by the `served` an earlier one left further along.
+    """
+    asked = [s for name in wanted if (s := parse_segment(name, segment_size)) is not None]
+    return max(asked).name(segment_size) if asked else served
+
+
 def prefetch_window(last_served: str | None, queued: Iterable[str], *, budget: int = QUEUE_BYTES,
                     segment_size: int = SEGMENT_SIZE) -> list[str]:
     """Segments to download ahead of replay: those after the last served one, within `budget` bytes.
