@@ -1,6 +1,6 @@
 """Restore-test of a physical point together with its archived WAL: a listing proves nothing.
 
-Phase 1 recovers the base backup through `restore_command` (recovery.wal_fetch) up to the
+Phase 1 recovers the base backup through `restore_command` (the restore queue) up to the
 point's stop LSN and pauses there, read-only: the table digests are compared at exactly the
 state the manifest describes. Phase 2 restarts without a target, replays every archived
 segment to the end of the archive and promotes (inside the scratch server, which archives
