@@ -1,6 +1,6 @@
 """Restore-test of a physical point together with its archived WAL: a listing proves nothing.
 
-Phase 1 recovers the base backup through `restore_command` (recovery.wal_fetch) up to the
+Phase 1 recovers the base backup through `restore_command` (the restore queue) up to the
 point's stop LSN and pauses there, read-only: the table digests are compared at exactly the
 state the manifest describes. Phase 2 restarts without a target, replays every archived
 segment to the end of the archive and promotes (inside the scratch server, which archives
@@ -20,14 +20,15 @@ from recovery.adapters.scratch_pg import Scratch
 from recovery.backups.manifest import RecoveryPoint
 from recovery.inventory import Inventory
 from recovery.wal.segments import Chain, segment_of
+from recovery.wal.spool import restore_command
 
 REPLAY_TIMEOUT = 900.0
 
 
 def recovery_settings(python: str, inventory_file: str, target_lsn: str | None) -> dict[str, str]:
     """Shell-quoted `-c` values for an archive recovery from the bucket."""
-    command = f"{python} -m recovery.wal_fetch --inventory {inventory_file} %f %p"
-    settings = {"restore_command": shlex.quote(command), "recovery_target_timeline": "latest"}
+    settings = {"restore_command": shlex.quote(restore_command(python, inventory_file)),
+                "recovery_target_timeline": "latest"}
     if target_lsn:
         settings |= {"recovery_target_lsn": shlex.quote(target_lsn), "recovery_target_action": "pause"}
     return settings

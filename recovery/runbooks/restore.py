@@ -35,6 +35,7 @@ from recovery.runbooks.run import Options, Runbook, RunResult, execute
 from recovery.runbooks.site import Site, open_site
 from recovery.wal.archive import remote_inventory_path
 from recovery.wal.segments import WAL
+from recovery.wal.spool import restore_command
 
 PROMOTE_WAIT_SECONDS = 900.0
 FETCH_SECONDS = 6 * 3600.0
@@ -204,7 +205,7 @@ def _fetch(r: Restore) -> str:
 
 def recovery_lines(r: Restore) -> list[str]:
     inventory_file = remote_inventory_path(r.host.node)
-    fetch = f"{q(r.python)} -m recovery.wal_fetch --inventory {q(inventory_file)} %f %p"
+    fetch = restore_command(r.python, inventory_file)
     target = r.plan.target_time
     lines = [f"{MARK} {r.run}: point {r.plan.point.id}, to {target.isoformat() if target else 'end of WAL'}",
              f"restore_command = {conf_value(fetch)}",

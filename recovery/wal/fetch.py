@@ -1,6 +1,6 @@
 """PostgreSQL's restore_command: fetch one archived WAL file from the DR-region bucket.
 
-    restore_command = 'PYTHON -m recovery.wal_fetch --inventory FILE %f %p'
+    restore_command = 'PYTHON -m recovery.wal_fetch --inventory FILE [--queue DIR] %f %p'
 
 Exit 0 once the file is written to %p, its SHA-256 checked against the WAL manifest (the
 object's `sha256` metadata); non-zero when it is not archived (PostgreSQL reads that as the
@@ -10,6 +10,8 @@ By default the command is a thin client of the restore queue (`recovery.wal.rest
 started on demand): a segment the queue already downloaded and checked is moved into place at
 once; otherwise the command asks for it and waits. The queue downloads the segments after the
 last one served, in parallel, within a byte budget. `--direct` fetches in this process.
+`recovery.wal.spool.restore_command` builds the command hosts get: it takes a queued segment in
+the shell and starts this process only when the queue does not hold it yet.
 """
 
 import argparse
@@ -19,10 +21,10 @@ import sys
 from pathlib import Path
 
 from recovery.wal import daemon
+from recovery.wal.spool import QUEUE
 
 log = logging.getLogger("crmdr.wal_fetch")
 WAIT = 600.0
-QUEUE = "crmdr-wal-queue"
 
 
 def queue_dir(inventory_file: Path, given: Path | None) -> Path:
@@ -81,10 +83,21 @@ def fetch_queued(inventory_file: Path, name: str, target: Path, queue: Path, *, 
 
 
 def fetch(inventory_file: Path, name: str, target: Path) -> None:
-    """Fetch from this process, checked against the manifest's SHA-256."""
+    """Fetch from this process, checked against the manifest's SHA-256; FileNotFoundError when not archived.
+
+    Only this path imports the inventory model and boto3 (a quarter of a second per call): the
+    queued path, run once per segment, stays on the standard library.
+    """
+    from policies.errors import DrError
+    from recovery.ports import ObjectNotFound
     from recovery.wal.restore_queue import Downloader
 
-    Downloader.open(inventory_file).download(name, target)
+    try:
+        Downloader.open(inventory_file).download(name, target)
+    except ObjectNotFound as err:
+        raise FileNotFoundError(str(err)) from None
+    except DrError as err:
+        raise OSError(str(err)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,18 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", type=Path, help="%%p: where PostgreSQL wants it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="crmdr wal_fetch: %(message)s", stream=sys.stderr)
-    from policies.errors import DrError
-    from recovery.ports import ObjectNotFound
-
     try:
         if args.direct:
             fetch(args.inventory, args.name, args.target)
         else:
             fetch_queued(args.inventory, args.name, args.target, queue_dir(args.inventory, args.queue))
-    except (FileNotFoundError, ObjectNotFound) as err:
+    except FileNotFoundError as err:
         log.info("%s: %s", args.name, err)  # the end of the archive: PostgreSQL asks past it
         return 1
-    except (DrError, OSError) as err:
+    except OSError as err:
         log.error("%s: %s", args.name, err)
         return 1
     return 0

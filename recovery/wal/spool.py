@@ -11,6 +11,8 @@ entry, written with the object in one PUT and locked with it); an ack names that
 """
 
 import json
+import posixpath
+import shlex
 from collections.abc import Iterable
 
 from recovery.wal.segments import SEGMENT_SIZE, Segment, parse_segment
@@ -18,6 +20,7 @@ from recovery.wal.segments import SEGMENT_SIZE, Segment, parse_segment
 READY = ".ready"
 SHA256_META = "sha256"  # user metadata key of an archived WAL file: hex SHA-256 of its bytes
 QUEUE_BYTES = 128 * 1024 * 1024  # pgBackRest's archive-get-queue-max default
+QUEUE = "crmdr-wal-queue"  # the restore queue's directory, next to the inventory on the host
 
 
 def ready_names(status_files: Iterable[str]) -> list[str]:
@@ -61,6 +64,17 @@ def manifest_reason(name: str, expected: str | None, actual: str) -> str | None:
     return None
 
 
+def replay_position(served: str | None, wanted: Iterable[str], segment_size: int = SEGMENT_SIZE) -> str | None:
+    """Where replay is: the segment it asks for now (the newest asked for), else the last one it took.
+
+    A request places replay before it has taken anything, so the window fills while the first
+    segment downloads instead of after it; and a new restore on this queue is placed by what it
+    asks for, not by the `served` an earlier one left further along.
+    """
+    asked = [s for name in wanted if (s := parse_segment(name, segment_size)) is not None]
+    return max(asked).name(segment_size) if asked else served
+
+
 def prefetch_window(last_served: str | None, queued: Iterable[str], *, budget: int = QUEUE_BYTES,
                     segment_size: int = SEGMENT_SIZE) -> list[str]:
     """Segments to download ahead of replay: those after the last served one, within `budget` bytes.
@@ -85,3 +99,21 @@ def stale(queued: Iterable[str], last_served: str | None, segment_size: int = SE
         return []
     return [name for name in queued if (s := parse_segment(name, segment_size)) is not None
             and s.timeline == last.timeline and s.number <= last.number]
+
+
+def restore_command(python: str, inventory_file: str, queue: str | None = None) -> str:
+    """restore_command: a segment the queue already holds is taken with a rename, no interpreter started.
+
+    PostgreSQL runs restore_command once per segment and waits for it: a Python process costs
+    0.1-0.2 s (more on a loaded host) where replaying a segment takes ~0.07 s, so only a shell
+    `mv` keeps pace. A file reaches `ready/` only after its SHA-256 matched the manifest, and
+    the queue drops stale ones; anything not there (not yet downloaded, dropped, not archived)
+    goes to `recovery.wal_fetch`, which asks the queue and waits. `served` tells the queue
+    where replay is. The queue defaults to `QUEUE` next to the inventory file.
+    """
+    q = shlex.quote
+    queue = queue or posixpath.join(posixpath.dirname(inventory_file), QUEUE)
+    served = f"{q(queue)}/served"
+    take = f"mv -f {q(queue)}/ready/%f %p 2>/dev/null && echo %f > {served}.$$ && mv -f {served}.$$ {served}"
+    ask = f"{q(python)} -m recovery.wal_fetch --inventory {q(inventory_file)} --queue {q(queue)} %f %p"
+    return f"{{ {take}; }} || {ask}"

@@ -10,6 +10,8 @@ import hashlib
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +27,7 @@ from recovery.wal import daemon
 from recovery.wal import fetch as wal_fetch
 from recovery.wal import push as wal_push
 from recovery.wal.restore_queue import Downloader, RestoreQueue
+from recovery.wal.spool import restore_command
 from tests.conftest import make_inventory
 
 pytestmark = pytest.mark.adapters
@@ -189,3 +192,51 @@ def test_the_restore_queue_drops_a_prefetched_segment_replay_moved_past(
     queue.pool.shutdown(wait=True)
 
     assert not (queue_path / "ready" / SEGMENT).exists()
+
+
+def _run_restore_command(command: str, name: str, target: Path) -> int:
+    """As PostgreSQL runs restore_command: through the shell, %f and %p substituted."""
+    line = command.replace("%f", name).replace("%p", str(target))
+    return subprocess.run(["sh", "-c", line], capture_output=True, timeout=120).returncode
+
+
+def test_restore_command_takes_a_queued_segment_without_starting_python(tmp_path: Path) -> None:
+    """A segment the queue downloaded and checked is renamed into place by the shell: `false` as the
+    Python proves no interpreter started (one cost 0.1-0.2 s a segment, more than replaying it)."""
+    queue = tmp_path / "queue"
+    (queue / "ready").mkdir(parents=True)
+    (queue / "ready" / SEGMENT).write_bytes(b"checked")
+    command = restore_command("false", str(tmp_path / "inventory.json"), str(queue))
+
+    assert _run_restore_command(command, SEGMENT, tmp_path / "RECOVERYXLOG") == 0
+    assert (tmp_path / "RECOVERYXLOG").read_bytes() == b"checked"
+    assert (queue / "served").read_text().strip() == SEGMENT and not (queue / "ready" / SEGMENT).exists()
+    assert _run_restore_command(command, SEGMENT, tmp_path / "again") != 0  # gone: asks Python (here: fails)
+
+
+def test_restore_command_asks_the_queue_for_what_it_does_not_hold(inventory: tuple[Inventory, Path],
+                                                                 tmp_path: Path) -> None:
+    _, path = inventory
+    segment = tmp_path / SEGMENT
+    segment.write_bytes(b"wal" * 1000)
+    assert wal_push.main(["--direct", "--inventory", str(path), str(segment), SEGMENT]) == 0
+    command = restore_command(sys.executable, str(path))
+
+    assert _run_restore_command(command, SEGMENT, tmp_path / "restored") == 0
+    assert (tmp_path / "restored").read_bytes() == segment.read_bytes()
+    assert _run_restore_command(command, "000000010000000000000099", tmp_path / "x") != 0  # end of archive
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_restore_queue_counts_replay_taking_ready_files_as_activity(inventory: tuple[Inventory, Path]) -> None:
+    """Replay that finds every file ready asks for none: a moving `served` must keep the queue alive
+    (it exited after --idle seconds mid-replay and dropped its window)."""
+    _, path = inventory
+    queue_path = wal_fetch.queue_dir(path, None)
+    queue = RestoreQueue(Downloader.open(path), queue_path, parallel=1, max_bytes=16 * 1024 * 1024)
+    (queue_path / "served").write_text(SEGMENT)
+    assert queue.step()
+    assert not queue.step()  # nothing asked, nothing taken
+    (queue_path / "served").write_text("000000010000000000000008")
+    assert queue.step()
+    queue.pool.shutdown(wait=True)

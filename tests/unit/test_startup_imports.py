@@ -3,6 +3,7 @@ property, not a timing; the timings are in benchmarks/startup.py)."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +36,18 @@ def test_recovery_modules_import_no_pulumi() -> None:
     found = imported_by("-c", "import " + ", ".join(RECOVERY_PATH))
     assert {"recovery", "drills", "paramiko", "boto3"} <= found
     assert not found & set(FORBIDDEN)
+
+
+def test_restore_command_taking_a_queued_segment_imports_neither_boto3_nor_the_inventory_model(tmp_path: Path) -> None:
+    """PostgreSQL starts restore_command once per segment, so its queued path stays on the standard
+    library: importing the inventory model (pydantic) cost ~0.25 s a call, ~1 s on a loaded machine,
+    and made replay through the queue 14x slower than `cp` (docs/performance.md, WAL fetch)."""
+    name = "000000010000000000000007"
+    queue = tmp_path / "queue"
+    (queue / "ready").mkdir(parents=True)
+    (queue / "ready" / name).write_bytes(b"checked segment")
+    target = tmp_path / "RECOVERYXLOG"
+    found = imported_by("-m", "recovery.wal_fetch", "--inventory", str(tmp_path / "inventory.json"),
+                        "--queue", str(queue), name, str(target))
+    assert target.read_bytes() == b"checked segment" and (queue / "served").read_text() == name
+    assert "recovery" in found and not found & {"pydantic", "boto3", "botocore", "yaml"}

@@ -11,6 +11,8 @@ from recovery.wal.spool import (
     next_uploads,
     prefetch_window,
     ready_names,
+    replay_position,
+    restore_command,
     stale,
 )
 
@@ -62,3 +64,22 @@ def test_stale_are_the_served_and_older_segments_of_the_same_timeline() -> None:
     queued = [SEG(3), SEG(4), SEG(5), "000000020000000000000001"]
     assert stale(queued, SEG(4)) == [SEG(3), SEG(4)]
     assert stale(queued, None) == []
+
+
+def test_replay_is_placed_by_what_it_asks_for_before_it_has_taken_anything() -> None:
+    """The first request starts the window (it waited for a first `served`: one segment's
+    download alone, then the next ones); a new restore is placed by its request, not by the
+    `served` an earlier restore on the queue left further along."""
+    assert replay_position(None, [SEG(6)]) == SEG(6)
+    assert prefetch_window(replay_position(None, [SEG(6)]), [SEG(6)], budget=2 * 16 * MiB) == [SEG(7), SEG(8)]
+    assert replay_position(SEG(0x20), [SEG(6)]) == SEG(6)
+    assert replay_position(SEG(6), []) == SEG(6)
+    assert replay_position(SEG(6), ["00000002.history"]) == SEG(6)  # a history file has no place
+    assert replay_position(None, []) is None
+
+
+def test_restore_command_renames_a_queued_file_and_falls_back_to_the_python_client() -> None:
+    command = restore_command("/opt/py thon", "/srv/inv.json")
+    take, _, ask = command.partition(" || ")
+    assert take.startswith("{ mv -f /srv/crmdr-wal-queue/ready/%f %p 2>/dev/null && ") and "cp " not in take
+    assert ask == "'/opt/py thon' -m recovery.wal_fetch --inventory /srv/inv.json --queue /srv/crmdr-wal-queue %f %p"
