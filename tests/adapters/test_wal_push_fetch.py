@@ -9,17 +9,13 @@ import contextlib
 import hashlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-import requests
-from moto.server import ThreadedMotoServer
 
 from recovery.adapters.s3_store import S3ObjectStore
 from recovery.inventory import Inventory
@@ -28,38 +24,24 @@ from recovery.wal import fetch as wal_fetch
 from recovery.wal import push as wal_push
 from recovery.wal.restore_queue import Downloader, RestoreQueue
 from recovery.wal.spool import restore_command
+from tests.adapters.conftest import locked_dr_bucket
 from tests.conftest import make_inventory
 
 pytestmark = pytest.mark.adapters
 
-NET = int(os.environ.get("CRMDR_TEST_NET", "100"))
 SEGMENT = "000000010000000000000007"
 
 
 @pytest.fixture
-def inventory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Inventory, Path]]:
-    """A moto server with the DR bucket (versioned, Object Lock), and an inventory file pointing at it."""
-    for name, value in {"AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab"}.items():
-        monkeypatch.setenv(name, value)
-    host = f"127.0.{NET}.61"
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
-    url = f"http://{host}:{port}"
-    requests.post(f"{url}/moto-api/reset", timeout=10)
-    key_id = boto3.client("kms", region_name="us-west-2", endpoint_url=url).create_key()["KeyMetadata"]["KeyId"]
-    boto3.client("s3", region_name="us-west-2", endpoint_url=url).create_bucket(
-        Bucket="crm-backups", ObjectLockEnabledForBucket=True,
-        CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-    loaded = make_inventory(**{"backup.kms_key_id": key_id, "aws.endpoint_url": url})
+def inventory(moto_url: str, tmp_path: Path) -> Iterator[tuple[Inventory, Path]]:
+    """The DR bucket (versioned, Object Lock) on a moto server, and an inventory file pointing at it."""
+    key_id = locked_dr_bucket(moto_url)
+    loaded = make_inventory(**{"backup.kms_key_id": key_id, "aws.endpoint_url": moto_url})
     path = tmp_path / "inventory.json"
     path.write_text(loaded.to_json())
     yield loaded, path
     for spool in (tmp_path / wal_push.SPOOL, tmp_path / wal_fetch.QUEUE):
         _kill_helper(spool)
-    server.stop()
 
 
 def _kill_helper(spool: Path) -> None:
