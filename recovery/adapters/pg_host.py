@@ -187,7 +187,8 @@ class PgHost:
         self._write_passfile(passfile, self._user, self._password)
         conninfo = (f"host={source.host} port={source.pg_port} user={self._user} dbname=postgres "
                     f"passfile={passfile} {UPSTREAM_TIMEOUTS}")
-        out = self.sh(f"trap {shlex.quote('rm -f ' + shlex.quote(passfile))} EXIT; cp {self.data}/{HOST_CONF} {self.rewind_mark} && "
+        out = self.sh(f"trap {shlex.quote('rm -f ' + shlex.quote(passfile))} EXIT; "
+                      f"cp {self.data}/{HOST_CONF} {self.rewind_mark} && "
                       f"{self.bin}/pg_rewind -D {self.data} --source-server={shlex.quote(conninfo)} 2>&1 && "
                       f"rm -f {self.rewind_mark}", timeout=1800)
         return out.strip().splitlines()[-1] if out.strip() else "pg_rewind done"
