@@ -142,9 +142,13 @@ def kept_alive(bucket_lab: Lab, tmp_path: Path) -> Iterator[tuple[Path, Path]]:
 
 def _retried_read_limit() -> float:
     """The longest a request may take once the bucket is cut: one read timeout on the dead kept-alive
-    connection, then per retry a connect timeout and botocore standard mode's longest backoff (1, 2, 4, 8 s)."""
-    retries = int(RETRIES.retries["max_attempts"]) - 1
-    return float(RETRIES.read_timeout) + retries * float(RETRIES.connect_timeout) + sum(2 ** n for n in range(retries))
+    connection, then botocore standard mode's retries (`max_attempts` of them after the first try; botocore
+    rewrites the dict in place as `total_max_attempts`), each a connect timeout after a backoff of at most
+    50 ms x 2^i (errors other than throttling)."""
+    settings = RETRIES.retries
+    retries = int(settings.get("total_max_attempts", int(settings.get("max_attempts", 0)) + 1)) - 1
+    backoff = sum(0.05 * 2 ** i for i in range(retries))
+    return float(RETRIES.read_timeout) + retries * float(RETRIES.connect_timeout) + backoff
 
 
 def _established(pid: int, address: str, port: int) -> int:
@@ -162,7 +166,7 @@ def test_verify_cut_on_a_kept_alive_connection_fails_within_the_read_timeout_and
     WHEN the bucket is cut off, THEN verify fails (exit 1), is never reported as verified, and records no
     verdict; mid-read within the read timeout (a body read is not retried); idle, the GET waits out the read
     timeout on the dead connection and botocore then retries it on new connects, so within that and the
-    retries' connect timeouts and backoff (`_retried_read_limit`, 65 s), not the read timeout alone."""
+    retries' connect timeouts and backoff (`_retried_read_limit`: 30 + 5 x 5 s + at most 1.55 s), not the read timeout alone."""
     lab, (inventory, log) = bucket_lab, kept_alive
     taken = crmdr("backup", "run", "--kind", "physical", "--json", "--inventory", str(lab.inventory_path))
     assert taken.returncode == 0, taken.stderr
