@@ -167,7 +167,8 @@ def test_failback_cut_mid_pg_rewind_then_mid_pg_basebackup_fails_naming_it_keeps
     probe.start()
     try:
         wait_for("50 writes acknowledged by the current primary", lambda: acked(probe.ledger) >= 50)
-        _, rewind_seconds = _cut_during(lab, "pg_rewind", bulk, _failback(lab, journal))
+        err, rewind_seconds = _cut_during(lab, "pg_rewind", bulk, _failback(lab, journal))
+        assert "does not answer" in err, "a re-clone was tried from the cut-off primary"
         run_id = only_run(journal)[0].run
         err, clone_seconds = _cut_during(lab, "pg_basebackup", bulk, _failback(lab, journal, "--resume", run_id))
         assert "did not finish" in err, err
