@@ -22,6 +22,10 @@ HOST_CONF = "crmdr_host.conf"
 PG_CTL_NOT_RUNNING = 3
 STATUS_MARK = "crmdr-pg-ctl-status="
 CONTROL_MARK = "--crmdr-controldata--"
+REWIND_MARK = "crmdr-rewind-incomplete"
+"""Next to the data directory while pg_rewind runs, holding the host's own settings file: a rewind cut
+off half-way leaves data that only a fresh base backup repairs (PostgreSQL's pg_rewind docs), and a
+settings file half-copied from the source, so the host's identity is read from the mark instead."""
 UPSTREAM_TIMEOUTS = f"connect_timeout=10 {LIVENESS}"
 """pg_rewind and pg_basebackup give up on an upstream cut off, instead of waiting on TCP for minutes."""
 
@@ -40,6 +44,7 @@ class PgHost:
         parent = node.data_dir.rstrip("/").rsplit("/", 1)[0]
         self.passfile = f"{parent}/pgpass"
         self.logfile = f"{parent}/postgres.log"
+        self.rewind_mark = shlex.quote(f"{parent}/{REWIND_MARK}")
         self.down: str | None = None
         """Why the host could not be reached when the runbook opened; set, every call fails fast."""
 
@@ -95,8 +100,12 @@ class PgHost:
     def controldata(self) -> dict[str, str]:
         return _controldata(self.sh(f"{self.bin}/pg_controldata -D {self.data}", timeout=30))
 
+    def _own_settings(self) -> str:
+        """Shell printing this host's settings: from REWIND_MARK while a rewind is unfinished."""
+        return f"{{ cat {self.rewind_mark} || cat {self.data}/{HOST_CONF}; }} 2>/dev/null"
+
     def configured_name(self) -> str:
-        return _cluster_name(self.sh(f"cat {self.data}/{HOST_CONF} 2>/dev/null || true", timeout=30))
+        return _cluster_name(self.sh(f"{self._own_settings()} || true", timeout=30))
 
     def identity(self) -> Identity:
         """Live identity for the blast-radius guard: configured name, running, role, system id.
@@ -106,7 +115,7 @@ class PgHost:
         """
         self._reachable()
         out = self.sh(f"{self.bin}/pg_ctl status -D {self.data} >/dev/null 2>&1; echo \"{STATUS_MARK}$?\"; "
-                      f"cat {self.data}/{HOST_CONF} 2>/dev/null; echo {CONTROL_MARK}; "
+                      f"{self._own_settings()}; echo {CONTROL_MARK}; "
                       f"{self.bin}/pg_controldata -D {self.data}", timeout=30)
         head, _, control = out.partition(CONTROL_MARK)
         found = re.search(rf"^{STATUS_MARK}(\d+)$", head, re.MULTILINE)
@@ -171,24 +180,37 @@ class PgHost:
     def rewind(self, source: HostNode) -> str:
         """pg_rewind from `source` (the node must be stopped); returns its last output line.
 
-        The superuser password it needs sits in a passfile only while pg_rewind runs.
+        The superuser password it needs sits in a passfile only while pg_rewind runs; REWIND_MARK
+        stays behind when it does not finish.
         """
         passfile = f"{self.passfile}.rewind"
         self._write_passfile(passfile, self._user, self._password)
         conninfo = (f"host={source.host} port={source.pg_port} user={self._user} dbname=postgres "
                     f"passfile={passfile} {UPSTREAM_TIMEOUTS}")
         out = self.sh(f"trap {shlex.quote('rm -f ' + shlex.quote(passfile))} EXIT; "
-                      f"{self.bin}/pg_rewind -D {self.data} --source-server={shlex.quote(conninfo)} 2>&1",
-                      timeout=1800)
+                      f"cp {self.data}/{HOST_CONF} {self.rewind_mark} && "
+                      f"{self.bin}/pg_rewind -D {self.data} --source-server={shlex.quote(conninfo)} 2>&1 && "
+                      f"rm -f {self.rewind_mark}", timeout=1800)
         return out.strip().splitlines()[-1] if out.strip() else "pg_rewind done"
 
+    def rewind_interrupted(self) -> bool:
+        """An earlier pg_rewind did not finish: the data directory is neither the old one nor rewound."""
+        self._reachable()
+        return self.runner.run(f"test -e {self.rewind_mark}", timeout=30, check=False).ok
+
     def reclone(self, source: HostNode, stamp: str) -> str:
-        """Fresh base backup from `source`; the old data directory is kept aside, not deleted."""
+        """Fresh base backup from `source`; the old data directory is kept aside, not deleted, and put
+        back when the copy fails (a resume then finds the host as it was)."""
         aside = shlex.quote(f"{self.node.data_dir.rstrip('/')}.before-{stamp}")
         self.sh(f"mv {self.data} {aside}", timeout=60)
         conninfo = f"passfile={self.passfile} {UPSTREAM_TIMEOUTS}"
-        self.sh(f"{self.bin}/pg_basebackup -h {source.host} -p {source.pg_port} -U {self._repl_user} "
-                f"-D {self.data} -X stream -c fast --no-password -d {shlex.quote(conninfo)}", timeout=3600)
+        try:
+            self.sh(f"{self.bin}/pg_basebackup -h {source.host} -p {source.pg_port} -U {self._repl_user} "
+                    f"-D {self.data} -X stream -c fast --no-password -d {shlex.quote(conninfo)}", timeout=3600)
+        except HostError as err:
+            self.sh(f"rm -rf {self.data} && mv {aside} {self.data}", timeout=300)
+            raise HostError(f"pg_basebackup from {source.name} failed, the previous data put back: {err}") from None
+        self.sh(f"rm -f {self.rewind_mark}", timeout=30)
         return f"pg_basebackup from {source.name}; previous data kept in {aside}"
 
     def log_problems(self, lines: int = 40) -> list[str]:

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import version
 
-from policies.errors import ConfigError, HostError, Refused
+from policies.errors import CloudError, ConfigError, HostError, Refused
 from policies.sla import Tier
 from recovery.adapters import pg_tools
 from recovery.adapters.clock import SystemClock
-from recovery.adapters.fault_hooks import PausedReader
+from recovery.adapters.fault_hooks import PausedReader, pause
 from recovery.adapters.pg_validation import current_lsn, digests, digests_in_background, digests_spread
 from recovery.adapters.postgres import connect, one_row
 from recovery.adapters.secrets import optional_secret
@@ -191,6 +191,11 @@ def run_backup(inventory: Inventory, tier: Tier, store: ObjectStore, kind: Kind,
         objects=objects, kms_key_id=inventory.backup.kms_key_id, retain_until=until,
         **facts,
     ))
-    store.put_bytes(manifest_key(pid), to_bytes(point), retain_until=until)
+    pause("backup-manifest")
+    try:
+        store.put_bytes(manifest_key(pid), to_bytes(point), retain_until=until)
+    except CloudError as err:
+        raise CloudError(f"backup step 'write the manifest' of {pid} failed, so it is no recovery point (its "
+                         f"data stays an orphan until pruned): {err}", retryable=err.retryable) from None
     log.info("recovery point %s stored (%d bytes)", pid, point.size)
     return point

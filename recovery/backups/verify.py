@@ -71,6 +71,7 @@ def _stream(store: ObjectStore, entry: ObjectEntry, sink: Callable[[bytes], obje
             progress: Progress | None) -> tuple[str | None, int]:
     """Read the whole object into `sink`; a reason when its SHA-256 or length differs."""
     digest, read = hashlib.sha256(), 0
+    pause("verify-open")
     for chunk in store.iter_chunks(entry.key):
         digest.update(chunk)
         read += len(chunk)

@@ -166,16 +166,32 @@ def _forked(site: Site, node: str, upstream: str) -> str | None:
 
 
 def _resync_data(site: Site, node: str, upstream: str, stamp: str) -> str:
-    """pg_rewind from the upstream, else a fresh pg_basebackup (the old data kept aside)."""
+    """pg_rewind from the upstream, else a fresh pg_basebackup (the old data kept aside). A rewind cut
+    off half-way is never rewound again (its data is neither old nor new): it is re-cloned."""
     host = site.host(node)
     host.set_standby_signal(False)
+    if host.rewind_interrupted():
+        return _reclone(site, node, upstream, stamp, f"an earlier pg_rewind of {node} did not finish")
     try:
         said = host.rewind(site.node(upstream))  # pg_rewind's own last line names it: "pg_rewind: Done!"
         how = said if said.startswith("pg_rewind") else f"pg_rewind: {said}"
     except HostError as err:
-        return f"pg_rewind failed ({err}); {host.reclone(site.node(upstream), stamp)}"
+        failed = f"pg_rewind of {node} from {upstream} failed ({err})"
+        try:
+            site.host(upstream).query("SELECT 1")
+        except HostError as down:
+            raise HostError(f"{failed}; {upstream} does not answer ({down}): resume once it does") from None
+        return _reclone(site, node, upstream, stamp, failed)
     why = _still_diverged(site, node, upstream)
-    return f"{how}, yet {why}; {host.reclone(site.node(upstream), stamp)}" if why else how
+    return _reclone(site, node, upstream, stamp, f"{how}, yet {why}") if why else how
+
+
+def _reclone(site: Site, node: str, upstream: str, stamp: str, why: str) -> str:
+    """A fresh base backup of `node`; its evidence, or its failure, keeps the reason it was needed."""
+    try:
+        return f"{why}; {site.host(node).reclone(site.node(upstream), stamp)}"
+    except HostError as err:
+        raise HostError(f"{why}; then {err}") from None
 
 
 def switch_steps(site: Site, options: Options, source: str, target: str) -> list[Step]:
