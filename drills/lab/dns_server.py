@@ -258,7 +258,8 @@ def start(paths: LabPaths, settings: LabSettings, pid: int | None) -> int:
     paths.dns_log.parent.mkdir(parents=True, exist_ok=True)
     with paths.dns_log.open("ab") as out:
         command = [sys.executable, "-m", "drills.lab.dns_server", "--inventory", str(paths.inventory),
-                   "--cache", str(paths.dns_cache), "--address", str(settings.aws_ip), "--port", str(settings.dns_port)]
+                   "--cache", str(paths.dns_cache), "--address", str(settings.aws_ip), "--port", str(settings.dns_port),
+                   "--refresh", str(settings.dns_refresh)]
         process = subprocess.Popen(
             network.in_namespace(paths, "aws", command),
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,

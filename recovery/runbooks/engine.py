@@ -68,23 +68,23 @@ def survey(steps: Sequence[Step]) -> list[tuple[str, str, Truth]]:
     return [(step.name, step.describe, safe_check(step)) for step in steps]
 
 
-PROGRESS_EVERY = 50  # polls between two progress lines of a wait (~5 s)
+PROGRESS_SECONDS = 5.0  # between two progress lines of a wait
 
 
 def wait_until(check: Callable[[], Truth], seconds: float, what: str,
-               progress: Callable[[str], None] | None = None) -> str:
-    """Poll a check every 0.1 s until it holds, or fail naming what did not happen; `progress` hears
-    the check's latest answer every ~5 s, so a long wait is never silent."""
-    polls = [0]
+               progress: Callable[[str], None] | None = None, every: float = 0.1) -> str:
+    """Poll a check every `every` seconds until it holds, or fail naming what did not happen; `progress`
+    hears the check's latest answer every PROGRESS_SECONDS, so a long wait is never silent."""
+    polls, period = [0], max(1, round(PROGRESS_SECONDS / every))
 
     def polled() -> Truth:
         truth = check()
         polls[0] += 1
-        if progress is not None and not truth.done and polls[0] % PROGRESS_EVERY == 0:
-            progress(f"still waiting for {what} ({polls[0] // 10}s of {seconds:g}s): {truth.detail}")
+        if progress is not None and not truth.done and polls[0] % period == 0:
+            progress(f"still waiting for {what} ({polls[0] * every:.0f}s of {seconds:g}s): {truth.detail}")
         return truth
 
-    retrying = Retrying(stop=stop_after_delay(seconds), wait=wait_fixed(0.1),
+    retrying = Retrying(stop=stop_after_delay(seconds), wait=wait_fixed(every),
                         retry=retry_if_result(lambda truth: not truth.done),
                         retry_error_callback=lambda state: state.outcome.result() if state.outcome else None)
     last: Truth | None = retrying(polled)
