@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,9 +64,16 @@ def safe_check(step: Step) -> Truth:
         return Truth(False, f"unknown ({err})")
 
 
+SURVEY_THREADS = 4
+
+
 def survey(steps: Sequence[Step]) -> list[tuple[str, str, Truth]]:
-    """Each step with its check's current truth; reads only (the dry run)."""
-    return [(step.name, step.describe, safe_check(step)) for step in steps]
+    """Each step with its check's current truth; reads only (the dry run). The checks run four at a time:
+    they only read, and one after the other they were ~10 SSH, SQL, DNS and AWS round trips before a
+    failover's preflight."""
+    with ThreadPoolExecutor(max_workers=SURVEY_THREADS, thread_name_prefix="crmdr-survey") as pool:
+        truths = list(pool.map(safe_check, steps))
+    return [(step.name, step.describe, truth) for step, truth in zip(steps, truths, strict=True)]
 
 
 PROGRESS_SECONDS = 5.0  # between two progress lines of a wait
