@@ -27,7 +27,7 @@ from recovery.adapters.s3_store import S3ObjectStore
 from recovery.adapters.secrets import optional_secret
 from recovery.adapters.sns_notifier import SnsNotifier
 from recovery.inventory import HostNode, Inventory, inventory_tier
-from recovery.ports import Clock, Dns, HostRunner, Isolator, Lock, Notifier, ObjectStore, Resolver
+from recovery.ports import Clock, Dns, Isolator, Lock, Notifier, ObjectStore, Resolver
 from recovery.runbooks.app_hosts import app_hosts_steps
 from recovery.runbooks.decisions import Truth, dns_truth
 from recovery.runbooks.engine import Step, wait_until
@@ -149,8 +149,9 @@ def marker_id(run: str) -> int:
     return int(hashlib.sha256(run.encode()).hexdigest()[:15], 16)
 
 
-def open_apps(inventory: Inventory, opened: list[HostRunner]) -> AppHosts | None:
-    """The app hosts, connected: a changed host key stops here (closing what is open)."""
+def open_apps(inventory: Inventory) -> AppHosts | None:
+    """The app hosts, connected: a changed host key stops here (closing the app hosts; the caller closes
+    what else it opened)."""
     if not inventory.app_hosts:
         return None
     apps = AppHosts(inventory.app_hosts, inventory.ssh)
@@ -158,8 +159,6 @@ def open_apps(inventory: Inventory, opened: list[HostRunner]) -> AppHosts | None
         for name, why in apps.open().items():
             log.warning("app host %s is unreachable now: %s", name, why)
     except HostKeyMismatch:
-        for runner in opened:
-            runner.close()
         apps.close()
         raise
     return apps
@@ -192,7 +191,7 @@ def _open_hosts(inventory: Inventory, runners: dict[str, FabricHostRunner]) -> t
     """Database and app hosts connect at the same time (each handshake is ~0.1 s on the failover's path);
     a changed host key anywhere closes every connection and raises."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crmdr-app-open") as pool:
-        apps = pool.submit(open_apps, inventory, [])
+        apps = pool.submit(open_apps, inventory)
         try:
             unreachable = _open_all(runners)
         except HostKeyMismatch:
