@@ -97,7 +97,7 @@ def status(c: Connection) -> None:
     role = "down" if not live.running else ("standby" if live.in_recovery else "primary")
     timeline = control.get("Latest checkpoint's TimeLineID")
     print(f"{host.name}: {role}; cluster_name={live.name}; timeline={timeline}; "
-          f"upstream={host.upstream() or '-'}; standby.signal={'yes' if host.has_standby_signal() else 'no'}")
+          f"upstream={host.upstream() or '-'}; standby.signal={'yes' if host.fence_state()[1] else 'no'}")
 
 
 @task

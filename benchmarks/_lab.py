@@ -52,14 +52,14 @@ class BenchLab:
 
 
 @contextmanager
-def lab(slot: int, size_gb: float) -> Iterator[BenchLab]:
-    """A lab of about `size_gb` on 127.0.NET.(10*slot+0..2); always purged afterwards."""
+def lab(slot: int, size_gb: float, **overrides: object) -> Iterator[BenchLab]:
+    """A lab of about `size_gb` on 127.0.NET.(10*slot+0..2), other LabSettings from `overrides`; always purged."""
     directory = Path(tempfile.mkdtemp(prefix="crmdr-bench-lab-", dir="/tmp"))
     directory.chmod(0o755)
     base = f"127.0.{net()}.{10 * slot}"
     settings = LabSettings(aws_ip=base, primary_ip=f"127.0.{net()}.{10 * slot + 1}",
                            standby_ip=f"127.0.{net()}.{10 * slot + 2}",
-                           rows=max(100, int(size_gb * ROWS_PER_GB)))
+                           rows=max(100, int(size_gb * ROWS_PER_GB)), **overrides)
     if threading.current_thread() is threading.main_thread():  # `timeout`/kill: still purge the lab
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:

@@ -18,6 +18,8 @@ from policies.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
 
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's loader when PyYAML has it: ~10x faster (a policy load was ~12 ms on a failover's path), same marks."""
 _SECRET_WORDS = ("password", "secret", "token", "key_material", "private")
 
 
@@ -68,7 +70,7 @@ def read_document(path: Path, *, what: str) -> tuple[Any, yaml.Node | None]:
             raise ConfigError(f"{path}: line {err.lineno}: not valid JSON ({err.msg})") from None
     else:
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=LOADER)  # noqa: S506  # a safe loader
         except yaml.MarkedYAMLError as err:
             line = err.problem_mark.line + 1 if err.problem_mark else 0
             raise ConfigError(f"{path}: line {line}: not valid YAML ({err.problem})") from None
@@ -78,7 +80,7 @@ def read_document(path: Path, *, what: str) -> tuple[Any, yaml.Node | None]:
         kind = "an empty file" if data is None else f"a {type(data).__name__}"
         raise ConfigError(f"{path}: expected {_a(what)} mapping at the top level, found {kind}")
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=LOADER)
     except yaml.YAMLError:
         root = None
     return data, root

@@ -19,11 +19,15 @@ DETECT_WITHIN = 60.0
 
 
 def start_detection(context: DrillContext) -> BackgroundWatch | None:
-    """Start the watch (before the disruption) when the drill detects; None when it declares."""
+    """Start the watch (before the disruption) when the drill detects; None when it declares.
+
+    Either way the failover is made ready first, as the watch service has it before an outage: a
+    declared drill measures the same runbook start as a detected one, not botocore loading its models.
+    """
+    prepare_failover(context.inventory)
     if context.detect != "watch":
         return None
     settings = watch_settings(context.tier)
-    prepare_failover(context.inventory)  # as the watch service does: ready before the outage
     watcher = BackgroundWatch(PrimaryProbe(context.inventory, settings.timeout), settings,
                               lifetime=HEALTHY_WITHIN + DETECT_WITHIN + 60)
     watcher.start(HEALTHY_WITHIN)

@@ -255,7 +255,8 @@ def start(paths: LabPaths, settings: LabSettings, pid: int | None) -> int:
     if pid is not None and pid_alive(pid):
         return pid
     command = [sys.executable, "-m", "drills.lab.dns_server", "--inventory", str(paths.inventory),
-               "--cache", str(paths.dns_cache), "--address", str(settings.aws_ip), "--port", str(settings.dns_port)]
+               "--cache", str(paths.dns_cache), "--address", str(settings.aws_ip), "--port", str(settings.dns_port),
+               "--refresh", str(settings.dns_refresh)]
     return network.start_on(paths, "aws", command, log=paths.dns_log, ip=str(settings.aws_ip),
                             port=settings.dns_port, what="lab DNS server")
 

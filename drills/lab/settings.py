@@ -30,6 +30,9 @@ class LabSettings(BaseModel):
     """The lab DNS server (UDP and TCP) on the AWS stand-in's address: where applications resolve the DB name."""
     dns_ttl: int = Field(default=5, ge=1, le=60)
     """TTL of the DB name's records: clients cache an answer that long, so a drill's RTO includes up to it."""
+    dns_refresh: float = Field(default=1.0, gt=0, le=60)
+    """Seconds between the lab DNS server's reads of the zone: how long a changed record takes to be
+    answered (Route 53's propagation to its name servers, in the lab); each read is 2-3 requests to moto."""
     rows: int = Field(default=200, ge=1, le=10_000_000)
     seed: int = 42
     synchronous: bool = False

@@ -8,6 +8,11 @@ becomes a failed result naming the stage (DNS or database) and the reason; the p
 appears in it. Alongside, the AWS API (Route 53, the control plane a failover needs) is read
 every `CONTROL_PLANE_EVERY` seconds in a worker thread, and its last outcome is reported with
 each probe: it never makes a probe fail or take longer than its timeout.
+
+After a probe fails at the database, the standby is asked (SQL, within the probe's timeout) whether its
+WAL receiver still streams: the second signal of recovery/watch/decide.py. Only a standby in recovery
+that answers says anything; one that cannot be read, or whose receiver's state this role may not see,
+is no evidence (None).
 """
 
 import math
@@ -23,7 +28,7 @@ from policies.errors import DrError
 from recovery.adapters.dns_resolver import DnsResolver
 from recovery.adapters.route53_dns import Route53Dns
 from recovery.adapters.secrets import optional_secret
-from recovery.inventory import Inventory
+from recovery.inventory import HostNode, Inventory
 from recovery.redact import error_line
 from recovery.watch.decide import ProbeResult, Stage
 
@@ -76,6 +81,47 @@ class ControlPlaneCheck:
         return self.error
 
 
+RECEIVER = ("SELECT pg_is_in_recovery(), (SELECT count(*) FROM pg_stat_wal_receiver), "
+            "(SELECT status FROM pg_stat_wal_receiver LIMIT 1)")
+
+
+def receiver_lost(in_recovery: bool, receivers: int, status: str | None) -> bool | None:
+    """What pg_stat_wal_receiver says of the primary: lost (no receiver, or one not streaming), streaming
+    (False), or nothing (None: the node is no standby, or its receiver's status is hidden from this role)."""
+    if not in_recovery:
+        return None
+    if receivers == 0:
+        return True
+    return None if status is None else status != "streaming"
+
+
+class StandbyReceiver:
+    """Callable: asks the standby (a host node) whether its WAL receiver still streams from the primary."""
+
+    def __init__(self, inventory: Inventory, timeout: float, password: str | None) -> None:
+        node = inventory.database.standby
+        self._where = (node.host, node.pg_port) if isinstance(node, HostNode) else None
+        self._db, self._timeout, self._password = inventory.database, timeout, password
+
+    def __call__(self) -> bool | None:
+        if self._where is None:
+            return None
+        host, port = self._where
+        milliseconds = max(1, int(self._timeout * 1000))
+        try:
+            with socket.create_connection((host, port), timeout=self._timeout):
+                pass
+            with psycopg.connect(host=host, port=port, user=self._db.user, password=self._password,
+                                 dbname=self._db.name, autocommit=True, application_name="crmdr-watch",
+                                 connect_timeout=max(2, math.ceil(self._timeout)),
+                                 options=f"-c statement_timeout={milliseconds}",
+                                 tcp_user_timeout=milliseconds) as conn:
+                row = conn.execute(RECEIVER).fetchone()
+        except (OSError, psycopg.Error):
+            return None
+        return None if row is None else receiver_lost(bool(row[0]), int(row[1]), row[2])
+
+
 class PrimaryProbe:
     """Callable: each call is one probe through the database name."""
 
@@ -86,6 +132,7 @@ class PrimaryProbe:
         self._resolver = DnsResolver(inventory, timeout=timeout)
         self._control = ControlPlaneCheck(inventory)
         self._password = optional_secret(db.password, inventory)
+        self._standby = StandbyReceiver(inventory, timeout, self._password)
         self._ports = {getattr(node, "host", None) or getattr(node, "endpoint", ""): node.pg_port
                        for node in db.nodes()}
         self._default_port = db.primary.pg_port
@@ -100,8 +147,9 @@ class PrimaryProbe:
             stage = "database"
             detail = self._select_one(address, self._ports.get(address, self._default_port))
         except (DrError, OSError, psycopg.Error) as err:
+            lost = self._standby() if stage == "database" else None
             return ProbeResult(at, mono, False, address, self._reason(err), failed_at=stage,
-                               control_plane=self._control.outcome(mono + self._timeout))
+                               control_plane=self._control.outcome(mono + self._timeout), standby_lost=lost)
         return ProbeResult(at, mono, True, address, f"SELECT 1 in {detail}",
                            control_plane=self._control.outcome(mono + self._timeout))
 

@@ -26,6 +26,7 @@ REWIND_MARK = "crmdr-rewind-incomplete"
 """Next to the data directory while pg_rewind runs, holding the host's own settings file: a rewind cut
 off half-way leaves data that only a fresh base backup repairs (PostgreSQL's pg_rewind docs), and a
 settings file half-copied from the source, so the host's identity is read from the mark instead."""
+SIGNAL_MARK = "crmdr-standby-signal="
 UPSTREAM_TIMEOUTS = f"connect_timeout=10 {LIVENESS}"
 """pg_rewind and pg_basebackup give up on an upstream cut off, instead of waiting on TCP for minutes."""
 
@@ -127,9 +128,17 @@ class PgHost:
                         in_recovery=self.in_recovery() if running else None,
                         system_id=_controldata(control).get("Database system identifier"))
 
-    def has_standby_signal(self) -> bool:
+    def fence_state(self) -> tuple[bool, bool]:
+        """(running, carries standby.signal) in one SSH round trip: the fence step asks it before and
+        after it acts, on the failover's critical path (two commands each time before)."""
         self._reachable()
-        return self.runner.run(f"test -f {self.data}/standby.signal", timeout=30, check=False).ok
+        out = self.sh(f"{self.bin}/pg_ctl status -D {self.data} >/dev/null 2>&1; echo \"{STATUS_MARK}$?\"; "
+                      f"test -f {self.data}/standby.signal; echo \"{SIGNAL_MARK}$?\"", timeout=30)
+        status, signal = (re.search(rf"^{mark}(\d+)$", out, re.MULTILINE) for mark in (STATUS_MARK, SIGNAL_MARK))
+        code = int(status.group(1)) if status else -1
+        if code not in (0, PG_CTL_NOT_RUNNING) or signal is None:
+            raise HostError(f"host {self.name}: pg_ctl status exited {code}")
+        return code == 0, signal.group(1) == "0"
 
     def upstream(self) -> str:
         """The host named in primary_conninfo, or '' when the host streams from nobody."""
@@ -151,9 +160,11 @@ class PgHost:
         self.sh(f"{self.bin}/pg_ctl start -D {self.data} -l {shlex.quote(self.logfile)} -w -t 60", timeout=90)
         return "pg_ctl start"
 
-    def promote(self) -> str:
-        self.sh(f"{self.bin}/pg_ctl promote -D {self.data} -w -t 60", timeout=90)
-        return "pg_ctl promote"
+    def promote(self, *, wait: bool = True) -> str:
+        """`pg_ctl promote`; `wait=False` returns once signalled (pg_ctl's own wait sleeps 100 ms between
+        looks, five times the ~20 ms a promotion takes): the caller then waits for the role itself."""
+        self.sh(f"{self.bin}/pg_ctl promote -D {self.data} " + ("-w -t 60" if wait else "-W"), timeout=90)
+        return "pg_ctl promote" + ("" if wait else " -W")
 
     def set_standby_signal(self, present: bool) -> None:
         command = f"touch {self.data}/standby.signal" if present else f"rm -f {self.data}/standby.signal"

@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,28 +64,35 @@ def safe_check(step: Step) -> Truth:
         return Truth(False, f"unknown ({err})")
 
 
+SURVEY_THREADS = 4
+
+
 def survey(steps: Sequence[Step]) -> list[tuple[str, str, Truth]]:
-    """Each step with its check's current truth; reads only (the dry run)."""
-    return [(step.name, step.describe, safe_check(step)) for step in steps]
+    """Each step with its check's current truth; reads only (the dry run). The checks run four at a time:
+    they only read, and one after the other they were ~10 SSH, SQL, DNS and AWS round trips before a
+    failover's preflight."""
+    with ThreadPoolExecutor(max_workers=SURVEY_THREADS, thread_name_prefix="crmdr-survey") as pool:
+        truths = list(pool.map(safe_check, steps))
+    return [(step.name, step.describe, truth) for step, truth in zip(steps, truths, strict=True)]
 
 
-PROGRESS_EVERY = 50  # polls between two progress lines of a wait (~5 s)
+PROGRESS_SECONDS = 5.0  # between two progress lines of a wait
 
 
 def wait_until(check: Callable[[], Truth], seconds: float, what: str,
-               progress: Callable[[str], None] | None = None) -> str:
-    """Poll a check every 0.1 s until it holds, or fail naming what did not happen; `progress` hears
-    the check's latest answer every ~5 s, so a long wait is never silent."""
-    polls = [0]
+               progress: Callable[[str], None] | None = None, every: float = 0.1) -> str:
+    """Poll a check every `every` seconds until it holds, or fail naming what did not happen; `progress`
+    hears the check's latest answer every PROGRESS_SECONDS, so a long wait is never silent."""
+    polls, period = [0], max(1, round(PROGRESS_SECONDS / every))
 
     def polled() -> Truth:
         truth = check()
         polls[0] += 1
-        if progress is not None and not truth.done and polls[0] % PROGRESS_EVERY == 0:
-            progress(f"still waiting for {what} ({polls[0] // 10}s of {seconds:g}s): {truth.detail}")
+        if progress is not None and not truth.done and polls[0] % period == 0:
+            progress(f"still waiting for {what} ({polls[0] * every:.0f}s of {seconds:g}s): {truth.detail}")
         return truth
 
-    retrying = Retrying(stop=stop_after_delay(seconds), wait=wait_fixed(0.1),
+    retrying = Retrying(stop=stop_after_delay(seconds), wait=wait_fixed(every),
                         retry=retry_if_result(lambda truth: not truth.done),
                         retry_error_callback=lambda state: state.outcome.result() if state.outcome else None)
     last: Truth | None = retrying(polled)

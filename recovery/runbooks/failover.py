@@ -26,15 +26,17 @@ from recovery.runbooks.run import Options, Runbook, RunResult, execute
 from recovery.runbooks.site import Site, open_site
 
 WRITE_WAIT_SECONDS = 60.0
+PROMOTE_WAIT_SECONDS = 60.0  # as pg_ctl promote -t 60 waited before
+PROMOTE_POLL_SECONDS = 0.01
 
 
 def fenced(site: Site, name: str) -> Truth:
     """Cannot take writes: stopped or read-only, and marked so it can only restart as a standby."""
     host = site.host(name)
-    running = host.running()
+    running, signalled = host.fence_state()
     if running and host.in_recovery() is not True:
         return Truth(False, f"{name} is running as a primary")
-    if not host.has_standby_signal():
+    if not signalled:
         return Truth(False, f"{name} would restart as a primary (no standby.signal)")
     state = "running read-only (in recovery)" if running else "stopped"
     return Truth(True, f"{name} is {state} and carries standby.signal")
@@ -168,9 +170,16 @@ def _desync(site: Site, name: str) -> str:
     return f"synchronous replication suspended on {name} until a standby rejoins (failback)"
 
 
+def _promote(site: Site, target: str) -> str:
+    """Signal the promotion, then poll the role every 10 ms until it is a primary."""
+    how = site.host(target).promote(wait=False)
+    return f"{how}; " + wait_until(lambda: promoted(site, target), PROMOTE_WAIT_SECONDS, f"{target} promoting",
+                                   every=PROMOTE_POLL_SECONDS)
+
+
 def promote_step(site: Site, target: str) -> Step:
     return Step("promote", f"promote {target} (pg_ctl promote)", "promote",
-                check=lambda: promoted(site, target), act=site.host(target).promote,
+                check=lambda: promoted(site, target), act=lambda: _promote(site, target),
                 guard=lambda: guard(site, target, "promote", want_primary=False), timeout=120, attempts=2)
 
 

@@ -103,7 +103,7 @@ def open_rds_site(inventory: Inventory, policy_path: Path | None = None) -> RdsS
     site = RdsSite(inventory=inventory, tier=tier, rds=RdsInstances(inventory), dns=Route53Dns(inventory),
                    lock=DynamoLock(inventory), notifier=SnsNotifier(inventory), store=S3ObjectStore(inventory),
                    clock=SystemClock(), db_password=password, secrets=[password] if password else [],
-                   apps=open_apps(inventory, []))
+                   apps=open_apps(inventory))
     try:
         site.old()
     except CloudError as err:

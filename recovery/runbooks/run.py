@@ -29,6 +29,7 @@ from recovery.runbooks.journal.events import (
     unfinished_limitation,
 )
 from recovery.runbooks.journal.files import Journal, default_journal_dir, new_run_id, read_events, read_runs
+from recovery.runbooks.notices import BackgroundNotices
 from recovery.runbooks.progress import StepProgress
 from recovery.watch.decide import Detection
 
@@ -236,7 +237,7 @@ def _discard(runbook: Runbook[Any], site: RunSite, options: Options) -> None:
 
 
 def _interrupted(runbook: Runbook[Any], site: RunSite, options: Options, journal: Journal, engine: Engine,
-                 subject: str, signal: Interrupted) -> Interrupted:
+                 notices: BackgroundNotices, subject: str, signal: Interrupted) -> Interrupted:
     """Journal the stop (the step aborted, the run aborted), tell the notifier, say how to resume."""
     step = engine.step
     where = (f"step {step.name}" if step else f"after step {engine.current}" if engine.current
@@ -246,11 +247,8 @@ def _interrupted(runbook: Runbook[Any], site: RunSite, options: Options, journal
         journal.record(step.name, "aborted", reason=reason, phase=step.phase)
     journal.record("run", "aborted", reason=f"{reason} {'at ' if step else ''}{where}")
     resume = f"{options.invocation(runbook.name)} --resume {options.run_id}"
-    try:
-        site.notifier.publish(f"{subject}: INTERRUPTED", _notice(site, options, f"interrupted at {where}",
-                                                                  f"{reason}\nresume: {resume}"))
-    except DrError as err:
-        log.warning("interrupt notice not sent: %s", err)
+    notices.publish(f"{subject}: INTERRUPTED", _notice(site, options, f"interrupted at {where}",
+                                                        f"{reason}\nresume: {resume}"))
     return signal.with_message(f"{runbook.name} {reason} {'at ' if step else ''}{where} "
                                f"(run {options.run_id}); resume: {resume}")
 
@@ -266,6 +264,7 @@ def _locked(runbook: Runbook[S], site: S, options: Options, steps: list[Step], p
     subject = _subject(runbook, site, options)
     started, deciding = times
     engine = Engine(journal)
+    notices = BackgroundNotices(site.notifier)
     try:
         _discard(runbook, site, options)
         journal.record("run", "started", evidence=json.dumps({**options.recorded(), "stack": site.inventory.stack},
@@ -277,7 +276,7 @@ def _locked(runbook: Runbook[S], site: S, options: Options, steps: list[Step], p
         journal.record("lock", "started", phase="decide", at=deciding)
         journal.record("lock", "succeeded", phase="decide", evidence=f"held by {site.lock.holder}")
         verb = "resumed" if options.resume else "started"
-        site.notifier.publish(f"{subject}: {verb}", _notice(site, options, verb, "\n".join(plan)))
+        notices.publish(f"{subject}: {verb}", _notice(site, options, verb, "\n".join(plan)))
         ends = {step.name for i, step in enumerate(steps) if i + 1 == len(steps) or steps[i + 1].phase != step.phase}
 
         progress = StepProgress(site.clock, options.report)
@@ -285,7 +284,7 @@ def _locked(runbook: Runbook[S], site: S, options: Options, steps: list[Step], p
         def on_done(step: Step, status: str) -> None:
             options.report(progress.finished(step.name, status))
             if step.name in ends:
-                site.notifier.publish(f"{subject}: {step.phase} done",
+                notices.publish(f"{subject}: {step.phase} done",
                                       _notice(site, options, f"phase {step.phase} done", step.describe))
 
         engine.on_done = on_done
@@ -296,21 +295,23 @@ def _locked(runbook: Runbook[S], site: S, options: Options, steps: list[Step], p
             except DrError as err:
                 journal.record("run", "failed", reason=str(err))
                 resume = f"{options.invocation(runbook.name)} --resume {options.run_id}"
-                site.notifier.publish(f"{subject}: FAILED", _notice(
+                notices.publish(f"{subject}: FAILED", _notice(
                     site, options, f"failed at step {engine.current}", f"{err}\nresume: {resume}"))
                 raise type(err)(f"{runbook.name} failed at step {engine.current}: {err} (resume: "
                                 f"{options.invocation(runbook.name)} --resume {options.run_id})") from None
         journal.record("run", "succeeded")
         primary = runbook.primary_after(site, options)
-        site.notifier.publish(f"{subject}: done", _notice(site, options, "done", f"primary is now {primary}"))
+        notices.publish(f"{subject}: done", _notice(site, options, "done", f"primary is now {primary}"))
     except KeyboardInterrupt as err:
-        raise _interrupted(runbook, site, options, journal, engine, subject, interrupted(err)) from None
+        raise _interrupted(runbook, site, options, journal, engine, notices, subject,
+                           interrupted(err)) from None
     finally:
+        notices.flush()
         journal.flush()
         site.lock.release()
     events = read_events(options.run_id, options.journal_dir)
     return RunResult(runbook.name, options.run_id, "succeeded", f"{runbook.name} done: {primary} is the primary",
-                     tuple(plan), str(journal.path), phase_times(events), primary, tuple(site.notifier.sent))
+                     tuple(plan), str(journal.path), phase_times(events), primary, tuple(notices.sent))
 
 
 def _record_detection(journal: Journal, found: Detection | None) -> None:

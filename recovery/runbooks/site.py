@@ -27,7 +27,7 @@ from recovery.adapters.s3_store import S3ObjectStore
 from recovery.adapters.secrets import optional_secret
 from recovery.adapters.sns_notifier import SnsNotifier
 from recovery.inventory import HostNode, Inventory, inventory_tier
-from recovery.ports import Clock, Dns, HostRunner, Isolator, Lock, Notifier, ObjectStore, Resolver
+from recovery.ports import Clock, Dns, Isolator, Lock, Notifier, ObjectStore, Resolver
 from recovery.runbooks.app_hosts import app_hosts_steps
 from recovery.runbooks.decisions import Truth, dns_truth
 from recovery.runbooks.engine import Step, wait_until
@@ -35,6 +35,7 @@ from recovery.runbooks.engine import Step, wait_until
 log = logging.getLogger(__name__)
 
 DNS_ANSWER_SECONDS = 60  # beyond the TTL, for a changed record to reach the name's servers
+DNS_POLL_SECONDS = 0.02  # one fresh query (a UDP round trip) per poll: a 0.1 s poll cost ~50 ms of RTO
 
 
 @dataclass
@@ -97,7 +98,8 @@ class Site:
         self.dns.point_to((self.node(primary).host, self.health_check(primary)),
                           (self.node(secondary).host, self.health_check(secondary)))
         answered = wait_until(lambda: self.name_answers(primary), self.inventory.dns.ttl + DNS_ANSWER_SECONDS,
-                              f"DNS answering {self.inventory.dns.record_name} with {primary}")
+                              f"DNS answering {self.inventory.dns.record_name} with {primary}",
+                              every=DNS_POLL_SECONDS)
         return f"{self.inventory.dns.record_name} PRIMARY -> {primary}, SECONDARY -> {secondary}; {answered}"
 
     def _through_dns(self, sql: str, run: str) -> tuple[str, bool]:
@@ -147,8 +149,9 @@ def marker_id(run: str) -> int:
     return int(hashlib.sha256(run.encode()).hexdigest()[:15], 16)
 
 
-def open_apps(inventory: Inventory, opened: list[HostRunner]) -> AppHosts | None:
-    """The app hosts, connected: a changed host key stops here (closing what is open)."""
+def open_apps(inventory: Inventory) -> AppHosts | None:
+    """The app hosts, connected: a changed host key stops here (closing the app hosts; the caller closes
+    what else it opened)."""
     if not inventory.app_hosts:
         return None
     apps = AppHosts(inventory.app_hosts, inventory.ssh)
@@ -156,8 +159,6 @@ def open_apps(inventory: Inventory, opened: list[HostRunner]) -> AppHosts | None
         for name, why in apps.open().items():
             log.warning("app host %s is unreachable now: %s", name, why)
     except HostKeyMismatch:
-        for runner in opened:
-            runner.close()
         apps.close()
         raise
     return apps
@@ -186,8 +187,27 @@ def _open_all(runners: dict[str, FabricHostRunner]) -> dict[str, str]:
     return {name: str(err) for name, err in outcomes.items() if err is not None}
 
 
+def _open_hosts(inventory: Inventory, runners: dict[str, FabricHostRunner]) -> tuple[dict[str, str], AppHosts | None]:
+    """Database and app hosts connect at the same time (each handshake is ~0.1 s on the failover's path);
+    a changed host key anywhere closes every connection and raises."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crmdr-app-open") as pool:
+        apps = pool.submit(open_apps, inventory)
+        try:
+            unreachable = _open_all(runners)
+        except HostKeyMismatch:
+            if apps.exception() is None and (opened := apps.result()) is not None:
+                opened.close()
+            raise
+        try:
+            return unreachable, apps.result()
+        except HostKeyMismatch:
+            for runner in runners.values():
+                runner.close()
+            raise
+
+
 def open_site(inventory: Inventory, policy_path: Path | None = None) -> Site:
-    """Resolve secrets, connect to every host (pinned keys), build the cloud adapters."""
+    """Resolve secrets, connect to every host (pinned keys), build the cloud adapters meanwhile."""
     db = inventory.database
     tier = inventory_tier(inventory, load_policy(policy_path))  # bad input before any connection
     if db.engine != "hosts":
@@ -196,21 +216,29 @@ def open_site(inventory: Inventory, policy_path: Path | None = None) -> Site:
     password = optional_secret(db.password, inventory)
     repl = optional_secret(db.replication_password, inventory)
     secrets = [s for s in (password, repl) if s]
-    hosts: dict[str, PgHost] = {}
     runners: dict[str, tuple[HostNode, FabricHostRunner]] = {}
     for node in db.nodes():
         if not isinstance(node, HostNode):
             raise ConfigError(f"node {node.name} is not an SSH host (database.engine: hosts)")
         runners[node.name] = (node, FabricHostRunner(node, inventory.ssh, secrets=secrets))
-    unreachable = _open_all({name: runner for name, (_, runner) in runners.items()})
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crmdr-site-open") as pool:
+        connecting = pool.submit(_open_hosts, inventory, {name: runner for name, (_, runner) in runners.items()})
+        try:
+            dns, lock, notifier = Route53Dns(inventory), DynamoLock(inventory), SnsNotifier(inventory)
+            store, isolator = S3ObjectStore(inventory), isolator_for(inventory)
+        except BaseException:
+            if connecting.exception() is None and (opened := connecting.result()[1]) is not None:
+                opened.close()
+            for _, runner in runners.values():
+                runner.close()
+            raise
+        unreachable, apps = connecting.result()
+    hosts: dict[str, PgHost] = {}
     for node, runner in runners.values():
         hosts[node.name] = PgHost(node, runner, user=db.user, password=password,
                                   replication_user=db.replication_user, replication_password=repl,
                                   dbname=db.name)
         hosts[node.name].down = unreachable.get(node.name)
-    apps = open_apps(inventory, [h.runner for h in hosts.values()])
     return Site(inventory=inventory, tier=tier, hosts=hosts, unreachable=unreachable, apps=apps,
-                dns=Route53Dns(inventory), resolver=lambda: DnsResolver(inventory, timeout=2.0),
-                lock=DynamoLock(inventory), notifier=SnsNotifier(inventory),
-                store=S3ObjectStore(inventory), clock=SystemClock(), db_password=password,
-                secrets=secrets, isolator=isolator_for(inventory))
+                dns=dns, resolver=lambda: DnsResolver(inventory, timeout=2.0), lock=lock, notifier=notifier,
+                store=store, clock=SystemClock(), db_password=password, secrets=secrets, isolator=isolator)

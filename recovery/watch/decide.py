@@ -6,6 +6,13 @@ Only a failure of the database at that address counts: one is noise; `failures` 
 outage, declared once, with the time of the first failure of the run: that span is the `detect`
 phase of a failover the watch starts. A success after a declared outage is a recovery.
 
+A second, independent signal confirms sooner: after a failed probe the watch asks the standby whether
+its WAL receiver still streams from the primary. When the standby lost it too at each of the last
+`CORROBORATED_FAILURES` failed probes (one interval apart), the outage is declared then, without
+waiting for the rest of the `failures`: two witnesses on two paths saw the primary gone. A single
+failure is never an outage, and while the standby still streams (a blip on the watch's own path,
+a cut only the standby does not see) or cannot be read, the full count is needed.
+
 Two failures are states of their own, never an outage of the database and never a reason to
 fail over: the name cannot be resolved (`dns unreachable`: the database was not reached, so
 nothing is known of it), and the AWS API (Route 53, the control plane) does not answer while
@@ -18,6 +25,9 @@ from typing import Literal
 
 from policies.errors import ConfigError
 from policies.sla import Tier
+
+CORROBORATED_FAILURES = 2
+"""Failed probes in a row, each with the standby's receiver having lost the primary, that declare an outage."""
 
 Status = Literal["healthy", "suspect", "outage", "down", "recovered", "dns unreachable",
                  "control plane unreachable"]
@@ -39,6 +49,9 @@ class ProbeResult:
     """Where a failed probe failed: resolving the name, or at the address it resolved to."""
     control_plane: str | None = None
     """Why the AWS API did not answer at its last check; None when it answered."""
+    standby_lost: bool | None = None
+    """After a failed probe: the standby's WAL receiver no longer streams from the primary (True), still
+    streams (False), or could not be read (None: no evidence either way)."""
 
 
 @dataclass(frozen=True)
@@ -120,14 +133,24 @@ def _database_verdict(state: WatchState, probe: ProbeResult, settings: WatchSett
     if state.declared:
         return Verdict("down", f"still down ({count} failed probes): {probe.detail}",
                        replace(state, failed=failed))
-    if count < settings.failures:
-        return Verdict("suspect", f"probe {count} of {settings.failures} failed: {probe.detail}",
+    corroborated = _corroborated(failed)
+    if count < settings.failures and not corroborated:
+        return Verdict("suspect", f"probe {count} of {settings.failures} failed: {probe.detail}"
+                       + ("; the standby still streams from the primary" if probe.standby_lost is False else ""),
                        replace(state, failed=failed))
     first = failed[0]
     reason = (f"outage declared: {count} consecutive probes failed at {probe.address} over "
-              f"{probe.mono - first.mono:.3f}s (last: {probe.detail})")
+              f"{probe.mono - first.mono:.3f}s (last: {probe.detail})"
+              + ("; the standby's WAL receiver lost the primary at each of the last "
+                 f"{CORROBORATED_FAILURES}" if corroborated else ""))
     detection = Detection(first.at, first.mono, probe.at, probe.mono, count, reason)
     return Verdict("outage", reason, WatchState(failed=failed, declared=True, last_ok=state.last_ok), detection)
+
+
+def _corroborated(failed: tuple[ProbeResult, ...]) -> bool:
+    """The last CORROBORATED_FAILURES failed probes each saw the standby's receiver without the primary."""
+    last = failed[-CORROBORATED_FAILURES:]
+    return len(last) == CORROBORATED_FAILURES and all(p.standby_lost is True for p in last)
 
 
 def watch_settings(tier: Tier, *, interval: float | None = None, failures: int | None = None,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from recovery.adapters.fabric_host import FabricHostRunner
+from recovery.adapters.health_probe import StandbyReceiver
 from recovery.adapters.route53_dns import Route53Dns
 from recovery.inventory import HostNode
 from recovery.runbooks.journal.files import read_events
@@ -49,6 +50,11 @@ def test_watch_once_is_healthy_on_a_running_lab(shared_lab: Lab) -> None:
     assert json.loads(result.stdout)["status"] == "healthy"
 
 
+def test_a_streaming_standby_is_read_as_streaming(shared_lab: Lab) -> None:
+    """The second signal never claims the primary lost while the standby streams from it (a blip stays a blip)."""
+    assert StandbyReceiver(shared_lab.inventory, 1.0, shared_lab.password)() is False
+
+
 def test_watch_detects_a_crash_and_fails_over_then_detects_a_drill(fresh_lab: Lab, tmp_path: Path) -> None:
     policy = tmp_path / "auto.yaml"
     policy.write_text(AUTO_POLICY)
@@ -67,9 +73,14 @@ def test_watch_detects_a_crash_and_fails_over_then_detects_a_drill(fresh_lab: La
     assert watcher.returncode == 0, err
     lines = out.splitlines()
     statuses = [json.loads(line)["status"] for line in lines if line.startswith("{\"")]
-    assert statuses[:3] == ["suspect", "suspect", "outage"], statuses
+    # the standby's WAL receiver lost the crashed primary too: two failed probes declare (three when the
+    # first probe failed before the receiver noticed)
+    declared_at = statuses.index("outage") + 1
+    assert statuses[:declared_at] == ["suspect"] * (declared_at - 1) + ["outage"] and declared_at in (2, 3), statuses
     document = json.loads("\n".join(lines[len(statuses):]))
-    assert document["outage"]["consecutive_failures"] == 3
+    assert document["outage"]["consecutive_failures"] == declared_at
+    outage = json.loads(lines[declared_at - 1])
+    assert declared_at == 3 or "standby's WAL receiver lost the primary" in outage["reason"], outage
     assert document["failover"]["status"] == "succeeded"
     assert Route53Dns(fresh_lab.inventory).resolve() == str(fresh_lab.settings.standby_ip)
     events = read_events(document["failover"]["run_id"], journals)

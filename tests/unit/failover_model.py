@@ -246,8 +246,9 @@ class ModelHost:
         return Identity(name=self.name, running=running, in_recovery=self.in_recovery() if running else None,
                         system_id=self.controldata()["Database system identifier"])
 
-    def has_standby_signal(self) -> bool:
-        return self._ssh().signal
+    def fence_state(self) -> tuple[bool, bool]:
+        ssh = self._ssh()
+        return ssh.running, ssh.signal
 
     def upstream(self) -> str:
         up = self.world.nodes.get(self._ssh().upstream or "")
@@ -267,7 +268,7 @@ class ModelHost:
         self.world.effect("start", self.name)
         return "pg_ctl start"
 
-    def promote(self) -> str:
+    def promote(self, *, wait: bool = True) -> str:
         node = self._sql()
         if not node.recovery:
             raise HostError(f"host {self.name}: pg_ctl promote: server is not in standby mode")
