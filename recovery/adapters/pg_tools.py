@@ -94,9 +94,12 @@ def basebackup_command(bin_dir: str, host: str, port: int, user: str) -> list[st
             "--manifest-checksums=CRC32C"]
 
 
-def dump_command(bin_dir: str, host: str, port: int, user: str, dbname: str, snapshot: str) -> list[str]:
+def dump_command(bin_dir: str, host: str, port: int, user: str, dbname: str, snapshot: str, *,
+                 own_compression: bool = True) -> list[str]:
+    """Custom format; without `own_compression` pg_dump writes it uncompressed (-Z 0)."""
     return [tool("pg_dump", bin_dir), "-h", host, "-p", str(port), "-U", user, "--no-password",
-            "-d", make_conninfo(LIVENESS, dbname=dbname), "-F", "custom", f"--snapshot={snapshot}"]
+            "-d", make_conninfo(LIVENESS, dbname=dbname), "-F", "custom", f"--snapshot={snapshot}",
+            *([] if own_compression else ["-Z", "0"])]
 
 
 def backup_lsns(stderr: str) -> tuple[str | None, str | None, int | None]:
