@@ -72,7 +72,8 @@ class Compressing:
             self._out += self._codec.compress(data) if data else self._codec.flush()
             self._done = not data
         size = len(self._out) if size < 0 else size
-        taken = bytes(self._out[:size])
+        with memoryview(self._out) as view:
+            taken = bytes(view[:size])  # one copy, not a slice and then a copy
         del self._out[:size]
         return taken
 

@@ -97,7 +97,7 @@ def _step(src: Source, step: str) -> Iterator[None]:
 
 
 def estimate(src: Source, kind: Kind) -> int:
-    """Bytes the stream will roughly carry, for the progress bar."""
+    """Bytes the stream will roughly carry (uncompressed), for the progress bar and the part size."""
     query = ("SELECT sum(pg_database_size(datname))::bigint FROM pg_database" if kind == "physical"
              else "SELECT pg_database_size(current_database())")
     with _connect(src) as conn:
@@ -153,7 +153,8 @@ def _physical(src: Source, store: ObjectStore, pid: str, until: datetime, progre
                 pg_tools.stream(command, what="pg_basebackup", password=src.replication_password) as out:
             reader = compressing(_AtEnd(PausedReader(out, "backup-stream"),
                                         lambda: after.append(pool.submit(_after_stop, src))), compression)
-            stored = store.upload_stream(key, reader, retain_until=until, on_progress=progress)
+            stored = store.upload_stream(key, reader, retain_until=until, on_progress=progress,
+                                         size_hint=estimate(src, "physical"))
             start, stop, timeline = pg_tools.backup_lsns(out.finish())
             before = pending.result()
         with _step(src, "digest tables after the backup"):
@@ -178,7 +179,7 @@ def _logical(src: Source, store: ObjectStore, pid: str, until: datetime, progres
                                         src.dbname, snapshot, own_compression=compression == "none")
         with pg_tools.stream(command, what="pg_dump", password=src.password) as out:
             stored = store.upload_stream(key, compressing(out, compression), retain_until=until,
-                                         on_progress=progress)
+                                         on_progress=progress, size_hint=estimate(src, "logical"))
         conn.rollback()
     return [ObjectEntry(key=key, size=stored.size, sha256=str(stored.sha256))], {
         "start_lsn": lsn, "stop_lsn": lsn, "tables": tables, "tables_at_lsn": lsn}
