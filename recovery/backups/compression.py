@@ -6,8 +6,8 @@ content. Streams are one frame, worked on in bounded pieces: memory does not gro
 No I/O here: the codecs are pure transformations of bytes.
 """
 
-from collections.abc import Callable, Iterable, Iterator
-from typing import Literal, Protocol, cast, get_args
+from collections.abc import Iterable, Iterator
+from typing import Any, Literal, Protocol, cast, get_args
 
 import lz4.frame
 import zstandard
@@ -58,8 +58,8 @@ def _codec(compression: Compression) -> _Codec:
 
 
 class Compressing:
-    """A readable over `source` that returns its bytes compressed; `read(n)` returns n bytes
-    until the end (s3transfer takes a short read as the last part)."""
+    """A readable over `source` that returns its bytes compressed (a logical point's pg_dump
+    stream); `read(n)` returns n bytes until the end (s3transfer takes a short read as the last part)."""
 
     def __init__(self, source: Readable, compression: Compression) -> None:
         self._source, self._codec = source, _codec(compression)
@@ -82,21 +82,32 @@ def compressing(source: Readable, compression: Compression) -> Readable:
     return source if compression == "none" else Compressing(source, compression)
 
 
+def _decoder(compression: Compression) -> Any:
+    return (zstandard.ZstdDecompressor().decompressobj() if compression == "zstd"
+            else lz4.frame.LZ4FrameDecompressor())
+
+
 def expanded(chunks: Iterable[bytes], compression: Compression, key: str) -> Iterator[bytes]:
-    """The stored chunks of object `key`, decompressed in order; VerificationFailed when they are
-    not one complete stream of that kind (the manifest said so, the bytes disagree)."""
+    """The stored chunks of object `key`, decompressed in order (concatenated frames too, as the
+    zstd and lz4 tools write them); VerificationFailed when they are not complete frames of that
+    kind (the manifest said so, the bytes disagree)."""
     if compression == "none":
         yield from chunks
         return
-    decoder = (zstandard.ZstdDecompressor().decompressobj() if compression == "zstd"
-               else lz4.frame.LZ4FrameDecompressor())
-    decompress: Callable[[bytes], bytes] = decoder.decompress
-    for chunk in chunks:
-        try:
-            data = decompress(chunk) if chunk else b""
-        except (zstandard.ZstdError, RuntimeError) as err:
-            raise VerificationFailed(f"object {key} is not a readable {compression} stream ({err})") from None
-        if data:
-            yield data
-    if not decoder.eof:
+    decoder, fed, frames = _decoder(compression), False, 0
+    for stored in chunks:
+        chunk = stored
+        while chunk:
+            try:
+                data = decoder.decompress(chunk)
+            except (zstandard.ZstdError, RuntimeError) as err:
+                raise VerificationFailed(f"object {key} is not a readable {compression} stream ({err})") from None
+            fed = True
+            if data:
+                yield data
+            if not decoder.eof:
+                break
+            frames += 1
+            chunk, decoder, fed = decoder.unused_data, _decoder(compression), False
+    if fed or not frames:
         raise VerificationFailed(f"object {key} ends before its {compression} stream does (truncated)")

@@ -2,13 +2,14 @@
 
 Physical: pg_basebackup (tar, WAL fetched, PostgreSQL's backup_manifest inside) runs on the
 tool host against the primary's pg_port (or, `--from standby`, the standby's: the primary then
-pays nothing, as with pgBackRest's backup-standby) as the replication user, and its stdout is
-compressed (zstd, lz4 or none) and uploaded as it is produced. Logical: pg_dump -Fc of a
+pays nothing, as with pgBackRest's backup-standby) as the replication user, compressing (zstd,
+lz4 or none) itself, and its stdout is uploaded as it is produced. Logical: pg_dump -Fc of a
 snapshot exported by a transaction that also takes the table digests, so the digests describe
-exactly what was dumped. For a physical point, digests are taken before the backup starts and
-after it stops: a table whose digest is the same both times held that content at the stop
-point, so it is recorded; a table written during the backup is listed in `tables_unstable`
-and left to the invariants and amcheck (never a false alarm, never a silent pass).
+exactly what was dumped; its stream is compressed here (PostgreSQL 15's pg_dump has only gzip).
+For a physical point, digests are taken before the backup starts and after it stops: a table
+whose digest is the same both times held that content at the stop point, so it is recorded; a
+table written during the backup is listed in `tables_unstable` and left to the invariants and
+amcheck (never a false alarm, never a silent pass).
 """
 
 import logging
@@ -145,14 +146,13 @@ def _physical(src: Source, store: ObjectStore, pid: str, until: datetime, progre
     """The 'after' digests start once pg_basebackup has exited, while the last parts upload."""
     key = f"{point_prefix(pid)}base.tar{SUFFIX[compression]}"
     command = pg_tools.basebackup_command(src.node.bin_dir, src.node.host, src.node.pg_port,
-                                          src.replication_user)
+                                          src.replication_user, compression)
     with ThreadPoolExecutor(max_workers=1) as pool:
         after: list[Future[tuple[str, dict[str, TableDigest]]]] = []
         with _step(src, "stream pg_basebackup"), _connect(src) as conn, \
                 digests_in_background(conn) as pending, \
                 pg_tools.stream(command, what="pg_basebackup", password=src.replication_password) as out:
-            reader = compressing(_AtEnd(PausedReader(out, "backup-stream"),
-                                        lambda: after.append(pool.submit(_after_stop, src))), compression)
+            reader = _AtEnd(PausedReader(out, "backup-stream"), lambda: after.append(pool.submit(_after_stop, src)))
             stored = store.upload_stream(key, reader, retain_until=until, on_progress=progress,
                                          size_hint=estimate(src, "physical"))
             start, stop, timeline = pg_tools.backup_lsns(out.finish())

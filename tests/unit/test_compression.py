@@ -87,3 +87,12 @@ def test_compression_and_source_are_sealed() -> None:
     for edit in ((b'"zstd"', b'"lz4"'), (b"standby (standby", b"primary (standby")):
         with pytest.raises(VerificationFailed, match="was modified"):
             parse_manifest(to_bytes(point).replace(*edit), "m")
+
+
+@pytest.mark.parametrize("compression", ["zstd", "lz4"])
+def test_concatenated_frames_expand_whole(compression: Compression) -> None:
+    """As `zstd`/`lz4` write appended output (and a frame boundary inside one chunk)."""
+    one = b"".join(_stored(compression))
+    two = one + one
+
+    assert b"".join(expanded([two[:100], two[100:len(one) + 7], two[len(one) + 7:]], compression, "k")) == DATA * 2
