@@ -10,6 +10,7 @@ import typer
 from crmdr.commands.options import InventoryOption, JsonOption, inventory_path
 from crmdr.output import emit_json, say, ticking
 from policies.sizes import format_bytes
+from recovery.backups.compression import DEFAULT as DEFAULT_COMPRESSION
 
 app = typer.Typer(help="Off-site recovery points: take, list, verify; WAL archiving.",
                   no_args_is_help=True)
@@ -48,8 +49,8 @@ def _progress(enabled: bool, what: str, total: int | None) -> Iterator[Callable[
 def run(
     kind: str = typer.Option("physical", "--kind", help="physical (pg_basebackup) or logical (pg_dump); "
                              "ignored for engine rds (snapshot + copy into the DR region)."),
-    compress: str = typer.Option("lz4", "--compress", help="How the point's bytes are stored: zstd, lz4 "
-                                 "or none (lz4: the fastest here, see docs/performance.md)."),
+    compress: str = typer.Option(DEFAULT_COMPRESSION, "--compress", help="How the point's bytes are stored: zstd, lz4 "
+                                 "or none (zstd: fastest and smallest here, see docs/performance.md)."),
     from_role: str = typer.Option("primary", "--from", help="Stream from the primary or the standby "
                                   "(the primary then pays nothing; needs hot_standby_feedback)."),
     inventory: Path | None = InventoryOption,

@@ -17,7 +17,7 @@ from recovery.ports import Readable
 
 Compression = Literal["zstd", "lz4", "none"]
 COMPRESSIONS: tuple[Compression, ...] = get_args(Compression)
-DEFAULT: Compression = "lz4"  # chosen from the figures: docs/performance.md, item 4
+DEFAULT: Compression = "zstd"  # level 1; chosen from the figures: docs/performance.md, item 4
 SUFFIX: dict[Compression, str] = {"zstd": ".zst", "lz4": ".lz4", "none": ""}
 ZSTD_LEVEL = 1  # level 3 (zstd's default) cost ~2x the CPU here for a few % fewer bytes
 PIECE = 1024 * 1024

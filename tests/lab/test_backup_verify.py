@@ -322,7 +322,7 @@ def test_backup_from_the_standby_restores_with_the_archived_wal(lab: Lab, scratc
     pid = take_point(lab, "physical", "--from", "standby")
     point = manifest(Bucket(lab), pid)
     assert point.taken_from == f"standby (standby, {lab.settings.standby_ip}:{lab.settings.pg_port})"
-    assert point.tables["accounts"].rows == 200 and point.compression == "lz4"
+    assert point.tables["accounts"].rows == 200 and point.compression == "zstd"  # the default
     switch_wal(lab)  # a standby's stop point is in the primary's current segment (no switch at the stop):
     switch_wal(lab)  # archive that one, then one after it, so there is WAL past the point to replay
 
