@@ -82,7 +82,7 @@ class ObjectStore(Protocol):
 
     def upload_stream(
         self, key: str, readable: Readable, *, retain_until: datetime | None = None,
-        on_progress: Callable[[int], None] | None = None,
+        on_progress: Callable[[int], None] | None = None, size_hint: int = 0,
     ) -> StoredObject: ...
 
     def list(self, prefix: str = "") -> list[StoredObject]: ...

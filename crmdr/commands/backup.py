@@ -10,6 +10,7 @@ import typer
 from crmdr.commands.options import InventoryOption, JsonOption, inventory_path
 from crmdr.output import emit_json, say, ticking
 from policies.sizes import format_bytes
+from recovery.backups.compression import DEFAULT as DEFAULT_COMPRESSION
 
 app = typer.Typer(help="Off-site recovery points: take, list, verify; WAL archiving.",
                   no_args_is_help=True)
@@ -48,12 +49,18 @@ def _progress(enabled: bool, what: str, total: int | None) -> Iterator[Callable[
 def run(
     kind: str = typer.Option("physical", "--kind", help="physical (pg_basebackup) or logical (pg_dump); "
                              "ignored for engine rds (snapshot + copy into the DR region)."),
+    compress: str = typer.Option(DEFAULT_COMPRESSION, "--compress", help="How the point's bytes are stored: zstd, lz4 "
+                                 "or none (zstd: fastest and smallest here, see docs/performance.md)."),
+    from_role: str = typer.Option("primary", "--from", help="Stream from the primary or the standby "
+                                  "(the primary then pays nothing; needs hot_standby_feedback)."),
     inventory: Path | None = InventoryOption,
     json_out: bool = JsonOption,
 ) -> None:
     """Take a recovery point, streamed into the DR-region bucket (SSE-KMS, Object Lock)."""
+    from recovery.backups.compression import parse_compression
     from recovery.backups.take import estimate, run_backup, source
 
+    compression = parse_compression(compress)
     loaded, tier, store = _context(inventory)
     if kind not in ("physical", "logical"):
         from policies.errors import ConfigError
@@ -66,10 +73,12 @@ def run(
 
         point = run_rds_backup(loaded, tier, store, RdsSnapshots(loaded), SystemClock())
     else:
-        total = None if json_out else estimate(source(loaded), kind)  # type: ignore[arg-type]
+        src = source(loaded, from_role)  # type: ignore[arg-type]
+        total = None if json_out else estimate(src, kind)  # type: ignore[arg-type]
         try:
             with _progress(not json_out, f"backup {kind}", total) as progress:
-                point = run_backup(loaded, tier, store, kind, progress=progress)  # type: ignore[arg-type]
+                point = run_backup(loaded, tier, store, kind, progress=progress,  # type: ignore[arg-type]
+                                   compression=compression, role=src.role)
         except KeyboardInterrupt as err:
             from policies.errors import interrupted
 
@@ -84,6 +93,7 @@ def run(
                    "bucket": store.bucket, "prefix": store.prefix, "manifest": f"points/{point.id}/manifest.json",
                    "objects": [o.model_dump() for o in point.objects],
                    "start_lsn": point.start_lsn, "stop_lsn": point.stop_lsn,
+                   "compression": point.compression, "taken_from": point.taken_from,
                    "retain_until": point.retain_until, "snapshot_arn": point.snapshot_arn})
     elif point.snapshot_arn:
         say(f"recovery point [bold]{point.id}[/bold]: snapshot {point.snapshot_arn}, "

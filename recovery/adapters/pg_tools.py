@@ -22,6 +22,7 @@ from psycopg.conninfo import make_conninfo
 
 from policies.errors import ConfigError, HostError
 from recovery.adapters.postgres import LIVENESS, one_row
+from recovery.backups.compression import ZSTD_LEVEL, Compression
 from recovery.backups.manifest import ClusterIdentity
 
 _START = re.compile(r"write-ahead log start point: ([0-9A-F]+/[0-9A-F]+) on timeline (\d+)")
@@ -87,16 +88,23 @@ def stream(command: Sequence[str], *, what: str, password: str | None) -> Iterat
                 process.stdout.close()
 
 
-def basebackup_command(bin_dir: str, host: str, port: int, user: str) -> list[str]:
-    """Tar to stdout (WAL fetched into the tar, backup_manifest injected), fast checkpoint."""
+def basebackup_command(bin_dir: str, host: str, port: int, user: str, compression: Compression = "none",
+                       ) -> list[str]:
+    """Tar to stdout (WAL fetched into the tar, backup_manifest injected), fast checkpoint,
+    compressed by pg_basebackup itself on this host (its own process: a core of its own)."""
+    compress = {"none": [], "lz4": ["--compress=client-lz4"],
+                "zstd": [f"--compress=client-zstd:level={ZSTD_LEVEL}"]}[compression]
     return [tool("pg_basebackup", bin_dir), "-d", LIVENESS, "-h", host, "-p", str(port),
             "-U", user, "--no-password", "-D", "-", "-F", "tar", "-X", "fetch", "-c", "fast", "-v",
-            "--manifest-checksums=CRC32C"]
+            "--manifest-checksums=CRC32C", *compress]
 
 
-def dump_command(bin_dir: str, host: str, port: int, user: str, dbname: str, snapshot: str) -> list[str]:
+def dump_command(bin_dir: str, host: str, port: int, user: str, dbname: str, snapshot: str, *,
+                 own_compression: bool = True) -> list[str]:
+    """Custom format; without `own_compression` pg_dump writes it uncompressed (-Z 0)."""
     return [tool("pg_dump", bin_dir), "-h", host, "-p", str(port), "-U", user, "--no-password",
-            "-d", make_conninfo(LIVENESS, dbname=dbname), "-F", "custom", f"--snapshot={snapshot}"]
+            "-d", make_conninfo(LIVENESS, dbname=dbname), "-F", "custom", f"--snapshot={snapshot}",
+            *([] if own_compression else ["-Z", "0"])]
 
 
 def backup_lsns(stderr: str) -> tuple[str | None, str | None, int | None]:

@@ -86,7 +86,9 @@ def digests_spread(open_conn: Callable[[], AbstractContextManager[psycopg.Connec
 
 
 def current_lsn(conn: psycopg.Connection) -> str:
-    row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+    """The WAL position this server's snapshots see: written on a primary, replayed on a standby."""
+    row = conn.execute("SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
+                       "ELSE pg_current_wal_lsn() END)::text").fetchone()
     row = one_row(row, "current WAL position")
     return str(row[0])
 

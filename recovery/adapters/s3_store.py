@@ -1,12 +1,15 @@
 """The DR-region backup bucket as an ObjectStore: SSE-KMS on every write, Object Lock on request.
 
 Keys are relative to `inventory.backup.prefix`. Streams go up as multipart uploads through
-s3transfer with a non-seekable reader, so memory stays bounded (about `part_size` x
-`max_in_memory_parts`) whatever the size, and the SHA-256 is computed on the way.
-S3 allows 10,000 parts: the largest object is 10,000 x `part_size` (156 GiB at 16 MiB).
+s3transfer with a non-seekable reader, so memory stays bounded (about 2 x `part_size` x
+`max_in_memory_parts`: s3transfer holds a copy of each part in flight) whatever the size, and
+the SHA-256 is computed on the way. S3 allows 10,000 parts: parts are S3's smallest (5 MiB)
+until a stream's `size_hint` needs more than 9,000 of them (about 44 GiB), then as large as
+that needs.
 """
 
 import builtins
+import ctypes
 import hashlib
 import logging
 from collections import deque
@@ -31,8 +34,20 @@ log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 CHUNK = 8 * MiB
+MIN_PART = 5 * MiB  # S3's smallest part but the last
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+PARTS_PLANNED = 9_000  # of S3's 10,000: headroom for a stream larger than its hint
 COMPLETE_TIMEOUT = 600.0
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchVersion"}
+
+
+def _release_freed_parts() -> None:
+    """Freed parts go back to the OS: glibc raises its mmap threshold to the size of the first large
+    block freed (up to 32 MiB), after which 5 MiB parts come from each thread's heap and stay there.
+    Pinned at 1 MiB (M_MMAP_THRESHOLD), they are mapped and unmapped again. No-op without glibc."""
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    if mallopt is not None:
+        mallopt(M_MMAP_THRESHOLD, MiB)
 
 
 class _HashingReader:
@@ -60,8 +75,8 @@ class S3ObjectStore:
     """ObjectStore over the inventory's backup bucket; boto3 errors become CloudError."""
 
     def __init__(
-        self, inventory: Inventory, *, lock_mode: str | None = None, part_size: int = 16 * MiB,
-        concurrency: int = 4, max_in_memory_parts: int = 6, readers: int | None = None,
+        self, inventory: Inventory, *, lock_mode: str | None = None, part_size: int = MIN_PART,
+        concurrency: int = 2, max_in_memory_parts: int = 2, readers: int | None = None,
     ) -> None:
         backup = inventory.backup
         self.bucket = backup.bucket
@@ -71,11 +86,7 @@ class S3ObjectStore:
         self.lock_mode = lock_mode or inventory_tier(inventory, load_policy(None)).object_lock_mode
         self._aws, self._region = inventory.aws, backup.region
         self._s3: Any = client(inventory.aws, "s3", backup.region)
-        self._transfer = TransferConfig(
-            multipart_threshold=part_size, multipart_chunksize=part_size, max_concurrency=concurrency,
-            use_threads=True,
-        )
-        self._transfer.max_in_memory_upload_chunks = max_in_memory_parts
+        self._part_size, self._concurrency, self._in_memory = part_size, concurrency, max_in_memory_parts
         self._cache = ObjectCache.default()
         # Ranged GETs in parallel beat one stream on S3; a stand-in (moto) copies the whole
         # object to serve each range, so there one GET stream is faster (measured: 1.6 GB
@@ -93,6 +104,14 @@ class S3ObjectStore:
         bucket that stopped answering must fail them fast.
         """
         return client(self._aws, "s3", self._region, read_timeout=COMPLETE_TIMEOUT)
+
+    def _transfer(self, size_hint: int) -> TransferConfig:
+        """Parts of `part_size`, or larger when `size_hint` bytes would need more than PARTS_PLANNED."""
+        part = max(self._part_size, -(-size_hint // PARTS_PLANNED // MiB) * MiB)
+        config = TransferConfig(multipart_threshold=part, multipart_chunksize=part,
+                                max_concurrency=self._concurrency, use_threads=True)
+        config.max_in_memory_upload_chunks = self._in_memory
+        return config
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}{key}"
@@ -200,15 +219,17 @@ class S3ObjectStore:
 
     def upload_stream(
         self, key: str, readable: Readable, *, retain_until: datetime | None = None,
-        on_progress: Callable[[int], None] | None = None,
+        on_progress: Callable[[int], None] | None = None, size_hint: int = 0,
     ) -> StoredObject:
-        """Multipart upload of a stream of unknown length, hashed on the way; interrupted (a signal),
-        s3transfer cancels it and aborts the multipart upload (tests/adapters/test_s3_store.py)."""
+        """Multipart upload of a stream of unknown length (about `size_hint` bytes), hashed on the way;
+        interrupted (a signal), s3transfer cancels it and aborts the multipart upload
+        (tests/adapters/test_s3_store.py)."""
         reader = _HashingReader(readable)
+        _release_freed_parts()
         try:
             self._uploads.upload_fileobj(reader, self.bucket, self._key(key),
                                     ExtraArgs=self._write_args(retain_until),
-                                    Callback=on_progress, Config=self._transfer)
+                                    Callback=on_progress, Config=self._transfer(size_hint))
         except (ClientError, BotoCoreError) as err:
             raise self._error("upload", key, err) from None
         log.debug("uploaded %s (%d bytes)", key, reader.size)

@@ -69,6 +69,13 @@ class Scratch:
         self.cleanup: dict[str, object] = {}
         """Filled when the scratch server is gone: what was checked, for the drill report."""
 
+    def private_dir(self, name: str) -> Path:
+        """A directory of the server's OS user under the root (which only root may write when root)."""
+        path = self.root / name
+        path.mkdir(mode=0o700, exist_ok=True)
+        _chown(path)
+        return path
+
     def run(self, command: list[str], *, what: str, stdin: IO[bytes] | None = None,
             timeout: float = 600) -> str:
         done = subprocess.run(_as_user(command), stdin=stdin, capture_output=True, timeout=timeout)

@@ -50,7 +50,7 @@ def restore_with_wal(inventory: Inventory, point: RecoveryPoint, box: Scratch, c
                      evidence: dict[str, object], timeout: float = REPLAY_TIMEOUT) -> list[str]:
     """Both phases; reasons (empty: the point and the WAL after it restore and validate)."""
     dbname = inventory.database.name
-    inventory_file = box.root / "inventory.json"
+    inventory_file = box.private_dir("wal") / "inventory.json"  # restore_command's queue goes next to it
     inventory_file.write_text(inventory.to_json())
     inventory_file.chmod(0o644)
     began = time.monotonic()

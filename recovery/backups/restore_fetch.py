@@ -4,15 +4,15 @@
         --bin-dir BIN --marker FILE
 
 Runs as the PostgreSQL OS user (the node's SSH user), so the files it extracts are that
-user's. Each object is read once: every byte goes through SHA-256 and into `tar -x` at the
-same time; then pg_verifybackup checks the files against PostgreSQL's own backup_manifest and
-pg_controldata the cluster identity. Only when all of that holds is the marker written (the
-runbook's proof that the step is done). Exit 0 with a JSON summary on stdout, else exit 1
+user's. Each object is read once: every stored byte goes through SHA-256 and, expanded as the
+manifest says (zstd, lz4 or none), into `tar -x` at the same time; then pg_verifybackup
+checks the files against PostgreSQL's own backup_manifest and pg_controldata the cluster
+identity. Only when all of that holds is the marker written (the runbook's proof that the step
+is done). Exit 0 with a JSON summary on stdout, else exit 1
 with one sentence on stderr.
 """
 
 import argparse
-import hashlib
 import json
 import subprocess
 import sys
@@ -21,13 +21,18 @@ from pathlib import Path
 
 from policies.errors import DrError, HostError, VerificationFailed
 from recovery.adapters import pg_tools
+from recovery.backups.compression import Compression
 from recovery.backups.manifest import ObjectEntry
 from recovery.ports import ObjectStore
 
 
-def extract(store: ObjectStore, entry: ObjectEntry, data_dir: Path) -> int:
-    """Feed one tar object into `tar -x`, hashing it; VerificationFailed when it is not the promised one."""
-    digest, read = hashlib.sha256(), 0
+def extract(store: ObjectStore, entry: ObjectEntry, compression: Compression, data_dir: Path) -> int:
+    """Feed one tar object, expanded, into `tar -x`, hashing the stored bytes; VerificationFailed
+    when it is not the promised one."""
+    from recovery.backups.verify import stream_object
+
+    reason: str | None = f"object {entry.key}: tar -x stopped reading before its end"
+    read = 0
     with tempfile.TemporaryFile() as errors:
         command = ["tar", "-x", "-f", "-", "-C", str(data_dir)]
         tar = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
@@ -35,10 +40,7 @@ def extract(store: ObjectStore, entry: ObjectEntry, data_dir: Path) -> int:
         if stdin is None:
             raise HostError("tar -x has no stdin")
         try:
-            for chunk in store.iter_chunks(entry.key):
-                digest.update(chunk)
-                read += len(chunk)
-                stdin.write(chunk)
+            reason, read = stream_object(store, entry, compression, stdin.write)
         except BrokenPipeError:
             pass  # tar stopped reading: its exit code and message say why
         finally:
@@ -49,10 +51,8 @@ def extract(store: ObjectStore, entry: ObjectEntry, data_dir: Path) -> int:
             last = (errors.read().decode(errors="replace").strip().splitlines() or [""])[-1]
             raise VerificationFailed(f"object {entry.key} is not a readable tar archive (tar -x exited {code}: "
                                      f"{last})")
-    if read != entry.size or digest.hexdigest() != entry.sha256:
-        raise VerificationFailed(f"object {entry.key} differs from its manifest (read {read} bytes, "
-                                 f"SHA-256 {digest.hexdigest()[:16]}...; expected {entry.size} bytes, "
-                                 f"{entry.sha256[:16]}...)")
+    if reason:
+        raise VerificationFailed(reason)
     return read
 
 
@@ -70,7 +70,7 @@ def restore(inventory_file: Path, pid: str, data_dir: Path, bin_dir: str) -> dic
         problem = object_problem(entry, head.size if head else None)
         if problem:
             raise VerificationFailed(problem)
-    read = sum(extract(store, entry, data_dir) for entry in point.objects)
+    read = sum(extract(store, entry, point.compression, data_dir) for entry in point.objects)
     check = subprocess.run([pg_tools.tool("pg_verifybackup", bin_dir), "-q", str(data_dir)],
                            capture_output=True, text=True)
     if check.returncode != 0:

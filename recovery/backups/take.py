@@ -1,12 +1,14 @@
 """`backup run`: stream a recovery point of the CRM database into the DR-region bucket.
 
 Physical: pg_basebackup (tar, WAL fetched, PostgreSQL's backup_manifest inside) runs on the
-tool host against the primary's pg_port as the replication user, and its stdout is uploaded
-as it is produced. Logical: pg_dump -Fc of a snapshot exported by a transaction that also
-takes the table digests, so the digests describe exactly what was dumped. For a physical
-point, digests are taken before the backup starts and after it stops: a table whose digest
-is the same both times held that content at the stop point, so it is recorded; a table
-written during the backup is listed in `tables_unstable` and left to the invariants and
+tool host against the primary's pg_port (or, `--from standby`, the standby's: the primary then
+pays nothing, as with pgBackRest's backup-standby) as the replication user, compressing (zstd,
+lz4 or none) itself, and its stdout is uploaded as it is produced. Logical: pg_dump -Fc of a
+snapshot exported by a transaction that also takes the table digests, so the digests describe
+exactly what was dumped; its stream is compressed here (PostgreSQL 15's pg_dump has only gzip).
+For a physical point, digests are taken before the backup starts and after it stops: a table
+whose digest is the same both times held that content at the stop point, so it is recorded; a
+table written during the backup is listed in `tables_unstable` and left to the invariants and
 amcheck (never a false alarm, never a silent pass).
 """
 
@@ -17,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import version
+from typing import Literal, get_args
 
 from policies.errors import CloudError, ConfigError, HostError, Refused
 from policies.sla import Tier
@@ -26,6 +29,7 @@ from recovery.adapters.fault_hooks import PausedReader, pause
 from recovery.adapters.pg_validation import current_lsn, digests, digests_in_background, digests_spread
 from recovery.adapters.postgres import connect, one_row
 from recovery.adapters.secrets import optional_secret
+from recovery.backups.compression import DEFAULT, SUFFIX, Compression, compressing
 from recovery.backups.manifest import (
     ClusterIdentity,
     Kind,
@@ -45,12 +49,15 @@ log = logging.getLogger(__name__)
 
 CLUSTER_KEY = "cluster.json"
 Progress = Callable[[int], None]
+Role = Literal["primary", "standby"]
+ROLES: tuple[Role, ...] = get_args(Role)
 
 
 @dataclass(frozen=True)
 class Source:
     """Where and as whom the backup connects (resolved from the inventory)."""
 
+    role: Role
     node: HostNode
     dbname: str
     user: str
@@ -59,15 +66,19 @@ class Source:
     replication_password: str | None
 
 
-def source(inventory: Inventory) -> Source:
+def source(inventory: Inventory, role: Role = "primary") -> Source:
+    """The node of `role` (a standby serves base backups and digests read-only, PostgreSQL 15)."""
     db = inventory.database
-    if not isinstance(db.primary, HostNode):
-        raise ConfigError("inventory database.engine is 'rds': use the RDS snapshot path")
+    if role not in ROLES:
+        raise ConfigError(f"--from must be primary or standby, got '{role}'")
+    node = db.primary if role == "primary" else db.standby
+    if not isinstance(node, HostNode):
+        raise ConfigError(f"inventory database.{role} is an RDS instance: use the RDS snapshot path")
 
     def secret(ref: SecretRef | None) -> str | None:
         return optional_secret(ref, inventory)
 
-    return Source(db.primary, db.name, db.user, secret(db.password), db.replication_user,
+    return Source(role, node, db.name, db.user, secret(db.password), db.replication_user,
                   secret(db.replication_password) or secret(db.password))
 
 
@@ -78,7 +89,7 @@ def _connect(src: Source, autocommit: bool = True):  # type: ignore[no-untyped-d
 
 @contextmanager
 def _step(src: Source, step: str) -> Iterator[None]:
-    """A host failure names the primary and the step, so the operator knows where it broke."""
+    """A host failure names the node and the step, so the operator knows where it broke."""
     try:
         yield
     except HostError as err:
@@ -87,7 +98,7 @@ def _step(src: Source, step: str) -> Iterator[None]:
 
 
 def estimate(src: Source, kind: Kind) -> int:
-    """Bytes the stream will roughly carry, for the progress bar."""
+    """Bytes the stream will roughly carry (uncompressed), for the progress bar and the part size."""
     query = ("SELECT sum(pg_database_size(datname))::bigint FROM pg_database" if kind == "physical"
              else "SELECT pg_database_size(current_database())")
     with _connect(src) as conn:
@@ -130,19 +141,20 @@ def _after_stop(src: Source) -> tuple[str, dict[str, TableDigest]]:
     return at_lsn, digests_spread(lambda: _connect(src))
 
 
-def _physical(src: Source, store: ObjectStore, pid: str, until: datetime,
-              progress: Progress | None) -> tuple[list[ObjectEntry], dict[str, object]]:
+def _physical(src: Source, store: ObjectStore, pid: str, until: datetime, progress: Progress | None,
+              compression: Compression) -> tuple[list[ObjectEntry], dict[str, object]]:
     """The 'after' digests start once pg_basebackup has exited, while the last parts upload."""
-    key = f"{point_prefix(pid)}base.tar"
+    key = f"{point_prefix(pid)}base.tar{SUFFIX[compression]}"
     command = pg_tools.basebackup_command(src.node.bin_dir, src.node.host, src.node.pg_port,
-                                          src.replication_user)
+                                          src.replication_user, compression)
     with ThreadPoolExecutor(max_workers=1) as pool:
         after: list[Future[tuple[str, dict[str, TableDigest]]]] = []
         with _step(src, "stream pg_basebackup"), _connect(src) as conn, \
                 digests_in_background(conn) as pending, \
                 pg_tools.stream(command, what="pg_basebackup", password=src.replication_password) as out:
             reader = _AtEnd(PausedReader(out, "backup-stream"), lambda: after.append(pool.submit(_after_stop, src)))
-            stored = store.upload_stream(key, reader, retain_until=until, on_progress=progress)
+            stored = store.upload_stream(key, reader, retain_until=until, on_progress=progress,
+                                         size_hint=estimate(src, "physical"))
             start, stop, timeline = pg_tools.backup_lsns(out.finish())
             before = pending.result()
         with _step(src, "digest tables after the backup"):
@@ -154,8 +166,9 @@ def _physical(src: Source, store: ObjectStore, pid: str, until: datetime,
 
 
 def _logical(src: Source, store: ObjectStore, pid: str, until: datetime, progress: Progress | None,
-             ) -> tuple[list[ObjectEntry], dict[str, object]]:
-    key = f"{point_prefix(pid)}crm.dump"
+             compression: Compression) -> tuple[list[ObjectEntry], dict[str, object]]:
+    """pg_dump's own zlib is turned off when the stream is compressed (bytes compressed once)."""
+    key = f"{point_prefix(pid)}crm.dump{SUFFIX[compression]}"
     with _step(src, "stream pg_dump"), _connect(src, autocommit=False) as conn:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         row = conn.execute("SELECT pg_export_snapshot(), pg_current_wal_lsn()::text").fetchone()
@@ -163,32 +176,36 @@ def _logical(src: Source, store: ObjectStore, pid: str, until: datetime, progres
         snapshot, lsn = row
         tables = digests(conn)
         command = pg_tools.dump_command(src.node.bin_dir, src.node.host, src.node.pg_port, src.user,
-                                        src.dbname, snapshot)
+                                        src.dbname, snapshot, own_compression=compression == "none")
         with pg_tools.stream(command, what="pg_dump", password=src.password) as out:
-            stored = store.upload_stream(key, out, retain_until=until, on_progress=progress)
+            stored = store.upload_stream(key, compressing(out, compression), retain_until=until,
+                                         on_progress=progress, size_hint=estimate(src, "logical"))
         conn.rollback()
     return [ObjectEntry(key=key, size=stored.size, sha256=str(stored.sha256))], {
         "start_lsn": lsn, "stop_lsn": lsn, "tables": tables, "tables_at_lsn": lsn}
 
 
 def run_backup(inventory: Inventory, tier: Tier, store: ObjectStore, kind: Kind, *,
-               progress: Progress | None = None, clock: Clock | None = None) -> RecoveryPoint:
+               progress: Progress | None = None, clock: Clock | None = None,
+               compression: Compression = DEFAULT, role: Role = "primary") -> RecoveryPoint:
     """Take one recovery point; the manifest is written last, so a point without one is incomplete."""
     if kind not in ("physical", "logical"):
         raise ConfigError(f"--kind must be physical or logical, got '{kind}'")
     clock = clock or SystemClock()
-    src = source(inventory)
+    src = source(inventory, role)
     with _connect(src) as conn:
         identity = pg_tools.cluster_identity(conn)
     ensure_cluster(store, identity)
     started = clock.now()
     pid, until = point_id(started, kind), started + tier.retention
-    objects, facts = (_physical if kind == "physical" else _logical)(src, store, pid, until, progress)
+    take = _physical if kind == "physical" else _logical
+    objects, facts = take(src, store, pid, until, progress, compression)
     timeline = facts.pop("timeline", None) or identity.timeline
     point = seal(RecoveryPoint(
         id=pid, kind=kind, stack=inventory.stack, tool_version=version("crm-dr"), started_at=started,
         finished_at=clock.now(), cluster=identity.model_copy(update={"timeline": timeline}),
         objects=objects, kms_key_id=inventory.backup.kms_key_id, retain_until=until,
+        compression=compression, taken_from=f"{src.node.name} ({role}, {src.node.host}:{src.node.pg_port})",
         **facts,
     ))
     pause("backup-manifest")

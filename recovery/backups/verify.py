@@ -11,7 +11,7 @@ are stored next to the manifest, so `backup list` knows what is proven.
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from policies.errors import CloudError, ConfigError, DrError, HostError, VerificationFailed
@@ -21,6 +21,7 @@ from recovery.adapters.fault_hooks import pause
 from recovery.adapters.pg_validation import validate
 from recovery.adapters.scratch_pg import ISOLATION, Scratch, scratch
 from recovery.backups.catalog import Catalog, PointStatus, strongest_proof
+from recovery.backups.compression import Compression, expanded
 from recovery.backups.manifest import (
     POINTS,
     RESTORE_SUFFIX,
@@ -67,18 +68,28 @@ def object_problem(entry: ObjectEntry, size: int | None) -> str | None:
     return None
 
 
-def _stream(store: ObjectStore, entry: ObjectEntry, sink: Callable[[bytes], object],
-            progress: Progress | None) -> tuple[str | None, int]:
-    """Read the whole object into `sink`; a reason when its SHA-256 or length differs."""
+def stream_object(store: ObjectStore, entry: ObjectEntry, compression: Compression,
+                  sink: Callable[[bytes], object], progress: Progress | None = None) -> tuple[str | None, int]:
+    """Read the whole object, hashing the stored bytes, and feed them expanded into `sink`;
+    a reason when its SHA-256, its length or its compressed stream is not the manifest's."""
     digest, read = hashlib.sha256(), 0
     pause("verify-open")
-    for chunk in store.iter_chunks(entry.key):
-        digest.update(chunk)
-        read += len(chunk)
-        sink(chunk)
-        if progress:
-            progress(len(chunk))
-        pause("verify-stream")
+
+    def stored() -> Iterator[bytes]:
+        nonlocal read
+        for chunk in store.iter_chunks(entry.key):
+            digest.update(chunk)
+            read += len(chunk)
+            if progress:
+                progress(len(chunk))
+            pause("verify-stream")
+            yield chunk
+
+    try:
+        for data in expanded(stored(), compression, entry.key):
+            sink(data)
+    except VerificationFailed as err:
+        return str(err), read
     if read != entry.size:
         return f"object {entry.key}: read {read} bytes, the manifest says {entry.size}", read
     if digest.hexdigest() != entry.sha256:
@@ -87,13 +98,13 @@ def _stream(store: ObjectStore, entry: ObjectEntry, sink: Callable[[bytes], obje
     return None, read
 
 
-def _extract(store: ObjectStore, entry: ObjectEntry, box: Scratch, progress: Progress | None,
-             ) -> tuple[str | None, int]:
+def _extract(store: ObjectStore, entry: ObjectEntry, compression: Compression, box: Scratch,
+             progress: Progress | None) -> tuple[str | None, int]:
     """Stream a tar object into the scratch data directory while hashing every byte of it."""
     result: tuple[str | None, int] = (None, 0)
     try:
         with box.feed(box.extract_command(), what="tar -x") as sink:
-            result = _stream(store, entry, sink, progress)
+            result = stream_object(store, entry, compression, sink, progress)
     except HostError as err:
         if result[0] is None:
             return f"object {entry.key} is not a readable tar archive ({err})", result[1]
@@ -104,7 +115,7 @@ def _physical(store: ObjectStore, point: RecoveryPoint, box: Scratch, evidence: 
               progress: Progress | None) -> list[str]:
     reasons: list[str] = []
     for entry in point.objects:
-        reason, read = _extract(store, entry, box, progress)
+        reason, read = _extract(store, entry, point.compression, box, progress)
         evidence.setdefault("bytes_read", {})[entry.key] = read  # type: ignore[index]
         if reason:
             reasons.append(reason)
@@ -125,7 +136,7 @@ def _hash_only(store: ObjectStore, point: RecoveryPoint, evidence: dict[str, obj
                progress: Progress | None) -> list[str]:
     reasons = []
     for entry in point.objects:
-        reason, read = _stream(store, entry, lambda chunk: None, progress)
+        reason, read = stream_object(store, entry, point.compression, lambda chunk: None, progress)
         evidence.setdefault("bytes_read", {})[entry.key] = read  # type: ignore[index]
         if reason:
             reasons.append(reason)
@@ -161,7 +172,7 @@ def _restore_logical(store: ObjectStore, point: RecoveryPoint, box: Scratch, dbn
     with box.feed([pg_tools.tool("pg_restore", box.bin_dir), "-h", str(box.socket_dir), "-p", "5432",
                    "-U", box.user, "-d", dbname, "--exit-on-error", "--no-owner"],
                   what=f"pg_restore of {entry.key}") as sink:
-        reason, _ = _stream(store, entry, sink, None)
+        reason, _ = stream_object(store, entry, point.compression, sink)
     evidence["restore_seconds"] = round(time.monotonic() - started, 3)
     if reason:
         return [reason]

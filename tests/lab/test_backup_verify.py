@@ -55,8 +55,9 @@ def run(lab: Lab, *args: str, scratch: Path | None = None) -> Any:
     return crmdr(*args, "--inventory", str(lab.inventory_path), env=env)
 
 
-def take_point(lab: Lab, kind: str = "physical") -> str:
-    done = run(lab, "backup", "run", "--kind", kind, "--json")
+def take_point(lab: Lab, kind: str = "physical", *options: str) -> str:
+    """Uncompressed unless told: the corruption matrix edits the tar's bytes in place."""
+    done = run(lab, "backup", "run", "--kind", kind, "--json", *(options or ("--compress", "none")))
     assert done.returncode == 0, done.stderr
     return str(json.loads(done.stdout)["id"])
 
@@ -275,4 +276,59 @@ def test_corrupt_archived_wal_passes_the_listing_but_fails_the_restore_test(lab:
     assert restored.returncode == 1
     assert re.search(r"WAL replay stopped at \S+, before the newest archived segment wal/[0-9A-F]{24}",
                      restored.stderr), restored.stderr
+    assert list(scratch_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("compression", ["zstd", "lz4", "none"])
+@pytest.mark.parametrize("kind", ["physical", "logical"])
+def test_each_compression_restores_and_validates(lab: Lab, scratch_dir: Path, kind: str, compression: str) -> None:
+    """The manifest says how the bytes are stored; verify hashes the stored bytes and restores the expanded ones."""
+    pid = take_point(lab, kind, "--compress", compression)
+    bucket = Bucket(lab)
+    point = manifest(bucket, pid)
+    suffix = {"zstd": ".zst", "lz4": ".lz4", "none": ""}[compression]
+    base = "base.tar" if kind == "physical" else "crm.dump"
+    assert point.compression == compression and [o.key for o in point.objects] == [f"points/{pid}/{base}{suffix}"]
+    stored = bucket.get(point.objects[0].key)
+    assert hashlib.sha256(stored).hexdigest() == point.objects[0].sha256  # the hash is of the stored bytes
+    magic = {"zstd": b"\x28\xb5\x2f\xfd", "lz4": b"\x04\x22\x4d\x18"}.get(compression)
+    assert stored.startswith(magic) if magic else not stored.startswith((b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18"))
+
+    done = run(lab, "backup", "verify", "--id", pid, "--restore", "--json", scratch=scratch_dir)
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["ok"] is True
+    assert list(scratch_dir.iterdir()) == []
+
+
+def test_a_compressed_object_that_is_not_its_stream_fails_naming_it(lab: Lab) -> None:
+    """GIVEN an lz4 point whose object is replaced by other bytes and the manifest re-sealed to match."""
+    pid = take_point(lab, "physical", "--compress", "lz4")
+    bucket = Bucket(lab)
+    key = manifest(bucket, pid).objects[0].key
+    data = random.Random(9).randbytes(len(bucket.get(key)))
+    bucket.put(key, data)
+    reseal(bucket, pid, objects=[ObjectEntry(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())])
+
+    done = run(lab, "backup", "verify", "--id", pid)
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"object {key} is not a readable lz4 stream" in done.stderr
+
+
+def test_backup_from_the_standby_restores_with_the_archived_wal(lab: Lab, scratch_dir: Path) -> None:
+    """pg_basebackup and the digests run on the standby; the manifest says so; the restore-test
+    replays the WAL the primary archived after it and validates."""
+    pid = take_point(lab, "physical", "--from", "standby")
+    point = manifest(Bucket(lab), pid)
+    assert point.taken_from == f"standby (standby, {lab.settings.standby_ip}:{lab.settings.pg_port})"
+    assert point.tables["accounts"].rows == 200 and point.compression == "zstd"  # the default
+    switch_wal(lab)  # a standby's stop point is in the primary's current segment (no switch at the stop):
+    switch_wal(lab)  # archive that one, then one after it, so there is WAL past the point to replay
+
+    done = run(lab, "backup", "verify", "--id", pid, "--restore", "--json", scratch=scratch_dir)
+
+    assert done.returncode == 0, done.stderr
+    verdict = json.loads(done.stdout)
+    assert verdict["ok"] and verdict["evidence"]["wal_replayed_to"]
     assert list(scratch_dir.iterdir()) == []
