@@ -40,5 +40,10 @@ def connect(
         raise HostError(f"cannot connect to PostgreSQL on {host}:{port}: {reason}") from None
     try:
         yield conn
+    except psycopg.OperationalError as err:
+        if not conn.broken:
+            raise
+        reason = error_line(err, [password])  # a cut or a dead server mid-use is a host failure, not a bug
+        raise HostError(f"lost the connection to PostgreSQL on {host}:{port}: {reason}") from None
     finally:
         conn.close()

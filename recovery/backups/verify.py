@@ -232,6 +232,11 @@ def _integrity_and_restore(inventory: Inventory, store: ObjectStore, point: Reco
     return reasons
 
 
+def _unanswered(pid: str, step: str, err: CloudError) -> VerificationFailed:
+    """The bucket did not answer a step: the point is neither verified nor failed, and says so."""
+    return VerificationFailed(f"recovery point {pid} was not verified: step '{step}' failed ({err})")
+
+
 def verify_point(inventory: Inventory, store: ObjectStore, pid: str, *, restore: bool,
                  progress: Progress | None = None, clock: Clock | None = None) -> Verification:
     """Check one point; the verdict is stored (when the manifest could be read) and returned."""
@@ -246,11 +251,13 @@ def verify_point(inventory: Inventory, store: ObjectStore, pid: str, *, restore:
         except ObjectNotFound as err:
             reasons = [str(err)]
         except CloudError as err:  # the bucket did not answer: no verdict on the point either way
-            raise VerificationFailed(f"recovery point {pid} was not verified: step 'read its objects' "
-                                     f"failed ({err})") from None
+            raise _unanswered(pid, "read its objects", err) from None
         except DrError as err:
             reasons = [str(err)]
-        reasons += wal_reasons(store, point, evidence)
+        try:
+            reasons += wal_reasons(store, point, evidence)
+        except CloudError as err:
+            raise _unanswered(pid, "list the archived WAL", err) from None
     evidence["seconds"] = round(clock.monotonic() - began, 3)
     verdict = Verification(point_id=pid, checked_at=started, restore=restore, ok=not reasons,
                            reasons=reasons, evidence=evidence)

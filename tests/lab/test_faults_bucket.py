@@ -101,7 +101,7 @@ def test_bucket_cut_at_the_manifest_write_lists_no_half_point_and_a_rerun_succee
     process = _paused(lab.inventory_path, gate, "backup-manifest", "backup", "run", "--kind", "physical", "--json")
     _wait_paused(process, gate)
     new = sorted(set(_keys(lab, "points/")) - known)
-    assert len(new) == 1 and new[0].endswith("/base.tar"), f"not the moment after the data upload: {new}"
+    assert len(new) == 1 and new[0].endswith("/base.tar.zst"), f"not the moment after the data upload: {new}"
     assert _pending_uploads(lab) == [], "the data upload is not complete at the pause"
     pid = new[0].split("/")[1]
     _, err, seconds = _cut_and_release(lab, process, gate)
@@ -113,7 +113,7 @@ def test_bucket_cut_at_the_manifest_write_lists_no_half_point_and_a_rerun_succee
     assert f"points/{pid}/manifest.json" not in _keys(lab, f"points/{pid}/")
     assert [p["id"] for p in _points(lab)] == before, "a point without its manifest is listed"
     listed = json.loads(crmdr("backup", "list", "--json", "--inventory", str(lab.inventory_path)).stdout)
-    assert f"points/{pid}/base.tar" in [o["key"] for o in listed["orphans"]], listed["orphans"]
+    assert f"points/{pid}/base.tar.zst" in [o["key"] for o in listed["orphans"]], listed["orphans"]
 
     again = crmdr("backup", "run", "--kind", "physical", "--json", "--inventory", str(lab.inventory_path))
     assert again.returncode == 0, again.stderr
@@ -168,7 +168,9 @@ def test_verify_cut_on_a_kept_alive_connection_fails_within_the_read_timeout_and
     timeout on the dead connection and botocore then retries it on new connects, so within that and the
     retries' connect timeouts and backoff (`_retried_read_limit`: 30 + 5 x 5 s + at most 1.55 s), not the read timeout alone."""
     lab, (inventory, log) = bucket_lab, kept_alive
-    taken = crmdr("backup", "run", "--kind", "physical", "--json", "--inventory", str(lab.inventory_path))
+    # uncompressed, so the data GET is long enough to be cut in the middle
+    taken = crmdr("backup", "run", "--kind", "physical", "--compress", "none", "--json",
+                  "--inventory", str(lab.inventory_path))
     assert taken.returncode == 0, taken.stderr
     pid, gate = json.loads(taken.stdout)["id"], tmp_path / "go"
     process = _paused(inventory, gate, point, "backup", "verify", "--id", pid, "--json")
