@@ -86,7 +86,8 @@ class DataKeys:
         try:
             return call()
         except (ClientError, BotoCoreError) as err:
-            raise CloudError(f"KMS {what} with key {self.key_id} failed ({type(err).__name__})",
+            code = err.response.get("Error", {}).get("Code", "") if isinstance(err, ClientError) else ""
+            raise CloudError(f"KMS {what} with key {self.key_id} failed ({code or type(err).__name__})",
                              retryable=retryable(err)) from None
 
 
