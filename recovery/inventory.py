@@ -178,6 +178,7 @@ class Backup(_Model):
     object_lock: bool = True
     endpoint_url: str | None = None
     profile: str | None = None  # the AWS profile holding the store's keys; None: aws.profile
+    ca_bundle: str | None = None  # a CA file for the store's TLS certificate (a private CA); None: the system's
     encryption: Literal["sse-kms", "envelope"] = "sse-kms"
 
     @field_validator("endpoint_url")

@@ -29,7 +29,7 @@ class Seaweed:
     root: Path
 
     def stop(self) -> None:
-        terminate(self.process.pid)
+        terminate(self.process.pid, timeout=5)  # weed takes >10 s to stop on SIGTERM; its data is scratch
         self.process.wait()
 
 
