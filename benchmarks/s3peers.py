@@ -34,14 +34,13 @@ from benchmarks.backup import ours
 from benchmarks.peers import STANZA, PgBackRest
 from benchmarks.table import Row, row
 from benchmarks.wal import Primary, push_round
-from drills.lab.seaweed import create_locked_bucket, start_seaweed
+from drills.lab.seaweed import LAB_KEYS, create_locked_bucket, start_seaweed
 from drills.lab.system import as_service_user, give_to_service_user
 from recovery.adapters.aws_session import client
 from recovery.adapters.secrets import resolve_secret
 from recovery.inventory import HostNode, Inventory
 
 CRMDR_BUCKET, PGBACKREST_BUCKET, BARMAN_BUCKET = "crmdr-bench", "pgbackrest-bench", "barman-bench"
-LAB_KEYS = {"AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab"}  # SeaweedFS runs without auth
 CONF = """[global]
 repo1-type=s3
 repo1-path=/pgbackrest

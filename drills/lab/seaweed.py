@@ -6,6 +6,7 @@ ports from `base` up (weed also binds some of them on 127.0.0.1, so two servers 
 distinct bases), its sockets and data under `root`. It takes ~10 s to accept S3 requests.
 """
 
+import os
 import shutil
 import subprocess
 import time
@@ -18,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from drills.lab.system import terminate
 from policies.errors import HostError
 
+LAB_KEYS = {"AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab"}  # as recovery.adapters.aws_session's lab
 PORTS = ("s3", "master", "volume", "filer", "s3.port.grpc", "master.port.grpc", "volume.port.grpc",
          "filer.port.grpc", "s3.port.iceberg", "s3.port.lance")
 
@@ -49,13 +51,17 @@ def start_seaweed(root: Path, ip: str, base: int, *, tls: tuple[Path, Path] | No
     command = [weed_binary(), "server", f"-dir={data}", f"-ip={ip}", f"-ip.bind={ip}", "-s3",
                f"-s3.port={ports['s3']}", f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
                f"-filer.port={ports['filer']}", f"-master.volumeSizeLimitMB={volume_mb}", "-volume.max=64",
-               "-metricsPort=0", f"-s3.localSocket={root / 's3.sock'}", f"-filer.localSocket={root / 'filer.sock'}",
+               "-metricsPort=0", "-master.telemetry=false", f"-s3.localSocket={root / 's3.sock'}",
+               f"-filer.localSocket={root / 'filer.sock'}",
                *(f"-{name}={port}" for name, port in ports.items() if "." in name)]
     if tls:
         command += [f"-s3.cert.file={tls[0]}", f"-s3.key.file={tls[1]}"]
     log = (root / "weed.log").open("ab")
+    # weed makes AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY of its environment an admin identity and then
+    # checks every signature: the lab's keys (without one, it still refused some signed TLS requests).
+    env = {**{name: value for name, value in os.environ.items() if not name.startswith("AWS_")}, **LAB_KEYS}
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                               start_new_session=True)
+                               start_new_session=True, env=env)
     server = Seaweed(process, f"{'https' if tls else 'http'}://{ip}:{ports['s3']}", root)
     try:
         _wait_s3(server, verify=str(tls[0]) if tls else None)
@@ -70,7 +76,8 @@ def _wait_s3(server: Seaweed, verify: str | None, timeout: float = 60.0) -> None
     import boto3
 
     s3: Any = boto3.client("s3", endpoint_url=server.url, region_name="us-east-1", verify=verify or True,
-                           aws_access_key_id="lab", aws_secret_access_key="lab")  # noqa: S106  # no auth configured
+                           aws_access_key_id=LAB_KEYS["AWS_ACCESS_KEY_ID"],
+                           aws_secret_access_key=LAB_KEYS["AWS_SECRET_ACCESS_KEY"])
     deadline = time.monotonic() + timeout
     while True:
         try:

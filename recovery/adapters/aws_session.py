@@ -70,7 +70,8 @@ def client(aws: Aws, service: str, region: str, read_timeout: float | None = Non
 def backup_client(backup: Backup, aws: Aws, read_timeout: float | None = None, *,
                   probe_timeout: float | None = None) -> Any:
     """The S3 client of the backup bucket: on `backup.endpoint_url` (another S3-compatible server)
-    with `backup.profile`'s keys and `backup.ca_bundle` for its TLS when the inventory names them; every other service keeps `aws`.
+    with `backup.profile`'s keys and `backup.ca_bundle` for its TLS when the inventory names them;
+    every other service keeps `aws`.
     Lab dummy keys only when the inventory is the lab's (`aws.endpoint_url`), never for a real store."""
     if backup.endpoint_url is None and backup.profile is None and backup.ca_bundle is None:
         return client(aws, "s3", backup.region, read_timeout, probe_timeout=probe_timeout)
