@@ -77,7 +77,10 @@ class BarmanCloud:
     def __init__(self, bench: BenchLab, work: Path, url: str, ca: Path) -> None:
         node = bench.inventory.database.primary
         assert isinstance(node, HostNode)
-        self.node, self.work, self.db = node, work, bench.inventory.database
+        self.node, self.db = node, bench.inventory.database
+        self.work = work / "barman"  # the restore target and its log: the PostgreSQL OS user's
+        self.work.mkdir(exist_ok=True)
+        give_to_service_user(self.work)
         self.common = [f"--endpoint-url={url}", "--cloud-provider=aws-s3", f"s3://{BARMAN_BUCKET}/pg", STANZA]
         password = resolve_secret(self.db.password, bench.inventory) if self.db.password else ""
         self.env = {"AWS_CA_BUNDLE": str(ca), **LAB_KEYS, "PGPASSWORD": password}
@@ -103,7 +106,7 @@ class BarmanCloud:
 
     def restore_start_count(self, backup_id: str, sock: Path) -> None:
         """Restore, start with barman-cloud-wal-restore as restore_command, wait until promoted, count."""
-        target = self.work / "barman-restored"
+        target = self.work / "restored"
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(mode=0o700)
         give_to_service_user(target)
@@ -212,8 +215,9 @@ def rows(times: dict[str, list[float]], pushed: dict[str, dict[str, Any]], size:
     for peer in ("pgBackRest", "barman-cloud"):
         ours_push, theirs = pushed["crmdr"], pushed[peer]
         found.append(row(f"crmdr WAL push vs {peer} on S3 ({where}), pgbench -i -s {scale}: {ours_push['segments']} "
-                         f"segments", [ours_push["seconds"]], f"{peer} archive-push"
-                         f"{' (async)' if peer == 'pgBackRest' else ''}, {theirs['segments']} segments",
+                         f"segments", [ours_push["seconds"]],
+                         f"{'pgBackRest archive-push (async)' if peer == 'pgBackRest' else 'barman-cloud-wal-archive'}"
+                         f", {theirs['segments']} segments",
                          [theirs["seconds"]], "ratio < 1.0 (faster)", 0.999))
     return found
 
