@@ -110,6 +110,11 @@ class S3ObjectStore:
         kms = client(self._aws, "kms", self._backup.region)
         return envelope.ObjectCipher(envelope.DataKeys(kms, self.kms_key_id, {"purpose": "crmdr-backup"}))
 
+    @cached_property
+    def _probe(self) -> Any:
+        """One attempt, short timeouts: a store without SSE-KMS answers 500, which is not worth retrying."""
+        return backup_client(self._backup, self._aws, probe_timeout=10.0)
+
     def _key(self, key: str) -> str:
         return f"{self.prefix}{key}"
 
@@ -120,8 +125,8 @@ class S3ObjectStore:
             return
         probe, where = self._key(".crmdr-probe/sse-kms"), self._backup.endpoint_url
         try:
-            answer = backup_client(self._backup, self._aws, probe_timeout=10.0).put_object(
-                Bucket=self.bucket, Key=probe, Body=b"", ServerSideEncryption="aws:kms", SSEKMSKeyId=self.kms_key_id)
+            answer = self._probe.put_object(Bucket=self.bucket, Key=probe, Body=b"", ServerSideEncryption="aws:kms",
+                                            SSEKMSKeyId=self.kms_key_id)
         except ClientError as err:
             code = str(err.response.get("Error", {}).get("Code", ""))
             raise Refused(f"the backup store at {where} did not take an SSE-KMS write ({code}): set "

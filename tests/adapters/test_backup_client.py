@@ -40,3 +40,24 @@ def test_only_the_store_client_uses_the_backup_endpoint_profile_and_ca(tmp_path:
 def test_without_a_backup_endpoint_the_store_client_is_the_aws_one() -> None:
     inventory = make_inventory(**{"aws.endpoint_url": "http://127.0.0.10:4566"})
     assert backup_client(inventory.backup, inventory.aws).meta.endpoint_url == "http://127.0.0.10:4566"
+
+
+def test_a_store_that_ignores_sse_kms_is_refused_before_any_upload(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's Stubber plays a store that answers an SSE-KMS PUT without encrypting (no such server runs here)."""
+    from botocore.stub import Stubber
+
+    from policies.errors import Refused
+    from recovery.adapters.s3_store import S3ObjectStore
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    store = S3ObjectStore(make_inventory(**{"backup.endpoint_url": "https://s3.dr.example.net:9000"}))
+    with Stubber(store._probe) as probe, Stubber(store._s3) as s3:
+        probe.add_response("put_object", {"ETag": '"d41d8cd98f00b204e9800998ecf8427e"', "VersionId": "v1"},
+                           {"Bucket": "crm-backups", "Key": "crm/.crmdr-probe/sse-kms", "Body": b"",
+                            "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/crm"})
+        s3.add_response("delete_object", {}, {"Bucket": "crm-backups", "Key": "crm/.crmdr-probe/sse-kms",
+                                              "VersionId": "v1"})
+        with pytest.raises(Refused, match=r"ignored SSE-KMS \(it stores plaintext\).*backup\.encryption: envelope"):
+            store.put_bytes("points/p/manifest.json", b"{}")
+        s3.assert_no_pending_responses()  # the probe was deleted; the manifest was never sent
