@@ -155,3 +155,17 @@ def test_object_lock_is_enforced_on_the_other_server(world: dict[str, Any]) -> N
     with pytest.raises(CloudError, match=r"cannot delete s3://.*/crm/locked: AccessDenied"):
         store.delete("locked")
     assert store.head("free") is None and store.get_bytes("locked") == b"x"
+
+
+def test_wal_metadata_survives_beside_the_envelope(world: dict[str, Any]) -> None:
+    """What the WAL archiver writes and the restore queue reads: user metadata next to the envelope's own."""
+    store = envelope_store(world)
+    segment = os.urandom(envelope.CHUNK + 5)
+    digest = hashlib.sha256(segment).hexdigest()
+    store.put_bytes("wal/000000010000000000000007", segment, metadata={"sha256": digest})
+
+    data, metadata = store.get_with_metadata("wal/000000010000000000000007")
+    head = store.head("wal/000000010000000000000007")
+
+    assert data == segment and metadata["sha256"] == digest
+    assert head is not None and head.sha256 == digest and head.size == len(segment)
