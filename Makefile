@@ -61,9 +61,11 @@ lab: setup
 bench: setup bench-setup
 	BENCH_QUICK=$(BENCH_QUICK) $(BIN)/python -m benchmarks $(BENCH)
 
-# The peers the benchmarks compare against, from Debian's packages (when root and missing).
-bench-setup:
+# The peers the benchmarks compare against: Debian's packages (when root and missing), barman-cloud from PyPI.
+bench-setup: setup
 	@$(MAKE) --no-print-directory system-packages DEBIAN_PACKAGES="$(BENCH_PACKAGES)"
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+
 
 clean:
 	-$(BIN)/crmdr lab down --purge 2>/dev/null

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from boto3.s3.transfer import TransferConfig
 
-from recovery.adapters.aws_session import client
+from recovery.adapters.aws_session import backup_client
 from recovery.inventory import load_inventory
 
 MiB = 1024 * 1024
@@ -18,7 +18,7 @@ MiB = 1024 * 1024
 def main(argv: list[str]) -> int:
     action, inventory_file, key = argv[:3]
     inventory = load_inventory(Path(inventory_file))
-    s3 = client(inventory.aws, "s3", inventory.backup.region, read_timeout=600)  # as S3ObjectStore
+    s3 = backup_client(inventory.backup, inventory.aws, read_timeout=600)  # as S3ObjectStore
     config = TransferConfig(multipart_threshold=16 * MiB, multipart_chunksize=16 * MiB, max_concurrency=4)
     full = f"{inventory.backup.prefix}{key}"
     if action == "up":

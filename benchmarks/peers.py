@@ -70,9 +70,10 @@ pg1-database={dbname}
 
 
 class PgBackRest:
-    """One stanza on the lab primary, two repositories on local disk under `work`."""
+    """One stanza on the lab primary; its repositories as `template` says (CONF: two on local disk, one on S3)."""
 
-    def __init__(self, bench: BenchLab, work: Path, tls: tuple[str, int] = ("127.0.0.1", 4443)) -> None:
+    def __init__(self, bench: BenchLab, work: Path, tls: tuple[str, int] = ("127.0.0.1", 4443), *,
+                 template: str = CONF, bucket: str = BUCKET) -> None:
         node = bench.inventory.database.primary
         assert isinstance(node, HostNode)
         self.bench, self.node, self.work, self.sock = bench, node, work, work / "sock"
@@ -82,9 +83,9 @@ class PgBackRest:
         for path in (work, self.sock, work / "repo1", work / "repo2", work / "lock", work / "spool"):
             path.mkdir(exist_ok=True)
             give_to_service_user(path)
-        self.conf.write_text(CONF.format(work=work, stanza=STANZA, data=node.data_dir, port=node.pg_port,
-                                         sock=self.sock, user=db.user, dbname=db.name, bucket=BUCKET,
-                                         tls_host=tls[0], tls_port=tls[1], region=bench.inventory.backup.region))
+        self.conf.write_text(template.format(work=work, stanza=STANZA, data=node.data_dir, port=node.pg_port,
+                                             sock=self.sock, user=db.user, dbname=db.name, bucket=bucket,
+                                             tls_host=tls[0], tls_port=tls[1], region=bench.inventory.backup.region))
         self.conf.chmod(0o644)
 
     def __call__(self, *args: str) -> str:

@@ -10,6 +10,7 @@ import weakref
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -166,11 +167,33 @@ class Ssh(_Model):
 
 
 class Backup(_Model):
+    """The off-site bucket. `endpoint_url` puts it on another S3-compatible server (Route 53, DynamoDB
+    and KMS keep `aws.endpoint_url`); `encryption` says who encrypts: the store (SSE-KMS) or crmdr,
+    client-side with a KMS data key of `kms_key_id` (envelope), for stores that have no SSE-KMS."""
+
     bucket: Name
     prefix: str = "crm/"
     region: Name
     kms_key_id: Name
     object_lock: bool = True
+    endpoint_url: str | None = None
+    profile: str | None = None  # the AWS profile holding the store's keys; None: aws.profile
+    ca_bundle: str | None = None  # a CA file for the store's TLS certificate (a private CA); None: the system's
+    encryption: Literal["sse-kms", "envelope"] = "sse-kms"
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        parts = urlsplit(value or "")
+        if value is not None and not (parts.scheme in ("http", "https") and parts.hostname
+                                      and not parts.path.strip("/") and not parts.query):
+            raise ValueError("expected the S3 server's base URL, http(s)://host[:port] (e.g. https://s3.example.net:9000)")
+        if value is not None:
+            try:
+                parts.port  # noqa: B018  # raises on a port out of range
+            except ValueError:
+                raise ValueError("expected a port from 1 to 65535 in the S3 server's URL") from None
+        return value
 
 
 class HealthChecks(_Model):

@@ -78,8 +78,6 @@ class ObjectStore(Protocol):
 
     def iter_chunks(self, key: str, chunk_size: int = ...) -> Iterator[bytes]: ...
 
-    def open_stream(self, key: str) -> Readable: ...
-
     def upload_stream(
         self, key: str, readable: Readable, *, retain_until: datetime | None = None,
         on_progress: Callable[[int], None] | None = None, size_hint: int = 0,

@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from policies.errors import CloudError
-from recovery.adapters.aws_session import client, retryable
+from recovery.adapters.aws_session import backup_client, retryable
 from recovery.inventory import Inventory
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class DrBucket:
         self.bucket = inventory.backup.bucket
         self.prefix = f"{inventory.backup.prefix}{area}"
         self._kms = inventory.backup.kms_key_id
-        self._s3: Any = client(inventory.aws, "s3", inventory.backup.region)
+        self._s3: Any = backup_client(inventory.backup, inventory.aws)
 
     def where(self, key: str) -> str:
         return f"s3://{self.bucket}/{self.prefix}{key}"

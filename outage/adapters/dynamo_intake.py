@@ -14,11 +14,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from outage.adapters.envelope import Envelope
 from outage.intake.model import IntakeRequest, RequestFields, RequestRecord
 from policies.errors import CloudError
 from policies.intake import load_intake_schema
 from recovery.adapters.aws_session import retryable
+from recovery.adapters.envelope import Envelope
 from recovery.inventory import Aws
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 from botocore.utils import parse_timestamp
 
-from recovery.inventory import Aws
+from recovery.inventory import Aws, Backup
 
 RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30,
                  max_pool_connections=32)  # parallel GETs of small objects (catalog reads)
@@ -62,10 +62,27 @@ def client(aws: Aws, service: str, region: str, read_timeout: float | None = Non
     `probe_timeout`: one attempt that connects and answers within that many seconds (a health
     check must report an unreachable API, not retry it for a minute)."""
     session = _session(aws.profile, aws.endpoint_url is not None)
+    return session.client(  # type: ignore[call-overload]  # service names are checked by botocore
+        service, region_name=region, endpoint_url=aws.endpoint_url, config=_config(read_timeout, probe_timeout)
+    )
+
+
+def backup_client(backup: Backup, aws: Aws, read_timeout: float | None = None, *,
+                  probe_timeout: float | None = None) -> Any:
+    """The S3 client of the backup bucket: on `backup.endpoint_url` (another S3-compatible server)
+    with `backup.profile`'s keys and `backup.ca_bundle` for its TLS when the inventory names them;
+    every other service keeps `aws`.
+    Lab dummy keys only when the inventory is the lab's (`aws.endpoint_url`), never for a real store."""
+    if backup.endpoint_url is None and backup.profile is None and backup.ca_bundle is None:
+        return client(aws, "s3", backup.region, read_timeout, probe_timeout=probe_timeout)
+    session = _session(backup.profile or aws.profile, aws.endpoint_url is not None)
+    return session.client("s3", region_name=backup.region, endpoint_url=backup.endpoint_url or aws.endpoint_url,
+                          config=_config(read_timeout, probe_timeout), verify=backup.ca_bundle)
+
+
+def _config(read_timeout: float | None, probe_timeout: float | None) -> Config:
     config = RETRIES if read_timeout is None else RETRIES.merge(Config(read_timeout=read_timeout))
     if probe_timeout is not None:
         config = config.merge(Config(retries={"mode": "standard", "max_attempts": 1},
                                      connect_timeout=probe_timeout, read_timeout=probe_timeout))
-    return session.client(  # type: ignore[call-overload]  # service names are checked by botocore
-        service, region_name=region, endpoint_url=aws.endpoint_url, config=config
-    )
+    return config

@@ -78,3 +78,30 @@ def test_bad_inventory_via_cli_exits_2_without_traceback(tmp_path: Path) -> None
     result = crmdr("inventory", "check", "--inventory", str(path))
     assert result.returncode == 2
     assert "line 1" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("url", "why"), [
+    ("ftp://s3.example.net", "expected the S3 server's base URL"),
+    ("https://", "expected the S3 server's base URL"),
+    ("https://s3.example.net/bucket", "expected the S3 server's base URL"),
+    ("http://s3.example.net:99999", "expected a port from 1 to 65535"),
+])
+def test_a_bad_backup_endpoint_exits_2_naming_file_line_and_field(tmp_path: Path, url: str, why: str) -> None:
+    data = json.loads(make_inventory().to_json())
+    data["backup"]["endpoint_url"] = url
+    path = tmp_path / "inventory.json"
+    path.write_text(json.dumps(data, indent=2))
+
+    result = crmdr("inventory", "check", "--inventory", str(path))
+
+    assert result.returncode == 2, result.stdout
+    assert f"{path}: line " in result.stderr and "field 'backup.endpoint_url'" in result.stderr
+    assert why in result.stderr and "Traceback" not in result.stderr
+
+
+def test_backup_endpoint_and_encryption_are_optional_and_validated() -> None:
+    inventory = make_inventory(**{"backup.endpoint_url": "https://s3.example.net:9000", "backup.encryption": "envelope"})
+    assert inventory.backup.endpoint_url == "https://s3.example.net:9000"
+    assert make_inventory().backup.encryption == "sse-kms" and make_inventory().backup.endpoint_url is None
+    with pytest.raises(ValidationError, match=r"backup\.encryption"):
+        make_inventory(**{"backup.encryption": "plaintext"})
