@@ -2,8 +2,8 @@
 
 Completed segments go through the archiver's Uploader (key `wal/<name>`, SHA-256 in the
 metadata, SSE-KMS, Object Lock; the same bytes already archived are left alone, other bytes
-under the name are an error). The `.partial` segment's received part goes to
-`wal-partial/<name>.partial` every `every` seconds when it changed. A stored completed segment
+under the name are an error). The `.partial` segment's newly received part goes up as a chunk
+(`recovery.wal.streaming`) every `every` seconds when it changed. A stored completed segment
 is removed locally; the `.partial` stays, so pg_receivewal resumes where it was.
 """
 
@@ -21,7 +21,15 @@ from recovery.adapters import pg_tools
 from recovery.backups.take import Source
 from recovery.wal.archiver import Uploader
 from recovery.wal.spool import SHA256_META
-from recovery.wal.streaming import WRITTEN_META, completed, newest_partial, partial_due, partial_key, written_length
+from recovery.wal.streaming import (
+    WRITTEN_META,
+    chunk_key,
+    chunk_start,
+    completed,
+    newest_partial,
+    partial_due,
+    written_length,
+)
 
 log = logging.getLogger("crmdr.wal_stream")
 SLOT = "crmdr_wal_stream"
@@ -44,7 +52,7 @@ class Streamer:
     def __init__(self, uploader: Uploader, directory: Path, every: float, progress: Progress) -> None:
         self.uploader, self.directory, self.every, self.progress = uploader, directory, every, progress
         self._last_look: float | None = None
-        self._last_digest: str | None = None
+        self._sent: tuple[str, int, str] | None = None  # partial name, bytes sent, their SHA-256
 
     def step(self, now: float) -> None:
         names = os.listdir(self.directory)
@@ -61,14 +69,17 @@ class Streamer:
             data = (self.directory / partial).read_bytes()
         except FileNotFoundError:
             return  # completed meanwhile: the next pass uploads it whole
-        body = data[:written_length(data)]
-        digest = hashlib.sha256(body).hexdigest()
-        if digest == self._last_digest:
+        end = written_length(data)
+        digest = hashlib.sha256(data[:end]).hexdigest()
+        sent_end = self._sent[1] if self._sent and self._sent[0] == partial else 0
+        if end == 0 or self._sent == (partial, end, digest):
             return
-        self.uploader.store.put_bytes(partial_key(partial), body,
-                                      metadata={SHA256_META: digest, WRITTEN_META: str(len(body))})
-        self._last_digest = digest
-        self.progress.partial, self.progress.partial_bytes = partial, len(body)
+        start = chunk_start(sent_end)
+        chunk = data[start:end]
+        self.uploader.store.put_bytes(chunk_key(partial, start), chunk,
+                                      metadata={SHA256_META: hashlib.sha256(chunk).hexdigest(), WRITTEN_META: str(end)})
+        self._sent = (partial, end, digest)
+        self.progress.partial, self.progress.partial_bytes = partial, end
         self.progress.partial_uploads += 1
 
 

@@ -3,8 +3,10 @@
 `pg_receivewal` writes the segment it is receiving as `<name>.partial` (preallocated to the
 full segment size, zero past what it received) and renames it to `<name>` once complete.
 Completed files go to `wal/<name>`, exactly as the archiver stores them. The partial's
-received part goes to `wal-partial/<name>.partial` on a cadence, so the bucket holds the
-primary's WAL to within seconds instead of to the last completed segment.
+received part goes up on a cadence as chunks `wal-partial/<name>.partial/<start offset, 8 hex>`,
+each from the last page already sent to the end of what was received: the bucket (its Object
+Lock keeps every version) then holds each partial's bytes about once, not once per upload, and
+the primary's WAL to within seconds instead of to the last completed segment.
 """
 
 from collections.abc import Iterable
@@ -17,8 +19,30 @@ WAL_PAGE = 8192  # XLOG_BLCKSZ: every WAL page that holds data starts with a non
 WRITTEN_META = "written"  # user metadata of a stored partial: bytes of the segment received
 
 
-def partial_key(file_name: str) -> str:
-    return f"{PARTIAL_PREFIX}{file_name}"
+def partial_prefix(file_name: str) -> str:
+    return f"{PARTIAL_PREFIX}{file_name}/"
+
+
+def chunk_key(file_name: str, start: int) -> str:
+    return f"{partial_prefix(file_name)}{start:08X}"
+
+
+def chunk_start(sent_end: int, page: int = WAL_PAGE) -> int:
+    """Where the next chunk starts: the last page sent again (it may have been half written then)."""
+    return max(sent_end - page, 0)
+
+
+def assemble(chunks: Iterable[tuple[int, bytes]]) -> bytes:
+    """A partial's received bytes from its chunks (start, bytes); later chunks overwrite the overlap.
+
+    ValueError when a chunk starts past the end of the ones before it (one is missing).
+    """
+    out = bytearray()
+    for start, data in sorted(chunks, key=lambda chunk: chunk[0]):
+        if start > len(out):
+            raise ValueError(f"partial chunks have a gap at offset {len(out)} (next starts at {start})")
+        out[start:start + len(data)] = data
+    return bytes(out)
 
 
 def completed(names: Iterable[str]) -> list[str]:
