@@ -24,7 +24,7 @@ from recovery.adapters.postgres import connect
 from recovery.adapters.s3_store import S3ObjectStore
 from recovery.wal.segments import SEGMENT_SIZE, wal_key
 from recovery.wal.streamer import SLOT
-from recovery.wal.streaming import assemble, partial_prefix
+from recovery.wal.streaming import WAL_PAGE, assemble, partial_prefix
 from tests.conftest import ROOT
 from tests.lab.conftest import Lab
 
@@ -60,6 +60,9 @@ def test_stream_stores_segments_and_the_partial_a_crash_would_lose(fresh_lab: La
                                         (SLOT,)).fetchone() == (True,), "the stream's slot active")
             conn.execute("CREATE TABLE stream_probe (id int)")
             switched = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]
+            for _ in range(10):  # writes over 3 s: the partial goes up in several chunks
+                conn.execute("INSERT INTO stream_probe SELECT generate_series(1, 200)")
+                time.sleep(0.3)
             with conn.transaction():
                 xid = conn.execute("INSERT INTO stream_probe VALUES (1) RETURNING txid_current()").fetchone()[0]
             name, offset = conn.execute("SELECT file_name, file_offset FROM "
@@ -88,7 +91,9 @@ def test_stream_stores_segments_and_the_partial_a_crash_would_lose(fresh_lab: La
         assert len(segment) == SEGMENT_SIZE and stored.retain_until is not None  # locked like the archiver's
         assert store.head(wal_key(name)) is None  # the commit's segment never completed
         body = stored_partial()
-        assert len(body) >= offset
+        chunks = store.list(partial)
+        assert len(body) >= offset and len(chunks) >= 2
+        assert sum(c.size for c in chunks) <= len(body) + len(chunks) * WAL_PAGE  # each byte sent about once
         (tmp_path / name).write_bytes(body.ljust(SEGMENT_SIZE, b"\0"))  # a restore pads it the same way
         assert re.search(rf"tx:\s+{xid}, .*desc: COMMIT", _commits(tmp_path / name)), \
             f"transaction {xid}'s commit is not in the stored partial {partial}"
