@@ -1,9 +1,10 @@
 """The WAL streamer: pg_receivewal into a local directory on the DR side, each file into the bucket.
 
 Completed segments go through the archiver's Uploader (key `wal/<name>`, SHA-256 in the
-metadata, SSE-KMS, Object Lock; the same bytes already archived are left alone, other bytes
-under the name are an error). The `.partial` segment's newly received part goes up as a chunk
-(`recovery.wal.streaming`) every `every` seconds when it changed. A stored completed segment
+metadata, SSE-KMS, Object Lock for the tier's retention; the same bytes already archived are
+left alone, other bytes under the name are an error). The `.partial` segment's newly received
+part goes up, locked the same way, as a chunk (`recovery.wal.streaming`) every `every` seconds
+when it changed. A stored completed segment
 is removed locally; the `.partial` stays, so pg_receivewal resumes where it was.
 """
 
@@ -76,8 +77,8 @@ class Streamer:
             return
         start = chunk_start(sent_end)
         chunk = data[start:end]
-        self.uploader.store.put_bytes(chunk_key(partial, start), chunk,
-                                      metadata={SHA256_META: hashlib.sha256(chunk).hexdigest(), WRITTEN_META: str(end)})
+        self.uploader.put_locked(chunk_key(partial, start), chunk,
+                                 {SHA256_META: hashlib.sha256(chunk).hexdigest(), WRITTEN_META: str(end)})
         self._sent = (partial, end, digest)
         self.progress.partial, self.progress.partial_bytes = partial, end
         self.progress.partial_uploads += 1
