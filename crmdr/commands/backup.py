@@ -265,3 +265,43 @@ def prune(
     if kept:
         raise CheckFailed(f"{len(kept)} item(s) could not be deleted (Object Lock or S3 refused): "
                           + ", ".join(kept))
+
+
+@wal_app.command("stream")
+def wal_stream(
+    directory: Path = typer.Option(None, "--dir", help="Where pg_receivewal writes, on this (DR-side) machine "
+                                   "(default: crmdr-wal-stream next to the inventory)."),
+    partial_every: str = typer.Option("1s", "--partial-every", metavar="DURATION",
+                                      help="How often the segment being received is stored (when it changed)."),
+    inventory: Path | None = InventoryOption,
+    json_out: bool = JsonOption,
+) -> None:
+    """Stream WAL from the primary (pg_receivewal, a physical slot) into the bucket until SIGTERM/SIGINT."""
+    from policies.durations import parse_duration
+    from policies.errors import ConfigError, interrupted
+    from recovery.backups.take import source
+    from recovery.wal.archiver import Uploader
+    from recovery.wal.streamer import SLOT, Progress, stream
+
+    try:
+        every = parse_duration(partial_every).total_seconds()
+    except ValueError as err:
+        raise ConfigError(f"--partial-every: {err}") from None
+    loaded, tier, store = _context(inventory)
+    where = directory or inventory_path(inventory).resolve().parent / "crmdr-wal-stream"
+    progress = Progress()
+    if not json_out:
+        say(f"streaming WAL from {loaded.database.primary.name} (slot {SLOT}) into s3://{store.bucket}/"
+            f"{store.prefix}; partial every {every:g} s; stop with SIGTERM or Ctrl-C")
+    try:
+        stream(source(loaded), Uploader(store, tier), where, every, progress)
+    except KeyboardInterrupt as err:
+        stop = interrupted(err)
+        if json_out:
+            emit_json({"segments": progress.segments, "partial": progress.partial,
+                       "partial_bytes": progress.partial_bytes, "partial_uploads": progress.partial_uploads,
+                       "slot": SLOT, "stopped_by": stop.signal_name})
+        raise stop.with_message(
+            f"wal stream stopped by {stop.signal_name}: {len(progress.segments)} segment(s) stored, last partial "
+            f"{progress.partial or 'none'} ({progress.partial_bytes} bytes); slot {SLOT} keeps the primary's WAL "
+            "until the stream runs again (drop it if it will not)") from None

@@ -142,3 +142,18 @@ def controldata_identity(bin_dir: str, data_dir: Path) -> tuple[str, int]:
     fields = dict(line.split(":", 1) for line in done.stdout.splitlines() if ":" in line)
     version = (data_dir / "PG_VERSION").read_text().strip()
     return fields["Database system identifier"].strip(), int(version)
+
+
+def receivewal_command(bin_dir: str, host: str, port: int, user: str, directory: str, slot: str) -> list[str]:
+    """Stream WAL into `directory` through a physical slot, fsyncing each write (--synchronous).
+
+    Without --no-loop it reconnects after a lost connection; --create-slot --if-not-exists makes
+    the slot on first use, so the primary keeps WAL the streamer has not received yet.
+    """
+    return [tool("pg_receivewal", bin_dir), "-d", LIVENESS, "-h", host, "-p", str(port), "-U", user,
+            "--no-password", "-D", directory, "-S", slot, "--synchronous"]
+
+
+def create_slot_command(bin_dir: str, host: str, port: int, user: str, slot: str) -> list[str]:
+    return [tool("pg_receivewal", bin_dir), "-d", LIVENESS, "-h", host, "-p", str(port), "-U", user,
+            "--no-password", "-S", slot, "--create-slot", "--if-not-exists"]

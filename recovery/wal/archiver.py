@@ -57,9 +57,12 @@ class Uploader:
             if existing.size == len(data) and stored == digest:
                 return "already archived", digest
             raise DrError(f"{key} already exists with different content; refusing to overwrite")
-        self.store.put_bytes(key, data, retain_until=SystemClock().now() + self.tier.retention,
-                             metadata={SHA256_META: digest})
+        self.put_locked(key, data, {SHA256_META: digest})
         return "stored", digest
+
+    def put_locked(self, key: str, data: bytes, metadata: dict[str, str]) -> None:
+        """One PUT, locked for the tier's retention (the streamer's partial chunks go up this way too)."""
+        self.store.put_bytes(key, data, retain_until=SystemClock().now() + self.tier.retention, metadata=metadata)
 
     def store_file(self, path: Path, name: str) -> str:
         return self.store_bytes(path.read_bytes(), name)[0]

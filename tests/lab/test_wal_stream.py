@@ -1,0 +1,106 @@
+"""`crmdr backup wal stream` (issue 16, item 8): the bucket holds the primary's WAL to within seconds.
+
+Against the lab's real primary and moto S3: a segment completed while streaming is stored under
+`wal/<name>` like the archiver stores it; a commit acknowledged 2.5 s before the primary crashes
+(`pg_ctl stop -m immediate`) is in the stored partial segment, read back and decoded with
+pg_waldump, while its segment never completed (so an archive_command, which ships only completed
+segments, would not have shipped it). The lag from commit to its bytes in the bucket is printed.
+"""
+
+import hashlib
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from drills.lab.settings import LabPaths
+from drills.lab.system import as_service_user, pg_bin_dir
+from recovery.adapters.postgres import connect
+from recovery.adapters.s3_store import S3ObjectStore
+from recovery.wal.segments import SEGMENT_SIZE, wal_key
+from recovery.wal.streamer import SLOT
+from recovery.wal.streaming import WAL_PAGE, assemble, partial_prefix
+from tests.conftest import ROOT
+from tests.lab.conftest import Lab
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+WAIT = 30.0
+
+
+def _until(check, what: str) -> float:  # type: ignore[no-untyped-def]
+    """Poll `check` until true; the seconds it took."""
+    started = time.monotonic()
+    while not check():
+        assert time.monotonic() - started < WAIT, f"not within {WAIT:g} s: {what}"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def _commits(segment: Path) -> str:
+    """pg_waldump's text of a segment (it stops with an error at the end of the received WAL)."""
+    done = subprocess.run([str(pg_bin_dir() / "pg_waldump"), str(segment)], capture_output=True, text=True, check=False)
+    return done.stdout
+
+
+def test_stream_stores_segments_and_the_partial_a_crash_would_lose(fresh_lab: Lab, tmp_path: Path) -> None:
+    db, store = fresh_lab.inventory.database, S3ObjectStore(fresh_lab.inventory)
+    streamer = subprocess.Popen(
+        [sys.executable, "-m", "crmdr", "backup", "wal", "stream", "--inventory", str(fresh_lab.inventory_path),
+         "--dir", str(tmp_path / "stream"), "--partial-every", "1s", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        with connect(db.primary.host, db.primary.pg_port, user=db.user, password=fresh_lab.password,
+                     dbname=db.name) as conn:
+            _until(lambda: conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s",
+                                        (SLOT,)).fetchone() == (True,), "the stream's slot active")
+            conn.execute("CREATE TABLE stream_probe (id int)")
+            switched = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]
+            for _ in range(10):  # writes over 3 s: the partial goes up in several chunks
+                conn.execute("INSERT INTO stream_probe SELECT generate_series(1, 200)")
+                time.sleep(0.3)
+            with conn.transaction():
+                xid = conn.execute("INSERT INTO stream_probe VALUES (1) RETURNING txid_current()").fetchone()[0]
+            name, offset = conn.execute("SELECT file_name, file_offset FROM "
+                                        "pg_walfile_name_offset(pg_current_wal_lsn())").fetchone()
+        committed = time.monotonic()
+        partial = partial_prefix(f"{name}.partial")
+
+        def stored_partial() -> bytes:
+            chunks = []
+            for obj in store.list(partial):
+                data, meta = store.get_with_metadata(obj.key)
+                assert meta["sha256"] == hashlib.sha256(data).hexdigest(), obj.key
+                chunks.append((int(obj.key.rsplit("/", 1)[1], 16), data))
+            return assemble(chunks)
+
+        lag = _until(lambda: len(stored_partial()) >= offset, f"{partial} covering offset {offset}")
+        print(f"commit to its bytes in the bucket: {lag:.2f} s (--partial-every 1s)")
+        time.sleep(max(0.0, 2.5 - (time.monotonic() - committed)))
+        subprocess.run(as_service_user([f"{pg_bin_dir()}/pg_ctl", "stop", "-m", "immediate", "-D",
+                                        str(LabPaths(fresh_lab.dir).data_dir("primary"))]), check=True,
+                       capture_output=True)
+
+        segment = store.get_bytes(wal_key(switched))
+        stored = store.head(wal_key(switched))
+        assert stored is not None and stored.sha256 == hashlib.sha256(segment).hexdigest()
+        assert len(segment) == SEGMENT_SIZE and stored.retain_until is not None  # locked like the archiver's
+        assert store.head(wal_key(name)) is None  # the commit's segment never completed
+        body = stored_partial()
+        chunks = store.list(partial)
+        assert len(body) >= offset and len(chunks) >= 2
+        assert sum(c.size for c in chunks) <= len(body) + len(chunks) * WAL_PAGE  # each byte sent about once
+        (tmp_path / name).write_bytes(body.ljust(SEGMENT_SIZE, b"\0"))  # a restore pads it the same way
+        assert re.search(rf"tx:\s+{xid}, .*desc: COMMIT", _commits(tmp_path / name)), \
+            f"transaction {xid}'s commit is not in the stored partial {partial}"
+    finally:
+        streamer.send_signal(signal.SIGTERM)
+        out, err = streamer.communicate(timeout=60)
+    assert streamer.returncode == 128 + signal.SIGTERM, err
+    report = json.loads(out)
+    assert switched in report["segments"] and report["partial"] == f"{name}.partial", report
+    assert "stopped by SIGTERM" in err and SLOT in err

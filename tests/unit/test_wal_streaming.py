@@ -1,0 +1,62 @@
+"""The WAL streamer's decisions: which received files are complete, the partial's received part, cadence."""
+
+import pytest
+
+from recovery.wal.streaming import (
+    WAL_PAGE,
+    assemble,
+    chunk_key,
+    chunk_start,
+    completed,
+    newest_partial,
+    partial_due,
+    written_length,
+)
+
+pytestmark = pytest.mark.unit
+
+SEG = "000000010000000000000003"
+
+
+def test_completed_takes_segments_and_history_first_never_partials_or_logs() -> None:
+    names = [f"{SEG}.partial", "000000010000000000000002", "00000002.history", "000000010000000000000001",
+             "pg_receivewal.log", ".tmp"]
+    assert completed(names) == ["00000002.history", "000000010000000000000001", "000000010000000000000002"]
+
+
+def test_newest_partial_is_the_highest_segment_and_ignores_other_names() -> None:
+    assert newest_partial(["000000010000000000000002.partial", f"{SEG}.partial", "x.partial", SEG]) == \
+        f"{SEG}.partial"
+    assert newest_partial([SEG, "x.partial"]) is None
+    assert chunk_key(f"{SEG}.partial", 3 * WAL_PAGE) == f"wal-partial/{SEG}.partial/00006000"
+
+
+def test_written_length_keeps_every_page_holding_data_and_drops_trailing_zero_pages() -> None:
+    size = 16 * WAL_PAGE
+    assert written_length(bytes(size)) == 0
+    data = bytearray(size)
+    data[0] = 1
+    data[3 * WAL_PAGE + 10] = 7  # a record ending in zeros inside page 3 keeps the whole page
+    assert written_length(bytes(data)) == 4 * WAL_PAGE
+    data[-1] = 1
+    assert written_length(bytes(data)) == size
+
+
+def test_partial_is_looked_at_first_at_once_then_every_period() -> None:
+    assert partial_due(100.0, None, 1.0)
+    assert not partial_due(100.5, 100.0, 1.0)
+    assert partial_due(101.0, 100.0, 1.0)
+
+
+def test_chunks_resend_the_last_page_and_assemble_to_the_received_bytes() -> None:
+    received = bytes(range(256)) * (3 * WAL_PAGE // 256)  # three pages, written in two steps
+    first_end = 2 * WAL_PAGE
+    first = (chunk_start(0), received[:first_end - 100] + bytes(100))  # page 2 half written when sent
+    second = (chunk_start(first_end), received[chunk_start(first_end):])
+    assert first[0] == 0 and second[0] == WAL_PAGE
+    assert assemble([second, first]) == received
+
+
+def test_assemble_refuses_a_missing_chunk() -> None:
+    with pytest.raises(ValueError, match="gap at offset 8192"):
+        assemble([(0, bytes(WAL_PAGE)), (2 * WAL_PAGE, b"x")])
