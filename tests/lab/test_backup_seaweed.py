@@ -109,7 +109,7 @@ def test_backup_list_verify_restore_on_seaweedfs_with_envelope(world: World, tmp
     assert json.loads(restored.stdout)["status"] == "succeeded"
     assert _sql(world.lab, "standby", "SELECT pg_is_in_recovery()") == [(False,)]
     assert _sql(world.lab, "standby", "SELECT count(*) FROM accounts") == expected
-    stored = world.raw.get_object(Bucket=BUCKET, Key=f"{world.lab.inventory.backup.prefix}points/{point}/base.tar")
+    stored = world.raw.get_object(Bucket=BUCKET, Key=f"{world.lab.inventory.backup.prefix}points/{point}/base.tar.zst")  # zstd: the default
     raw = stored["Body"].read()
     assert stored["Metadata"][envelope.META_FORMAT] == envelope.STREAM_FORMAT
     assert b"ustar" not in raw[:4096] and b"PG_VERSION" not in raw  # no tar header, no file name in clear

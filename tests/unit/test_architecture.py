@@ -44,6 +44,7 @@ EFFECTFUL_MODULES = {
     # (archiver, restore queue) and the file protocol between them (starts the helper process)
     "recovery/wal/archive.py", "recovery/wal/push.py", "recovery/wal/fetch.py",
     "recovery/wal/archiver.py", "recovery/wal/restore_queue.py", "recovery/wal/daemon.py",
+    "recovery/wal/streamer.py",  # runs pg_receivewal and uploads what it receives
     # the watch loop: probes, journals, notifies and fails over
     "recovery/watch/loop.py",
     # one module per runbook: each opens its site and runs its steps there
