@@ -15,6 +15,7 @@ import shutil
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -235,23 +236,29 @@ def test_row_deleted_after_checksums_fails_the_restore_test(lab: Lab, scratch_di
     assert list(scratch_dir.iterdir()) == []
 
 
-def test_table_written_during_a_physical_backup_is_not_a_false_alarm(lab: Lab, scratch_dir: Path) -> None:
-    """GIVEN a write to `activities` while the base backup streams (from the progress callback)."""
+def test_table_written_during_a_physical_backup_is_not_a_false_alarm(lab: Lab, scratch_dir: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """GIVEN a write to `activities` while the base backup streams: the stream is held at its
+    `backup-stream` pause point (first bytes read, pg_basebackup not yet at its stop point), the
+    write commits, then the stream goes on. A progress callback is not "during": with zstd the
+    lab's whole stream is one part, reported only after pg_basebackup has exited."""
     from policies.sla import load_policy
     from recovery.adapters.s3_store import S3ObjectStore
     from recovery.backups.take import run_backup
 
+    gate = tmp_path / "stream-gate"
+    monkeypatch.setenv("CRMDR_TEST_PAUSE_AT", f"backup-stream:{gate}")
     store = S3ObjectStore(lab.inventory)
-    written: list[int] = []
-
-    def write_once(_: int) -> None:
-        if not written:
-            with connect(lab.settings.primary_ip.exploded, lab.settings.pg_port, user="crmdr",
-                         password=lab.password, dbname="crm") as conn:
-                conn.execute("UPDATE activities SET notes = notes || '!' WHERE id = 1")
-            written.append(1)
-
-    point = run_backup(lab.inventory, load_policy().tier("bronze"), store, "physical", progress=write_once)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        taking = pool.submit(run_backup, lab.inventory, load_policy().tier("bronze"), store, "physical")
+        for attempt in Retrying(stop=stop_after_delay(120), wait=wait_fixed(0.05), reraise=True):
+            with attempt:
+                assert Path(f"{gate}.reached").exists() or taking.done(), "the stream never reached its pause point"
+        with connect(lab.settings.primary_ip.exploded, lab.settings.pg_port, user="crmdr",
+                     password=lab.password, dbname="crm") as conn:
+            conn.execute("UPDATE activities SET notes = notes || '!' WHERE id = 1")
+        gate.touch()
+        point = taking.result(timeout=300)
 
     assert point.tables_unstable == ["activities"]
     assert "activities" not in point.tables and point.tables["accounts"].rows == 200
