@@ -1,4 +1,5 @@
-"""The customer side's objects in the DR-region bucket: under `<backup.prefix>outage/`, SSE-KMS.
+"""The customer side's objects in the DR-region bucket: under `<backup.prefix>outage/`, encrypted as
+the backups are (SSE-KMS, or the envelope on a store without it: recovery/adapters/bucket_encryption.py).
 
 The bucket outlives the primary region (it is the backup bucket, versioned and under Object
 Lock). `put(..., create_only=True)` is a conditional write (`If-None-Match: *`): it returns
@@ -14,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from policies.errors import CloudError
 from recovery.adapters.aws_session import backup_client, retryable
+from recovery.adapters.bucket_encryption import BucketEncryption
 from recovery.inventory import Inventory
 
 log = logging.getLogger(__name__)
@@ -27,8 +29,9 @@ class DrBucket:
     def __init__(self, inventory: Inventory, area: str = "outage/") -> None:
         self.bucket = inventory.backup.bucket
         self.prefix = f"{inventory.backup.prefix}{area}"
-        self._kms = inventory.backup.kms_key_id
+        self._area = area
         self._s3: Any = backup_client(inventory.backup, inventory.aws)
+        self._encryption = BucketEncryption(inventory, self._s3)
 
     def where(self, key: str) -> str:
         return f"s3://{self.bucket}/{self.prefix}{key}"
@@ -40,9 +43,10 @@ class DrBucket:
             content_type: str = "application/json") -> bool:
         """Write `key`; with `create_only`, False (nothing written) when it already exists."""
         extra: dict[str, Any] = {"IfNoneMatch": "*"} if create_only else {}
+        body, metadata = self._encryption.seal(self._area + key, data, {})
         try:
-            self._s3.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data, ContentType=content_type,
-                                ServerSideEncryption="aws:kms", SSEKMSKeyId=self._kms, **extra)
+            self._s3.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=body, ContentType=content_type,
+                                **self._encryption.write_args(metadata), **extra)
         except ClientError as err:
             if create_only and str(err.response.get("Error", {}).get("Code", "")) in _EXISTS:
                 return False
@@ -53,7 +57,8 @@ class DrBucket:
 
     def get(self, key: str) -> bytes | None:
         try:
-            body: bytes = self._s3.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
+            response = self._s3.get_object(Bucket=self.bucket, Key=self.prefix + key)
+            body: bytes = self._encryption.decoder(self._area + key, response)(0, response["Body"].read())
         except ClientError as err:
             if str(err.response.get("Error", {}).get("Code", "")) in _MISSING:
                 return None

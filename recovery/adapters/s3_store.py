@@ -1,10 +1,8 @@
 """The DR-region backup bucket as an ObjectStore: encrypted on every write, Object Lock on request.
 
 Encryption is the store's SSE-KMS, or, on an S3-compatible server without it
-(`backup.encryption: envelope`), crmdr's own: chunked AES-256-GCM under a KMS data key
-(recovery/adapters/envelope.py), decrypted on read. A server other than AWS that is meant to do
-SSE-KMS is tried once with an empty object before the first write: one that fails or ignores it is
-refused, so plaintext is never stored.
+(`backup.encryption: envelope`), crmdr's own, decrypted on read: both decided in
+recovery/adapters/bucket_encryption.py, which the customer side's bucket shares.
 
 Keys are relative to `inventory.backup.prefix`. Streams go up as multipart uploads through
 s3transfer with a non-seekable reader, so memory stays bounded (about 2 x `part_size` x
@@ -29,10 +27,11 @@ from typing import Any
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from policies.errors import CloudError, Refused
+from policies.errors import CloudError
 from policies.sla import load_policy
 from recovery.adapters import envelope
-from recovery.adapters.aws_session import backup_client, client, retryable
+from recovery.adapters.aws_session import backup_client, retryable
+from recovery.adapters.bucket_encryption import BucketEncryption
 from recovery.adapters.object_cache import ObjectCache
 from recovery.inventory import Inventory, inventory_tier
 from recovery.ports import ObjectNotFound, Readable, StoredObject, Upload
@@ -93,7 +92,7 @@ class S3ObjectStore:
         self.lock_mode = lock_mode or inventory_tier(inventory, load_policy(None)).object_lock_mode
         self._aws, self._backup = inventory.aws, backup
         self._s3: Any = backup_client(backup, inventory.aws)
-        self._sse_checked = backup.endpoint_url is None or backup.encryption == "envelope"
+        self._encryption = BucketEncryption(inventory, self._s3)
         self._part_size, self._concurrency, self._in_memory = part_size, concurrency, max_in_memory_parts
         self._cache = ObjectCache.default()
         # Ranged GETs in parallel beat one stream on S3; a stand-in (moto) copies the whole
@@ -113,18 +112,9 @@ class S3ObjectStore:
         """
         return backup_client(self._backup, self._aws, read_timeout=COMPLETE_TIMEOUT)
 
-    @cached_property
+    @property
     def _cipher(self) -> envelope.ObjectCipher | None:
-        """Client-side encryption under the DR key, for a store without SSE-KMS; None: the store's SSE-KMS."""
-        if self._backup.encryption != "envelope":
-            return None
-        kms = client(self._aws, "kms", self._backup.region)
-        return envelope.ObjectCipher(envelope.DataKeys(kms, self.kms_key_id, {"purpose": "crmdr-backup"}))
-
-    @cached_property
-    def _probe(self) -> Any:
-        """One attempt, short timeouts: a store without SSE-KMS answers 500, which is not worth retrying."""
-        return backup_client(self._backup, self._aws, probe_timeout=10.0)
+        return self._encryption.cipher
 
     def _transfer(self, size_hint: int) -> TransferConfig:
         """Parts of `part_size`, or larger when `size_hint` bytes would need more than PARTS_PLANNED."""
@@ -137,38 +127,8 @@ class S3ObjectStore:
     def _key(self, key: str) -> str:
         return f"{self.prefix}{key}"
 
-    def _check_sse(self) -> None:
-        """Before the first write to a server other than AWS: does it do SSE-KMS? One empty probe object,
-        then deleted; a store that fails or ignores SSE-KMS is refused, so no plaintext is ever stored."""
-        if self._sse_checked:
-            return
-        probe, where = self._key(".crmdr-probe/sse-kms"), self._backup.endpoint_url
-        try:
-            answer = self._probe.put_object(Bucket=self.bucket, Key=probe, Body=b"", ServerSideEncryption="aws:kms",
-                                            SSEKMSKeyId=self.kms_key_id)
-        except ClientError as err:
-            code = str(err.response.get("Error", {}).get("Code", ""))
-            raise Refused(f"the backup store at {where} did not take an SSE-KMS write ({code}): set "
-                          "backup.encryption: envelope in the inventory to encrypt client-side with a KMS data "
-                          "key (nothing was uploaded)") from None
-        except BotoCoreError as err:
-            raise self._error("write", ".crmdr-probe/sse-kms", err) from None
-        try:
-            self._s3.delete_object(Bucket=self.bucket, Key=probe, **(
-                {"VersionId": answer["VersionId"]} if answer.get("VersionId") else {}))
-        except (ClientError, BotoCoreError) as err:
-            log.warning("the SSE-KMS probe object %s stays (%s)", probe, err)
-        if answer.get("ServerSideEncryption") != "aws:kms":
-            raise Refused(f"the backup store at {where} ignored SSE-KMS (it stores plaintext): set "
-                          "backup.encryption: envelope in the inventory to encrypt client-side with a KMS data "
-                          "key (nothing was uploaded)")
-        self._sse_checked = True
-
     def _write_args(self, retain_until: datetime | None, metadata: dict[str, str]) -> dict[str, Any]:
-        args: dict[str, Any] = ({} if self._cipher else
-                                {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id})
-        if metadata:
-            args["Metadata"] = metadata
+        args = self._encryption.write_args(metadata)
         if retain_until is not None and self.object_lock:
             args.update(ObjectLockMode=self.lock_mode, ObjectLockRetainUntilDate=retain_until)
         return args
@@ -187,12 +147,7 @@ class S3ObjectStore:
     def put_bytes(self, key: str, data: bytes, *, retain_until: datetime | None = None,
                   metadata: dict[str, str] | None = None) -> StoredObject:
         """One PUT; `metadata` (user metadata, e.g. a WAL file's SHA-256) is stored and locked with it."""
-        self._check_sse()
-        body, stored_meta = data, dict(metadata or {})
-        if self._cipher:
-            sealer, sealed = self._cipher.sealer(key)
-            body = sealer.seal_all(data)
-            stored_meta.update(sealed)
+        body, stored_meta = self._encryption.seal(key, data, dict(metadata or {}))
         try:
             self._s3.put_object(Bucket=self.bucket, Key=self._key(key), Body=body,
                                 **self._write_args(retain_until, stored_meta))
@@ -208,7 +163,7 @@ class S3ObjectStore:
             return cached
         try:
             response = self._s3.get_object(Bucket=self.bucket, Key=self._key(key))
-            data: bytes = self._decoder(key, response)(0, response["Body"].read())
+            data: bytes = self._encryption.decoder(key, response)(0, response["Body"].read())
         except (ClientError, BotoCoreError) as err:
             raise self._error("read", key, err) from None
         self._cache.put(self.bucket, self._key(key), str(response.get("ETag", "")), data)
@@ -218,22 +173,10 @@ class S3ObjectStore:
         """The whole object and its user metadata, from one GET (no cache: WAL is read once)."""
         try:
             response = self._s3.get_object(Bucket=self.bucket, Key=self._key(key))
-            data: bytes = self._decoder(key, response)(0, response["Body"].read())
+            data: bytes = self._encryption.decoder(key, response)(0, response["Body"].read())
         except (ClientError, BotoCoreError) as err:
             raise self._error("read", key, err) from None
         return data, {str(k).lower(): str(v) for k, v in response.get("Metadata", {}).items()}
-
-    def _decoder(self, key: str, response: dict[str, Any]) -> Callable[[int, bytes], bytes]:
-        """What turns stored bytes at an offset into the object's bytes: as they are under SSE-KMS; under
-        envelope, the sealed chunks decrypted (a tampered or plaintext object is a VerificationFailed naming it)."""
-        cipher = self._cipher
-        if cipher is None:
-            return lambda start, data: data
-        opener = cipher.opener(key, response.get("Metadata", {}))
-        total = int(str(response.get("ContentRange", "")).rsplit("/", 1)[-1] or 0) if response.get(
-            "ContentRange") else int(response.get("ContentLength", 0))
-        last = envelope.last_index(total)
-        return lambda start, data: b"".join(opener.chunks(data, start // (envelope.CHUNK + envelope.TAG), last))
 
     def _span(self, chunk_size: int) -> int:
         """Bytes per read: whole sealed chunks under envelope, so each read decrypts on its own."""
@@ -257,7 +200,7 @@ class S3ObjectStore:
             raise self._error("read", key, err) from None
         total = int(str(first.get("ContentRange", "/0")).rsplit("/", 1)[1] or 0)
         pin = {"VersionId": first["VersionId"]} if first.get("VersionId") else {"IfMatch": first["ETag"]}
-        decode = self._decoder(key, first)
+        decode = self._encryption.decoder(key, first)
         ranges = iter(range(span, total, span))
         try:
             yield decode(0, first["Body"].read())
@@ -277,7 +220,7 @@ class S3ObjectStore:
     def _stream_chunks(self, key: str, span: int) -> Iterator[bytes]:
         try:
             response = self._s3.get_object(Bucket=self.bucket, Key=self._key(key))
-            decode, body, offset = self._decoder(key, response), response["Body"], 0
+            decode, body, offset = self._encryption.decoder(key, response), response["Body"], 0
             while chunk := envelope.read_full(body, span):
                 yield decode(offset, chunk)
                 offset += len(chunk)
@@ -296,7 +239,7 @@ class S3ObjectStore:
         """Multipart upload of a stream of unknown length (about `size_hint` bytes), hashed on the way;
         interrupted (a signal), s3transfer cancels it and aborts the multipart upload
         (tests/adapters/test_s3_store.py)."""
-        self._check_sse()
+        self._encryption.check()
         reader = _HashingReader(readable)
         source: Readable = reader
         sealed: dict[str, str] = {}

@@ -52,7 +52,7 @@ def test_a_store_that_ignores_sse_kms_is_refused_before_any_upload(monkeypatch: 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     store = S3ObjectStore(make_inventory(**{"backup.endpoint_url": "https://s3.dr.example.net:9000"}))
-    with Stubber(store._probe) as probe, Stubber(store._s3) as s3:
+    with Stubber(store._encryption._probe) as probe, Stubber(store._s3) as s3:
         probe.add_response("put_object", {"ETag": '"d41d8cd98f00b204e9800998ecf8427e"', "VersionId": "v1"},
                            {"Bucket": "crm-backups", "Key": "crm/.crmdr-probe/sse-kms", "Body": b"",
                             "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/crm"})

@@ -169,3 +169,32 @@ def test_wal_metadata_survives_beside_the_envelope(world: dict[str, Any]) -> Non
 
     assert data == segment and metadata["sha256"] == digest
     assert head is not None and head.sha256 == digest and head.size == len(segment)
+
+
+def test_the_customer_side_bucket_is_sealed_too_and_issues_once(world: dict[str, Any]) -> None:
+    """DrBucket (credits, reviews, availability) on the same store: ciphertext at rest, read back by it and by
+    the backup store (one encryption for the bucket), a create-only write taken once. It sent SSE-KMS to this
+    store before, which refused every customer-side write."""
+    from outage.adapters.dr_bucket import DrBucket
+
+    inventory: Inventory = world["inventory"](**{"backup.encryption": "envelope"})
+    bucket = DrBucket(inventory)
+    ledger = b'{"customer": "ACME GmbH", "credit_eur": "100.00"}'
+
+    assert bucket.put("credits/2026-11/issued/acme.json", ledger, create_only=True) is True
+    assert bucket.put("credits/2026-11/issued/acme.json", b"{}", create_only=True) is False
+
+    raw = raw_get(world, "outage/credits/2026-11/issued/acme.json")
+    assert b"ACME" not in raw["Body"].read() and raw["Metadata"][envelope.META_FORMAT]
+    assert bucket.get("credits/2026-11/issued/acme.json") == ledger
+    assert S3ObjectStore(inventory).get_bytes("outage/credits/2026-11/issued/acme.json") == ledger
+    assert bucket.get("credits/2026-11/issued/none.json") is None
+
+
+def test_the_customer_side_bucket_refuses_a_store_without_sse_kms(world: dict[str, Any]) -> None:
+    from outage.adapters.dr_bucket import DrBucket
+
+    with pytest.raises(Refused, match=r"did not take an SSE-KMS write .*backup\.encryption: envelope"):
+        DrBucket(world["inventory"]()).put("status/summary.json", b"{}")
+    versions = world["raw"].list_object_versions(Bucket=world["bucket"])
+    assert versions.get("Versions", []) == []
