@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -23,21 +23,30 @@ def one_row(row: Row | None, what: str) -> Row:
     return row
 
 
+def open_connection(
+    host: str, port: int, *, user: str, password: str | None, dbname: str, timeout: float = 5.0,
+    autocommit: bool = True, **settings: Any,
+) -> psycopg.Connection:
+    """A connection with LIVENESS (`settings` override it); HostError without the password when it fails."""
+    try:
+        return psycopg.connect(
+            LIVENESS, host=host, port=port, user=user, password=password, dbname=dbname,
+            connect_timeout=max(1, int(timeout)), autocommit=autocommit,
+            application_name="crmdr", **settings,
+        )
+    except psycopg.OperationalError as err:
+        reason = error_line(err, [password])
+        raise HostError(f"cannot connect to PostgreSQL on {host}:{port}: {reason}") from None
+
+
 @contextmanager
 def connect(
     host: str, port: int, *, user: str, password: str | None, dbname: str, timeout: float = 5.0,
     autocommit: bool = True,
 ) -> Iterator[psycopg.Connection]:
     """A short-lived connection; the password never appears in an error message."""
-    try:
-        conn = psycopg.connect(
-            LIVENESS, host=host, port=port, user=user, password=password, dbname=dbname,
-            connect_timeout=max(1, int(timeout)), autocommit=autocommit,
-            application_name="crmdr",
-        )
-    except psycopg.OperationalError as err:
-        reason = error_line(err, [password])
-        raise HostError(f"cannot connect to PostgreSQL on {host}:{port}: {reason}") from None
+    conn = open_connection(host, port, user=user, password=password, dbname=dbname, timeout=timeout,
+                           autocommit=autocommit)
     try:
         yield conn
     except psycopg.OperationalError as err:

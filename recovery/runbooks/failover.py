@@ -13,6 +13,7 @@ it cannot take writes and is never promoted again by a re-run (which is a no-op)
 """
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from policies.errors import CheckFailed, DrError, HostError, Refused, VerificationFailed
@@ -61,14 +62,20 @@ def accepts_writes(site: Site, name: str) -> Truth:
     return Truth(ok, f"{name} {'committed a write transaction' if ok else 'is read-only'}")
 
 
-def guard(site: Site, name: str, action: str, *, want_primary: bool | None) -> str | None:
-    """Re-read the host's live identity just before a destructive step."""
-    other = site.other(name)
+def _other_system_id(site: Site, other: str) -> str | None:
     try:
-        system_id = site.host(other).controldata().get("Database system identifier")
+        return site.host(other).controldata().get("Database system identifier")
     except HostError:
-        system_id = None
-    live = site.host(name).identity()
+        return None
+
+
+def guard(site: Site, name: str, action: str, *, want_primary: bool | None) -> str | None:
+    """Re-read the host's live identity just before a destructive step (both hosts asked at once: the
+    guard stands on the failover's critical path twice)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crmdr-guard") as pool:
+        other_id = pool.submit(_other_system_id, site, site.other(name))
+        live = site.host(name).identity()
+        system_id = other_id.result()
     reason = guard_limitation(action, name, live, want_primary=want_primary, expected_system_id=system_id)
     node = site.node(name)
     if reason is None and node.region not in (site.inventory.regions.primary, site.inventory.regions.dr):

@@ -139,6 +139,7 @@ class Site:
 
     def close(self) -> None:
         for host in self.hosts.values():
+            host.close()
             host.runner.close()
         if self.apps is not None:
             self.apps.close()
