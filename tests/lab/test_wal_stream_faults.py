@@ -4,7 +4,7 @@ pg_receivewal and what it said (or how it ended), exit 1 (HostError), never a tr
 On one lab of their own (each test leaves the slots as it found them): slot creation refused (a
 wrong replication password; every replication slot in use), and pg_receivewal killed (SIGKILL, as
 the OOM killer does) while it streams. A primary that stops is not such a case: pg_receivewal
-reconnects every 5 s by design (`receivewal_command`), and the stream waits for it.
+reconnects every 5 s by design (`receivewal_command`), and the stream goes on once it is back.
 """
 
 import json
@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from drills.lab import postgres
+from drills.lab.settings import LabPaths
+from drills.lab.system import pg_bin_dir
 from recovery.adapters.postgres import connect
 from recovery.wal.streamer import SLOT
 from tests.conftest import ROOT
@@ -58,11 +61,12 @@ def _stream(inventory: Path, directory: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
-    """SIGTERM, so the stream stops its pg_receivewal too (SIGKILL would leave it running)."""
-    if process.poll() is None:
-        process.terminate()
-        process.communicate(timeout=LIMIT)
+def _stop(process: subprocess.Popen[str]) -> str:
+    """SIGTERM, so the stream stops its pg_receivewal too (SIGKILL would leave it running); its stderr."""
+    if process.poll() is not None:
+        return ""
+    process.terminate()
+    return process.communicate(timeout=LIMIT)[1]
 
 
 def _refused(process: subprocess.Popen[str]) -> str:
@@ -111,6 +115,14 @@ def test_every_replication_slot_in_use_stops_the_stream_naming_pg_receivewal_and
     assert f"could not create slot {SLOT} on primary" in line and "all replication slots are in use" in line, line
 
 
+def _wait_active(lab: Lab, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + LIMIT
+    while not _sql(lab, "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s AND active", SLOT):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"slot {SLOT} never active"
+        time.sleep(0.1)
+
+
 def test_pg_receivewal_killed_stops_the_stream_saying_how_and_never_quotes_an_earlier_run(
         stream_lab: Lab, tmp_path: Path) -> None:
     """The log is appended to across runs: a line an earlier run wrote is not what this one said."""
@@ -119,11 +131,7 @@ def test_pg_receivewal_killed_stops_the_stream_saying_how_and_never_quotes_an_ea
     (directory / "pg_receivewal.log").write_text("pg_receivewal: error: an earlier run's last words\n")
     process = _stream(stream_lab.inventory_path, directory)
     try:
-        deadline = time.monotonic() + LIMIT
-        while not _sql(stream_lab, "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s AND active", SLOT):
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, f"slot {SLOT} never active"
-            time.sleep(0.1)
+        _wait_active(stream_lab, process)
         (receiver,) = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
         assert "pg_receivewal" in Path(f"/proc/{receiver}/cmdline").read_text()
         os.kill(int(receiver), signal.SIGKILL)
@@ -134,3 +142,25 @@ def test_pg_receivewal_killed_stops_the_stream_saying_how_and_never_quotes_an_ea
     assert line.startswith("crmdr: pg_receivewal was killed by SIGKILL"), line
     assert "earlier run" not in line, line
     assert f"slot {SLOT} keeps the primary's WAL" in line, line
+
+
+def test_a_stopped_primary_does_not_end_the_stream_which_streams_again_once_it_is_back(
+        stream_lab: Lab, tmp_path: Path) -> None:
+    """pg_receivewal retries every 5 s (no --no-loop): a primary restart costs the stream nothing."""
+    paths, settings = LabPaths(stream_lab.dir), stream_lab.settings
+    process = _stream(stream_lab.inventory_path, tmp_path / "stream")
+    try:
+        _wait_active(stream_lab, process)
+        postgres.stop(paths, "primary", pg_bin_dir())
+        try:
+            time.sleep(7)  # past pg_receivewal's first 5 s wait before it tries again
+            assert process.poll() is None, process.communicate()
+            log = (tmp_path / "stream" / "pg_receivewal.log").read_text()
+            assert "disconnected; waiting 5 seconds to try again" in log, log
+        finally:
+            postgres.start(paths, "primary", str(settings.primary_ip), settings.pg_port, pg_bin_dir())
+        _wait_active(stream_lab, process)
+    finally:
+        err = _stop(process)
+        _drop_stream_slot(stream_lab)
+    assert process.returncode == 128 + signal.SIGTERM, err
