@@ -21,7 +21,7 @@ from drills.lab.system import terminate, wait_port
 from recovery.adapters.aws_session import RETRIES, client
 from recovery.inventory import Inventory
 from tests.conftest import ROOT, crmdr
-from tests.lab.conftest import Lab, needs_netns, start_lab, stop_lab
+from tests.lab.conftest import Lab, module_lab, needs_netns
 from tests.lab.pause import release, start_paused, wait_file
 from tests.lab.test_faults_netns import lab_cut
 from tests.lab.test_netfault_recovery import _points
@@ -32,12 +32,7 @@ FRONT_PORT_OFFSET = 1000
 """The keep-alive front listens on the stand-in's address, this far above moto's port."""
 
 
-@pytest.fixture(scope="module")
-def bucket_lab() -> Iterator[Lab]:
-    """Both tests add recovery points and verdicts only, never change roles: one lab serves both."""
-    lab = start_lab(8, rows=50)
-    yield lab
-    stop_lab(lab.dir)
+bucket_lab = module_lab(8, "Both tests add recovery points and verdicts only, never change roles.", rows=50)
 
 
 def _cut_and_release(lab: Lab, process: subprocess.Popen[str], gate: Path) -> tuple[str, str, float]:

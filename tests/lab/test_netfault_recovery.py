@@ -10,7 +10,6 @@ converging re-run once the network heals.
 import json
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import pytest
 from drills.lab import netfault
 from recovery.adapters.aws_session import client
 from tests.conftest import crmdr
-from tests.lab.conftest import Lab, start_lab, stop_lab
+from tests.lab.conftest import Lab, module_lab
 from tests.lab.pause import release, start, start_paused, wait_file
 from tests.lab.runbook_helpers import only_run, result, roles, run, write_through_name
 
@@ -31,12 +30,7 @@ def _cut_when_paused(process: subprocess.Popen[str], gate: Path, address: str) -
     return release(process, gate, lambda: netfault.cut(address), f"{address} was cut")
 
 
-@pytest.fixture(scope="module")
-def backup_lab() -> Iterator[Lab]:
-    """Backup and verify change no roles: one lab serves both tests."""
-    lab = start_lab(3, rows=50)
-    yield lab
-    stop_lab(lab.dir)
+backup_lab = module_lab(3, "Backup and verify change no roles: one lab serves both tests.", rows=50)
 
 
 def _points(lab: Lab) -> list[dict[str, Any]]:

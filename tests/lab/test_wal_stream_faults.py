@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,17 +23,13 @@ from drills.lab.system import pg_bin_dir
 from recovery.adapters.postgres import connect
 from recovery.wal.streamer import SLOT
 from tests.conftest import ROOT
-from tests.lab.conftest import Lab, start_lab, stop_lab
+from tests.lab.conftest import Lab, module_lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 LIMIT = 60.0
 
 
-@pytest.fixture(scope="module")
-def stream_lab() -> Iterator[Lab]:
-    lab = start_lab(9, rows=10)
-    yield lab
-    stop_lab(lab.dir)
+stream_lab = module_lab(9, "Each test leaves the slots as it found them, the primary running.", rows=10)
 
 
 def _sql(lab: Lab, query: str, *params: object) -> list[tuple[object, ...]]:
