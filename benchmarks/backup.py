@@ -27,15 +27,14 @@ from pathlib import Path
 
 from benchmarks._lab import lab, options, print_rows, sh, timed
 from benchmarks.table import Row, row
+from recovery.adapters.pg_tools import compress_flags
 from recovery.adapters.scratch_pg import service_user
 from recovery.adapters.secrets import resolve_secret
-from recovery.backups.compression import COMPRESSIONS, DEFAULT, SUFFIX, ZSTD_LEVEL, Compression
+from recovery.backups.compression import COMPRESSIONS, DEFAULT, SUFFIX, Compression
 from recovery.inventory import HostNode, load_inventory
 
 CRMDR = [sys.executable, "-m", "crmdr"]
 S3CP = [sys.executable, "-m", "benchmarks._s3cp"]
-# pg_basebackup's own client-side compression, the raw counterpart of each --compress choice
-RAW_COMPRESS = {"none": [], "lz4": ["--compress=client-lz4"], "zstd": [f"--compress=client-zstd:level={ZSTD_LEVEL}"]}
 TAR_CODEC = {"none": [], "lz4": ["--use-compress-program=lz4"], "zstd": ["--zstd"]}
 GB = 1e9
 
@@ -77,7 +76,7 @@ class Raw:
         node = node or self.node
         basebackup = [self.bin("pg_basebackup"), "-h", node.host, "-p", str(node.pg_port),
                       "-U", self.inventory.database.replication_user, "--no-password", "-D", "-",
-                      "-F", "tar", "-X", "fetch", "-c", "fast", *RAW_COMPRESS[compression]]
+                      "-F", "tar", "-X", "fetch", "-c", "fast", *compress_flags(compression)]
         pipeline = (f"set -o pipefail; {' '.join(basebackup)} | {' '.join(S3CP)} up {self.file} "
                     f"{self.key(compression)}")
         sh(["bash", "-c", pipeline], env={"PGPASSWORD": self.password})
@@ -161,12 +160,12 @@ def measure(inventory_file: Path, repeat: int, size_gb: float) -> list[Row]:
         shutil.rmtree(work, ignore_errors=True)
     size = f"{size_gb:g} GB"
     rows = [row(f"backup run --compress {c} ({size}; {stored[c] / GB:.2f} GB stored)", times[c],
-                f"pg_basebackup -Ft -X fetch {' '.join(RAW_COMPRESS[c])} | S3 upload".replace("  ", " "),
+                f"pg_basebackup -Ft -X fetch {' '.join(compress_flags(c))} | S3 upload".replace("  ", " "),
                 times[f"raw_{c}"], "ratio <= 1.05", 1.05) for c in COMPRESSIONS]
     rows.append(row(f"backup run --compress {DEFAULT} vs the uncompressed pipe ({size})", times[DEFAULT],
                     "pg_basebackup -Ft -X fetch | S3 upload", times["raw_none"], "ratio <= 1.05", 1.05))
     rows.append(row(f"backup run --from standby --compress {DEFAULT} ({size})", times["standby"],
-                    f"pg_basebackup -h standby {' '.join(RAW_COMPRESS[DEFAULT])} | S3 upload",
+                    f"pg_basebackup -h standby {' '.join(compress_flags(DEFAULT))} | S3 upload",
                     times["raw_standby"], "ratio <= 1.05", 1.05))
     rows.append(row(f"backup run peak RSS in MB, largest of {len(peaks)} runs ({size})", [max(peaks) / 2**20],
                     goal="< 100 MB", limit=99.999, on="median"))

@@ -37,25 +37,7 @@ STANZA = "crm"
 BUCKET = "pgbackrest-bench"
 REPOS = {1: ("local repo", "none"), 2: ("local repo", "lz4"), 3: ("S3 (moto behind stunnel)", "none")}
 """repo number -> where, and the compress-type its backups use"""
-CONF = """[global]
-repo1-path={work}/repo1
-repo1-retention-full=100
-repo2-path={work}/repo2
-repo2-retention-full=100
-repo3-type=s3
-repo3-path=/pgbackrest
-repo3-s3-bucket={bucket}
-repo3-s3-endpoint={tls_host}
-repo3-storage-port={tls_port}
-repo3-storage-verify-tls=n
-repo3-s3-uri-style=path
-repo3-s3-region={region}
-repo3-s3-key=lab
-repo3-s3-key-secret=lab
-repo3-retention-full=100
-start-fast=y
-process-max=2
-log-level-console=warn
+STANZA_TAIL = """log-level-console=warn
 log-level-file=off
 lock-path={work}/lock
 spool-path={work}/spool
@@ -67,6 +49,20 @@ pg1-socket-path={sock}
 pg1-user={user}
 pg1-database={dbname}
 """
+"""The end of every pgBackRest config here: logging, lock and spool under the work directory, the lab primary."""
+
+
+def s3_repo(number: int) -> str:
+    """pgBackRest's repository `number` on the S3 server at {tls_host}:{tls_port} (path style, the lab's keys,
+    TLS not verified), as config-template lines."""
+    settings = ("type=s3", "path=/pgbackrest", "s3-bucket={bucket}", "s3-endpoint={tls_host}",
+                "storage-port={tls_port}", "storage-verify-tls=n", "s3-uri-style=path", "s3-region={region}",
+                "s3-key=lab", "s3-key-secret=lab", "retention-full=100")
+    return "".join(f"repo{number}-{setting}\n" for setting in settings)
+
+
+CONF = ("[global]\nrepo1-path={work}/repo1\nrepo1-retention-full=100\nrepo2-path={work}/repo2\n"
+        "repo2-retention-full=100\n" + s3_repo(3) + "start-fast=y\nprocess-max=2\n" + STANZA_TAIL)
 
 
 class PgBackRest:

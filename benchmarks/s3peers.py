@@ -31,7 +31,7 @@ from typing import Any
 
 from benchmarks._lab import QUICK_GB, BenchLab, lab, net, print_rows, sh, timed
 from benchmarks.backup import ours
-from benchmarks.peers import STANZA, PgBackRest
+from benchmarks.peers import STANZA, STANZA_TAIL, PgBackRest, s3_repo
 from benchmarks.table import Row, row
 from benchmarks.wal import Primary, push_round
 from drills.lab.seaweed import LAB_KEYS, create_locked_bucket, start_seaweed
@@ -41,34 +41,8 @@ from recovery.adapters.secrets import resolve_secret
 from recovery.inventory import HostNode, Inventory
 
 CRMDR_BUCKET, PGBACKREST_BUCKET, BARMAN_BUCKET = "crmdr-bench", "pgbackrest-bench", "barman-bench"
-CONF = """[global]
-repo1-type=s3
-repo1-path=/pgbackrest
-repo1-s3-bucket={bucket}
-repo1-s3-endpoint={tls_host}
-repo1-storage-port={tls_port}
-repo1-storage-verify-tls=n
-repo1-s3-uri-style=path
-repo1-s3-region={region}
-repo1-s3-key=lab
-repo1-s3-key-secret=lab
-repo1-retention-full=100
-compress-type=lz4
-start-fast=y
-process-max=2
-archive-async=y
-log-level-console=warn
-log-level-file=off
-lock-path={work}/lock
-spool-path={work}/spool
-
-[{stanza}]
-pg1-path={data}
-pg1-port={port}
-pg1-socket-path={sock}
-pg1-user={user}
-pg1-database={dbname}
-"""
+CONF = ("[global]\n" + s3_repo(1) + "compress-type=lz4\nstart-fast=y\nprocess-max=2\narchive-async=y\n"
+        + STANZA_TAIL)
 
 
 class BarmanCloud:

@@ -66,16 +66,18 @@ class Primary:
         self.node, self.inventory, self.path = node, inventory, path
         self.password = optional_secret(inventory.database.password, inventory) or ""
 
-    def sql(self, query: str) -> Any:
+    def connect(self) -> psycopg.Connection[Any]:
+        """Autocommit, as the inventory's database user (ALTER SYSTEM runs outside a transaction)."""
         db = self.inventory.database
-        with psycopg.connect(host=self.node.host, port=self.node.pg_port, user=db.user, password=self.password,
-                             dbname=db.name, autocommit=True) as conn:
+        return psycopg.connect(host=self.node.host, port=self.node.pg_port, user=db.user, password=self.password,
+                               dbname=db.name, autocommit=True)
+
+    def sql(self, query: str) -> Any:
+        with self.connect() as conn:
             return conn.execute(query).fetchone()
 
     def set_archive(self, command: str) -> None:
-        db = self.inventory.database
-        with psycopg.connect(host=self.node.host, port=self.node.pg_port, user=db.user, password=self.password,
-                             dbname=db.name, autocommit=True) as conn:
+        with self.connect() as conn:
             conn.execute(sql.SQL("ALTER SYSTEM SET archive_command = {}").format(sql.Literal(command)))
             conn.execute("SELECT pg_reload_conf()")
 

@@ -18,8 +18,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import psycopg
-
 from benchmarks._lab import lab, print_rows, sh
 from benchmarks.table import Row, row
 from benchmarks.wal import CRMDR, Primary
@@ -61,9 +59,7 @@ def measure(bench_path: Path, samples: int, work: Path) -> list[Row]:
     inventory = load_inventory(bench_path)
     primary, store = Primary(inventory, bench_path), S3ObjectStore(inventory)
     sh([*CRMDR, "backup", "wal", "install", "--inventory", str(bench_path)])
-    db = inventory.database
-    with psycopg.connect(host=primary.node.host, port=primary.node.pg_port, user=db.user, password=primary.password,
-                         dbname=db.name, autocommit=True) as conn:
+    with primary.connect() as conn:
         conn.execute(f"ALTER SYSTEM SET archive_timeout = '{ARCHIVE_TIMEOUT}s'")
         conn.execute("SELECT pg_reload_conf()")
         conn.execute("CREATE TABLE bench_stream (at timestamptz)")

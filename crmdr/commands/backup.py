@@ -287,6 +287,8 @@ def wal_stream(
         every = parse_duration(partial_every).total_seconds()
     except ValueError as err:
         raise ConfigError(f"--partial-every: {err}") from None
+    if every <= 0:  # 0 would re-read and hash the whole partial segment on every poll
+        raise ConfigError(f"--partial-every: expected a duration above zero, got {every:g}s")
     loaded, tier, store = _context(inventory)
     where = directory or inventory_path(inventory).resolve().parent / "crmdr-wal-stream"
     progress = Progress()

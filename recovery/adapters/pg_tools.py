@@ -88,15 +88,19 @@ def stream(command: Sequence[str], *, what: str, password: str | None) -> Iterat
                 process.stdout.close()
 
 
+def compress_flags(compression: Compression) -> list[str]:
+    """pg_basebackup's own client-side compression for `compression` (also the benchmark's raw baseline)."""
+    return {"none": [], "lz4": ["--compress=client-lz4"],
+            "zstd": [f"--compress=client-zstd:level={ZSTD_LEVEL}"]}[compression]
+
+
 def basebackup_command(bin_dir: str, host: str, port: int, user: str, compression: Compression = "none",
                        ) -> list[str]:
     """Tar to stdout (WAL fetched into the tar, backup_manifest injected), fast checkpoint,
     compressed by pg_basebackup itself on this host (its own process: a core of its own)."""
-    compress = {"none": [], "lz4": ["--compress=client-lz4"],
-                "zstd": [f"--compress=client-zstd:level={ZSTD_LEVEL}"]}[compression]
     return [tool("pg_basebackup", bin_dir), "-d", LIVENESS, "-h", host, "-p", str(port),
             "-U", user, "--no-password", "-D", "-", "-F", "tar", "-X", "fetch", "-c", "fast", "-v",
-            "--manifest-checksums=CRC32C", *compress]
+            "--manifest-checksums=CRC32C", *compress_flags(compression)]
 
 
 def dump_command(bin_dir: str, host: str, port: int, user: str, dbname: str, snapshot: str, *,

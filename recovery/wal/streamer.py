@@ -11,6 +11,7 @@ is removed locally; the `.partial` stays, so pg_receivewal resumes where it was.
 import hashlib
 import logging
 import os
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from recovery.wal.streaming import (
     chunk_key,
     chunk_start,
     completed,
+    last_message,
     newest_partial,
     partial_due,
     written_length,
@@ -35,6 +37,7 @@ from recovery.wal.streaming import (
 log = logging.getLogger("crmdr.wal_stream")
 SLOT = "crmdr_wal_stream"
 POLL = 0.1
+LOG_TAIL = 8192  # bytes of pg_receivewal's log read for its last message
 
 
 @dataclass
@@ -90,24 +93,38 @@ def _run(command: list[str], password: str | None, log_file: IO[bytes]) -> subpr
                             stdin=subprocess.DEVNULL, env=env)
 
 
-def _last_line(path: Path) -> str:
-    lines = path.read_text(errors="replace").strip().splitlines()
-    return lines[-1] if lines else "no output"
+def _said(path: Path, since: int) -> str:
+    """pg_receivewal's last message in its log after byte `since` (the log keeps earlier runs' lines)."""
+    with path.open("rb") as log_file:
+        log_file.seek(max(since, path.stat().st_size - LOG_TAIL))
+        return last_message(log_file.read().decode(errors="replace")) or "no output in its log"
+
+
+def _ended(code: int) -> str:
+    """How a process ended, from its Popen return code (negative: the signal that killed it)."""
+    if code >= 0:
+        return f"exited {code}"
+    try:
+        return f"was killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"was killed by signal {-code}"
 
 
 def stream(src: Source, uploader: Uploader, directory: Path, every: float, progress: Progress) -> None:
     """Run until interrupted (SIGTERM/SIGINT raise Interrupted here); pg_receivewal is stopped on the way out.
 
-    HostError when pg_receivewal cannot create the slot or exits by itself (it names its last line).
+    HostError when pg_receivewal cannot create the slot or exits by itself (naming how it ended and what it
+    wrote to its log in this run).
     """
     wal_dir, log_path = directory / "wal", directory / "pg_receivewal.log"
     wal_dir.mkdir(parents=True, exist_ok=True)
     node, user = src.node, src.replication_user
     with log_path.open("ab") as log_file:
+        since = log_file.seek(0, os.SEEK_END)
         created = _run(pg_tools.create_slot_command(node.bin_dir, node.host, node.pg_port, user, SLOT),
                        src.replication_password, log_file)
         if created.wait() != 0:
-            raise HostError(f"pg_receivewal could not create slot {SLOT} on {node.name}: {_last_line(log_path)}")
+            raise HostError(f"pg_receivewal could not create slot {SLOT} on {node.name}: {_said(log_path, since)}")
         receiver = _run(pg_tools.receivewal_command(node.bin_dir, node.host, node.pg_port, user, str(wal_dir), SLOT),
                         src.replication_password, log_file)
         streamer = Streamer(uploader, wal_dir, every, progress)
@@ -115,7 +132,8 @@ def stream(src: Source, uploader: Uploader, directory: Path, every: float, progr
             while receiver.poll() is None:
                 streamer.step(time.monotonic())
                 time.sleep(POLL)
-            raise HostError(f"pg_receivewal exited {receiver.returncode}: {_last_line(log_path)}")
+            raise HostError(f"pg_receivewal {_ended(receiver.returncode)}: {_said(log_path, since)}; slot {SLOT} "
+                            "keeps the primary's WAL until the stream runs again (drop it if it will not)")
         finally:
             if receiver.poll() is None:
                 receiver.terminate()  # PostgreSQL 15's pg_receivewal flushes and exits on SIGTERM

@@ -70,3 +70,11 @@ def written_length(data: bytes, page: int = WAL_PAGE) -> int:
 def partial_due(now: float, last_look: float | None, every: float) -> bool:
     """Look at the partial again (read, hash, upload if changed) once `every` seconds have passed."""
     return last_look is None or now - last_look >= every
+
+
+def last_message(log: str) -> str:
+    """pg_receivewal's last message in `log`, on one line: its last `pg_receivewal: ` line and the
+    DETAIL/HINT lines after it (the cause is often above an error's last line); "" for none."""
+    lines = [" ".join(line.split()) for line in log.splitlines() if line.strip()]
+    starts = [i for i, line in enumerate(lines) if line.startswith("pg_receivewal: ")]
+    return " ".join(lines[starts[-1]:] if starts else lines[-1:])

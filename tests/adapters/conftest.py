@@ -4,6 +4,7 @@ calls) with the DR region's KMS key and Object Lock bucket."""
 import os
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import boto3
 import pytest
@@ -29,21 +30,28 @@ def dr_key_id(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield key_id
 
 
-@pytest.fixture
-def moto_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh moto server on this worker's loopback block, for the crmdr processes a test starts."""
-    for name, value in ENV.items():
-        monkeypatch.setenv(name, value)
-    host = f"127.0.{NET}.61"
+@contextmanager
+def moto_server(host: str) -> Iterator[str]:
+    """A moto server on a free port of `host` while the block runs; its URL."""
     with socket.socket() as probe:
         probe.bind((host, 0))
         port = probe.getsockname()[1]
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
-    url = f"http://{host}:{port}"
-    requests.post(f"{url}/moto-api/reset", timeout=10)  # the server shares this process's moto state
-    yield url
-    server.stop()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh moto server on this worker's loopback block, for the crmdr processes a test starts."""
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    with moto_server(f"127.0.{NET}.61") as url:
+        requests.post(f"{url}/moto-api/reset", timeout=10)  # the server shares this process's moto state
+        yield url
 
 
 def locked_dr_bucket(url: str) -> str:

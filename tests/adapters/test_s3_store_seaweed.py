@@ -10,7 +10,6 @@ import hashlib
 import io
 import os
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,13 +18,13 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from drills.lab.seaweed import Seaweed, create_locked_bucket, start_seaweed
 from policies.errors import CloudError, Refused, VerificationFailed
 from recovery.adapters import envelope
 from recovery.adapters.s3_store import MiB, S3ObjectStore
 from recovery.inventory import Inventory
+from tests.adapters.conftest import moto_server
 from tests.conftest import make_inventory
 
 pytestmark = pytest.mark.adapters
@@ -48,21 +47,14 @@ def world(seaweed: Seaweed, monkeypatch: pytest.MonkeyPatch, request: pytest.Fix
     """KMS on moto, a fresh versioned Object Lock bucket on SeaweedFS, and the raw S3 client for both."""
     for name, value in {"AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab"}.items():
         monkeypatch.setenv(name, value)
-    host = f"127.0.{NET}.202"
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        port = probe.getsockname()[1]
-    moto = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    moto.start()
-    url = f"http://{host}:{port}"
-    key_id = boto3.client("kms", region_name="us-west-2", endpoint_url=url).create_key()["KeyMetadata"]["KeyId"]
-    raw = boto3.client("s3", region_name="us-west-2", endpoint_url=seaweed.url)
-    bucket = f"{BUCKET}-{request.node.name.replace('_', '-')[5:40].strip('-')}"
-    create_locked_bucket(raw, bucket)
-    yield {"raw": raw, "bucket": bucket, "inventory": lambda **more: make_inventory(**{
-        "aws.endpoint_url": url, "backup.kms_key_id": key_id, "backup.bucket": bucket,
-        "backup.endpoint_url": seaweed.url, **more})}
-    moto.stop()
+    with moto_server(f"127.0.{NET}.202") as url:
+        key_id = boto3.client("kms", region_name="us-west-2", endpoint_url=url).create_key()["KeyMetadata"]["KeyId"]
+        raw = boto3.client("s3", region_name="us-west-2", endpoint_url=seaweed.url)
+        bucket = f"{BUCKET}-{request.node.name.replace('_', '-')[5:40].strip('-')}"
+        create_locked_bucket(raw, bucket)
+        yield {"raw": raw, "bucket": bucket, "inventory": lambda **more: make_inventory(**{
+            "aws.endpoint_url": url, "backup.kms_key_id": key_id, "backup.bucket": bucket,
+            "backup.endpoint_url": seaweed.url, **more})}
 
 
 def envelope_store(world: dict[str, Any], **options: Any) -> S3ObjectStore:

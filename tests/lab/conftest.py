@@ -80,6 +80,19 @@ def stop_lab(directory: Path) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def module_lab(slot: int, why: str, **overrides: Any) -> Any:
+    """A module-scoped fixture: one lab on `slot` for a test file whose tests can share it (`why`)."""
+
+    @pytest.fixture(scope="module")
+    def fixture() -> Iterator[Lab]:
+        lab = start_lab(slot, **overrides)
+        yield lab
+        stop_lab(lab.dir)
+
+    fixture.__doc__ = why
+    return fixture
+
+
 @pytest.fixture(scope="session")
 def shared_lab() -> Iterator[Lab]:
     """For tests that only read."""

@@ -1,4 +1,5 @@
-"""Reading a lab's state for runbook tests: roles, files that decide roles, DNS, journals."""
+"""Reading a lab's state for runbook tests: roles, files that decide roles, DNS, journals; pg_ctl on a
+node over SSH; a test's figures reported."""
 
 import json
 from pathlib import Path
@@ -7,8 +8,10 @@ from typing import Any
 from drills.lab.lab import status
 from drills.lab.settings import LabPaths
 from recovery.adapters.aws_session import client
+from recovery.adapters.fabric_host import FabricHostRunner
 from recovery.adapters.postgres import connect
 from recovery.adapters.route53_dns import Route53Dns
+from recovery.inventory import HostNode
 from recovery.runbooks.journal.events import Event
 from recovery.runbooks.journal.files import read_events
 from tests.conftest import crmdr
@@ -65,3 +68,22 @@ def result(completed: Any) -> dict[str, Any]:
     assert completed.returncode == 0, completed.stderr
     data: dict[str, Any] = json.loads(completed.stdout)
     return data
+
+
+def pg_ctl(lab: Lab, node_name: str, action: str, timeout: float) -> None:
+    """`pg_ctl ACTION -D <data dir>` on database node `node_name` (primary / standby) over the lab's SSH."""
+    node = getattr(lab.inventory.database, node_name)
+    assert isinstance(node, HostNode)
+    runner = FabricHostRunner(node, lab.inventory.ssh, secrets=[lab.password])
+    runner.open()
+    try:
+        runner.run(f"{node.bin_dir}/pg_ctl {action} -D {node.data_dir}", timeout=timeout)
+    finally:
+        runner.close()
+
+
+def report(record_property: Any, title: str, figures: dict[str, Any]) -> None:
+    """Each figure as a junit property, and one printed line."""
+    for key, value in figures.items():
+        record_property(key, value)
+    print(f"{title}: {figures}")

@@ -29,12 +29,10 @@ from drills.lab.settings import LabPaths
 from outage.intake.model import reference_for, request_id_for
 from outage.intake.service import store_for
 from outage.status.automatic import FIRST_NOTICE_WITHIN
-from recovery.adapters.fabric_host import FabricHostRunner
 from recovery.adapters.postgres import connect
-from recovery.inventory import HostNode
 from tests.conftest import ROOT
 from tests.lab.conftest import Lab, needs_netns
-from tests.lab.runbook_helpers import result, roles, run
+from tests.lab.runbook_helpers import pg_ctl, report, result, roles, run
 from tests.lab.test_faults_netns import lab_cut, wait_for
 from tests.lab.test_intake import api_request, cases_for, listed, replay
 from tests.lab.test_status_watch import PagePoller
@@ -160,6 +158,26 @@ def replay_exactly_once(lab: Lab, ledger: Ledger, tmp: Path, host: str | None = 
     return {"in_crm": len(cases), "doubled": doubled}
 
 
+def settled(lab: Lab, ledger: Ledger, tmp: Path, **figures: Any) -> dict[str, Any]:
+    """After the customers stopped: stored once (check_stored_once), `figures`, the failed attempts, and
+    replay into the CRM exactly once (replay_exactly_once)."""
+    return {**check_stored_once(lab, ledger), **figures, "failed_attempts": sum(ledger.failed.values()),
+            **replay_exactly_once(lab, ledger, tmp)}
+
+
+def cut_while_submitting(lab: Lab, name: str, before: int, during: int) -> tuple[Ledger, float]:
+    """Customers submit; after `before` acknowledgements the primary region is cut, after `during` more
+    the customers stop (each finishing its request). Their ledger and the cut's monotonic time; the
+    caller heals."""
+    with Customers(lab.inventory.intake.url, name) as customers:  # type: ignore[union-attr]
+        ledger = customers.ledger
+        wait_for(f"{before} acknowledged before the cut", lambda: len(ledger.acked) >= before)
+        lab_cut(lab, "cut", "primary")
+        cut_at = time.monotonic()
+        wait_for(f"{during} acknowledged during the cut", lambda: ledger.acked_after(cut_at) >= during)
+    return ledger, cut_at
+
+
 def test_intake_killed_nine_while_customers_submit_loses_and_doubles_nothing(
         unlimited: Lab, tmp_path: Path, record_property: Any) -> None:
     """GIVEN customers submitting concurrently, WHEN the intake service is SIGKILLed (and restarted),
@@ -188,13 +206,9 @@ def test_intake_killed_nine_while_customers_submit_loses_and_doubles_nothing(
         outage = min(at for _, at in ledger.acked.values() if at >= killed_at) - killed_at
     assert stored_unanswered, f"no kill of {kills} landed between a store and its answer (property not exercised)"
     assert stored_unanswered <= set(ledger.acked), "a retried stored request was not acknowledged"
-    figures = {**check_stored_once(unlimited, ledger), "kills": kills,
-               "retried_after_unseen_ack": len(stored_unanswered),
-               "seconds_kill_to_next_ack": round(outage, 2),
-               "failed_attempts": sum(ledger.failed.values()), **replay_exactly_once(unlimited, ledger, tmp_path)}
-    for key, value in figures.items():
-        record_property(key, value)
-    print(f"intake kill -9 under load: {figures}")
+    figures = settled(unlimited, ledger, tmp_path, kills=kills, retried_after_unseen_ack=len(stored_unanswered),
+                      seconds_kill_to_next_ack=round(outage, 2))
+    report(record_property, "intake kill -9 under load", figures)
 
 
 def test_primary_region_cut_while_customers_submit_keeps_taking_requests_and_replays_each_once(
@@ -202,14 +216,8 @@ def test_primary_region_cut_while_customers_submit_keeps_taking_requests_and_rep
     """GIVEN customers submitting, WHEN the primary region (the CRM's host) is cut off, THEN the intake
     (DR region) keeps acknowledging without one failed attempt, a replay during the cut fails saying
     why and enters nothing, and after the heal replay enters each acknowledged request exactly once."""
-    url = unlimited.inventory.intake.url  # type: ignore[union-attr]
     try:
-        with Customers(url, "cut") as customers:
-            ledger = customers.ledger
-            wait_for("30 acknowledged before the cut", lambda: len(ledger.acked) >= 30)
-            lab_cut(unlimited, "cut", "primary")
-            cut_at = time.monotonic()
-            wait_for("60 acknowledged during the cut", lambda: ledger.acked_after(cut_at) >= 60)
+        ledger, cut_at = cut_while_submitting(unlimited, "cut", 30, 60)
         acked_during_cut = ledger.acked_after(cut_at)
         began = time.monotonic()
         during = replay(unlimited, tmp_path)
@@ -220,12 +228,9 @@ def test_primary_region_cut_while_customers_submit_keeps_taking_requests_and_rep
     assert f"cannot connect to PostgreSQL on {unlimited.settings.primary_ip}" in during.stderr, during.stderr
     assert {r["state"] for r in listed(unlimited).values()} == {"stored"}, "a replay during the cut changed states"
     assert ledger.failed == {}, f"customers saw failed attempts during the cut: {len(ledger.failed)}"
-    figures = {**check_stored_once(unlimited, ledger), "acknowledged_during_cut": acked_during_cut,
-               "seconds_replay_refused": round(replay_refused_s, 1),
-               "failed_attempts": sum(ledger.failed.values()), **replay_exactly_once(unlimited, ledger, tmp_path)}
-    for key, value in figures.items():
-        record_property(key, value)
-    print(f"primary region cut under intake load: {figures}")
+    figures = settled(unlimited, ledger, tmp_path, acknowledged_during_cut=acked_during_cut,
+                      seconds_replay_refused=round(replay_refused_s, 1))
+    report(record_property, "primary region cut under intake load", figures)
 
 
 def test_primary_region_cut_the_watch_publishes_investigating_on_the_public_page(
@@ -267,9 +272,7 @@ def test_primary_region_cut_the_watch_publishes_investigating_on_the_public_page
     assert datetime.fromisoformat(feed.entries[0].updated) == datetime.fromisoformat(update["created_at"])
     figures = {"seconds_cut_to_declared": round(declared - cut_at, 2),
                "seconds_declared_to_page": round(first_notice, 2), "seconds_cut_to_page": round(from_cut, 2)}
-    for key, value in figures.items():
-        record_property(key, value)
-    print(f"primary region cut -> public status update: {figures}")
+    report(record_property, "primary region cut -> public status update", figures)
 
 
 def test_primary_region_cut_then_failover_replays_into_the_promoted_standby_exactly_once(
@@ -279,14 +282,9 @@ def test_primary_region_cut_then_failover_replays_into_the_promoted_standby_exac
     standby exactly once, and after the heal a replay enters none again (the fenced old primary is
     never written). (It found `crm_for` stopping at the unreachable primary: no replay until the
     primary region came back.)"""
-    url, standby = unlimited.inventory.intake.url, str(unlimited.settings.standby_ip)  # type: ignore[union-attr]
+    standby = str(unlimited.settings.standby_ip)
     try:
-        with Customers(url, "failover") as customers:
-            ledger = customers.ledger
-            wait_for("20 acknowledged before the cut", lambda: len(ledger.acked) >= 20)
-            lab_cut(unlimited, "cut", "primary")
-            cut_at = time.monotonic()
-            wait_for("40 acknowledged during the cut", lambda: ledger.acked_after(cut_at) >= 40)
+        ledger, cut_at = cut_while_submitting(unlimited, "failover", 20, 40)
         failed_over = result(run(unlimited, "failover", tmp_path / "runs", "--yes", "--accept-data-loss", "--json"))
         assert failed_over["primary"] == "standby"
         figures = {**check_stored_once(unlimited, ledger), "acknowledged_during_cut": ledger.acked_after(cut_at),
@@ -297,9 +295,7 @@ def test_primary_region_cut_then_failover_replays_into_the_promoted_standby_exac
     again = replay(unlimited, tmp_path)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["entered"] == [], "after the heal a replay entered requests again"
-    for key, value in figures.items():
-        record_property(key, value)
-    print(f"primary region cut, failover, replay into the standby: {figures}")
+    report(record_property, "primary region cut, failover, replay into the standby", figures)
 
 
 def test_two_writable_nodes_the_replay_refuses_and_enters_nothing(fresh_lab: Lab, tmp_path: Path) -> None:
@@ -308,14 +304,7 @@ def test_two_writable_nodes_the_replay_refuses_and_enters_nothing(fresh_lab: Lab
     url = fresh_lab.inventory.intake.url  # type: ignore[union-attr]
     answer = httpx.post(f"{url}/api/requests", json=api_request(client_token="split-brain-0001"), timeout=10)
     assert answer.status_code == 201, answer.text
-    node = fresh_lab.inventory.database.standby
-    assert isinstance(node, HostNode)
-    runner = FabricHostRunner(node, fresh_lab.inventory.ssh, secrets=[fresh_lab.password])
-    runner.open()
-    try:
-        runner.run(f"{node.bin_dir}/pg_ctl promote -w -D {node.data_dir}", timeout=60)
-    finally:
-        runner.close()
+    pg_ctl(fresh_lab, "standby", "promote -w", 60)
     for address in (fresh_lab.settings.primary_ip, fresh_lab.settings.standby_ip):
         with connect(str(address), fresh_lab.settings.pg_port, user="crmdr", password=fresh_lab.password,
                      dbname="crm") as conn:

@@ -7,11 +7,8 @@ with `crmdr lab cut aws` (iptables in its namespace, both ways), releases the pr
 """
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,9 +21,10 @@ from drills.lab.system import terminate, wait_port
 from recovery.adapters.aws_session import RETRIES, client
 from recovery.inventory import Inventory
 from tests.conftest import ROOT, crmdr
-from tests.lab.conftest import Lab, needs_netns, start_lab, stop_lab
+from tests.lab.conftest import Lab, module_lab, needs_netns
+from tests.lab.pause import release, start_paused, wait_file
 from tests.lab.test_faults_netns import lab_cut
-from tests.lab.test_netfault_recovery import TOOL_LIMIT, _points
+from tests.lab.test_netfault_recovery import _points
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow, needs_netns]
 
@@ -34,42 +32,13 @@ FRONT_PORT_OFFSET = 1000
 """The keep-alive front listens on the stand-in's address, this far above moto's port."""
 
 
-@pytest.fixture(scope="module")
-def bucket_lab() -> Iterator[Lab]:
-    """Both tests add recovery points and verdicts only, never change roles: one lab serves both."""
-    lab = start_lab(8, rows=50)
-    yield lab
-    stop_lab(lab.dir)
-
-
-def _paused(inventory: Path, gate: Path, point: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "crmdr", *args, "--inventory", str(inventory)],
-        env={**os.environ, "CRMDR_TEST_PAUSE_AT": f"{point}:{gate}", "PYTHONFAULTHANDLER": "1"}, cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _wait_paused(process: subprocess.Popen[str], gate: Path) -> None:
-    deadline = time.monotonic() + 120
-    while not Path(f"{gate}.reached").exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"never reached the pause point (exit {process.returncode}): {process.communicate()[1][-2000:]}")
-        time.sleep(0.05)
+bucket_lab = module_lab(8, "Both tests add recovery points and verdicts only, never change roles.", rows=50)
 
 
 def _cut_and_release(lab: Lab, process: subprocess.Popen[str], gate: Path) -> tuple[str, str, float]:
     """Cut the AWS stand-in, release the pause; the output and the seconds from cut to exit."""
     try:
-        lab_cut(lab, "cut", "aws")
-        cut_at = time.monotonic()
-        gate.touch()
-        try:
-            out, err = process.communicate(timeout=TOOL_LIMIT)
-        except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack, to find the hang
-            pytest.fail(f"hung: still running {TOOL_LIMIT:g}s after the cut: {process.communicate()[1][-6000:]}")
-        return out, err, time.monotonic() - cut_at
+        return release(process, gate, lambda: lab_cut(lab, "cut", "aws"), "the cut")
     finally:
         if process.poll() is None:
             process.kill()
@@ -98,8 +67,8 @@ def test_bucket_cut_at_the_manifest_write_lists_no_half_point_and_a_rerun_succee
     lab, gate = bucket_lab, tmp_path / "go"
     before = [p["id"] for p in _points(lab)]
     known = set(_keys(lab, "points/"))
-    process = _paused(lab.inventory_path, gate, "backup-manifest", "backup", "run", "--kind", "physical", "--json")
-    _wait_paused(process, gate)
+    process = start_paused(lab.inventory_path, gate, "backup-manifest", "backup", "run", "--kind", "physical", "--json")
+    wait_file(Path(f"{gate}.reached"), process, 120)
     new = sorted(set(_keys(lab, "points/")) - known)
     assert len(new) == 1 and new[0].endswith("/base.tar.zst"), f"not the moment after the data upload: {new}"
     assert _pending_uploads(lab) == [], "the data upload is not complete at the pause"
@@ -173,8 +142,8 @@ def test_verify_cut_on_a_kept_alive_connection_fails_within_the_read_timeout_and
                   "--inventory", str(lab.inventory_path))
     assert taken.returncode == 0, taken.stderr
     pid, gate = json.loads(taken.stdout)["id"], tmp_path / "go"
-    process = _paused(inventory, gate, point, "backup", "verify", "--id", pid, "--json")
-    _wait_paused(process, gate)
+    process = start_paused(inventory, gate, point, "backup", "verify", "--id", pid, "--json")
+    wait_file(Path(f"{gate}.reached"), process, 120)
     requests = [line.split() for line in log.read_text().splitlines() if line.startswith("conn=")]
     assert max(int(r[1].removeprefix("req=")) for r in requests) >= 2, f"no connection was reused: {requests}"
     front = lab.settings.aws_port + FRONT_PORT_OFFSET

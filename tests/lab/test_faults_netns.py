@@ -20,7 +20,7 @@ from drills.failover.probe import ProbeSettings, WriteProbe, committed_ids
 from recovery.adapters.postgres import connect
 from tests.conftest import ROOT, crmdr
 from tests.lab.conftest import Lab, needs_netns
-from tests.lab.runbook_helpers import only_run, result, roles, run, write_through_name
+from tests.lab.runbook_helpers import only_run, report, result, roles, run, write_through_name
 from tests.lab.test_failover_lag import strict_policy
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow, needs_netns]
@@ -119,9 +119,7 @@ def test_replication_cut_under_load_refused_then_accepted_and_the_lost_writes_co
     assert set(measured.lost_ids) == missing, "the measurement's lost writes differ from the missing ones"
     figures = {"acknowledged": len(acknowledged), "lost_counted": len(measured.lost_ids), "lost_true": len(missing),
                "seconds_cut_to_refusal": round(refused_at - cut_at, 1)}
-    for key, value in figures.items():
-        record_property(key, value)
-    print(f"replication cut under load: {figures}")
+    report(record_property, "replication cut under load", figures)
 
 
 def test_replication_link_cut_during_switchover_never_promotes_early_and_completes_with_zero_loss(

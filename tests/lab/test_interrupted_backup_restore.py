@@ -8,10 +8,8 @@ orphan nobody sees; an interrupted `backup run` left its upload), "Ctrl-C" for `
 """
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,31 +19,18 @@ import pytest
 
 from recovery.adapters.aws_session import client
 from recovery.runbooks.journal.files import read_events
-from tests.conftest import ROOT, crmdr
+from tests.conftest import crmdr
 from tests.lab.conftest import Lab, start_lab, stop_lab
+from tests.lab.pause import start, start_paused, wait_file
 from tests.lab.runbook_helpers import roles, run
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
-def _start(lab: Lab, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "crmdr", *args, "--inventory", str(lab.inventory_path)],
-                            env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-
-
-def _wait_file(path: Path, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 180
-    while not path.exists():
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.05)
-
-
 def _paused_backup(lab: Lab, gate: Path) -> subprocess.Popen[str]:
     """A real `backup run` paused once its stream is under way (a multipart upload is open)."""
-    process = _start(lab, {"CRMDR_TEST_PAUSE_AT": f"backup-stream:{gate}"}, "backup", "run", "--kind", "physical")
-    _wait_file(Path(f"{gate}.reached"), process)
+    process = start_paused(lab.inventory_path, gate, "backup-stream", "backup", "run", "--kind", "physical")
+    wait_file(Path(f"{gate}.reached"), process, 180)
     return process
 
 
@@ -127,9 +112,9 @@ def test_interrupted_restore_rerun_names_the_hosts_own_data_and_one_command_make
     assert backup.returncode == 0, backup.stderr
     journal = tmp_path / "runs"
     gate = tmp_path / "g"
-    process = _start(lab, {"CRMDR_TEST_HOLD_AT": f"configure:{gate}"}, "restore", "--latest", "--target",
+    process = start(lab.inventory_path, {"CRMDR_TEST_HOLD_AT": f"configure:{gate}"}, "restore", "--latest", "--target",
                      "standby", "--yes", "--journal-dir", str(journal))
-    _wait_file(Path(f"{gate}.held"), process)
+    wait_file(Path(f"{gate}.held"), process, 180)
     process.send_signal(signal.SIGTERM)
     _out, err = process.communicate(timeout=120)
     (first_journal,) = journal.glob("restore-*.jsonl")

@@ -8,12 +8,8 @@ converging re-run once the network heals.
 """
 
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,51 +17,20 @@ import pytest
 
 from drills.lab import netfault
 from recovery.adapters.aws_session import client
-from tests.conftest import ROOT, crmdr
-from tests.lab.conftest import Lab, start_lab, stop_lab
+from tests.conftest import crmdr
+from tests.lab.conftest import Lab, module_lab
+from tests.lab.pause import release, start, start_paused, wait_file
 from tests.lab.runbook_helpers import only_run, result, roles, run, write_through_name
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
-TOOL_LIMIT = 120.0
-"""Longer than any timeout of the tool: a process still running then is a hang."""
-
-
-def _start(lab: Lab, gate: Path, point: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "crmdr", *args, "--inventory", str(lab.inventory_path)],
-        env={**os.environ, "CRMDR_TEST_PAUSE_AT": f"{point}:{gate}", "PYTHONFAULTHANDLER": "1"}, cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-
-
 def _cut_when_paused(process: subprocess.Popen[str], gate: Path, address: str) -> tuple[str, str, float]:
     """Wait for the pause, cut `address`, release; the output and seconds from cut to exit."""
-    deadline = time.monotonic() + 60
-    while not Path(f"{gate}.reached").exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            out, err = process.communicate()
-            pytest.fail(f"never reached the pause point (exit {process.returncode}): {err[-2000:]}")
-        time.sleep(0.05)
-    netfault.cut(address)
-    cut_at = time.monotonic()
-    gate.touch()
-    try:
-        out, err = process.communicate(timeout=TOOL_LIMIT)
-    except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack, to find the hang
-        _, err = process.communicate()
-        pytest.fail(f"hung: still running {TOOL_LIMIT:g}s after {address} was cut: {err[-6000:]}")
-    return out, err, time.monotonic() - cut_at
+    wait_file(Path(f"{gate}.reached"), process, 60)
+    return release(process, gate, lambda: netfault.cut(address), f"{address} was cut")
 
 
-@pytest.fixture(scope="module")
-def backup_lab() -> Iterator[Lab]:
-    """Backup and verify change no roles: one lab serves both tests."""
-    lab = start_lab(3, rows=50)
-    yield lab
-    stop_lab(lab.dir)
+backup_lab = module_lab(3, "Backup and verify change no roles: one lab serves both tests.", rows=50)
 
 
 def _points(lab: Lab) -> list[dict[str, Any]]:
@@ -80,7 +45,8 @@ def test_backup_with_the_primary_cut_mid_stream_fails_naming_it_and_a_rerun_succ
     lab = backup_lab
     primary = str(lab.settings.primary_ip)
     before = [p["id"] for p in _points(lab)]
-    process = _start(lab, tmp_path / "go", "backup-stream", "backup", "run", "--kind", "physical", "--json")
+    process = start_paused(lab.inventory_path, tmp_path / "go", "backup-stream",
+                           "backup", "run", "--kind", "physical", "--json")
     try:
         _, err, seconds = _cut_when_paused(process, tmp_path / "go", primary)
     finally:
@@ -109,7 +75,8 @@ def test_verify_with_the_bucket_endpoint_cut_reports_failure_never_success(
     assert taken.returncode == 0, taken.stderr
     pid = json.loads(taken.stdout)["id"]
     endpoint = str(lab.settings.aws_ip)
-    process = _start(lab, tmp_path / "go", "verify-stream", "backup", "verify", "--id", pid, "--json")
+    process = start_paused(lab.inventory_path, tmp_path / "go", "verify-stream",
+                           "backup", "verify", "--id", pid, "--json")
     try:
         out, err, seconds = _cut_when_paused(process, tmp_path / "go", endpoint)
     finally:
@@ -135,12 +102,8 @@ def test_failback_with_the_current_primary_cut_fails_naming_it_then_resume_conve
     result(run(fresh_lab, "failover", journal / "failover", "--yes", "--json"))
     standby = str(fresh_lab.settings.standby_ip)
     gate = tmp_path / "go"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "crmdr", "failback", "--yes", "--inventory", str(fresh_lab.inventory_path),
-         "--journal-dir", str(journal / "failback")],
-        env={**os.environ, "CRMDR_TEST_HOLD_AT": f"rebuild:{gate}", "PYTHONFAULTHANDLER": "1"}, cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    process = start(fresh_lab.inventory_path, {"CRMDR_TEST_HOLD_AT": f"rebuild:{gate}"}, "failback", "--yes",
+                    "--journal-dir", str(journal / "failback"))
     try:
         deadline = time.monotonic() + 60
         while not any('"lock"' in f.read_text() for f in (journal / "failback").glob("*.jsonl")):

@@ -20,7 +20,7 @@ from drills.lab.settings import LabPaths
 from drills.lab.system import as_service_user, pg_bin_dir
 from recovery.adapters.postgres import connect
 from tests.lab.conftest import Lab
-from tests.lab.runbook_helpers import result, roles, run
+from tests.lab.runbook_helpers import report, result, roles, run
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -85,9 +85,7 @@ def _record(record_property: Callable[[str, object], None], name: str, ledger: t
     figures = {"writes_checked": len(acked), "writes_per_second": round(len(before) / span, 1),
                "acknowledged_lost": lost, "failed": sum(w.outcome == "failed" for w in ledger),
                "unknown": sum(w.outcome == "unknown" for w in ledger)}
-    for key, value in figures.items():
-        record_property(key, value)
-    print(f"under load [{name}]: {figures}")
+    report(record_property, f"under load [{name}]", figures)
 
 
 def _failover(lab: Lab, journal: str, *extra: str) -> Disruption:

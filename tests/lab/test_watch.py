@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from recovery.adapters.fabric_host import FabricHostRunner
 from recovery.adapters.health_probe import StandbyReceiver
 from recovery.adapters.route53_dns import Route53Dns
-from recovery.inventory import HostNode
 from recovery.runbooks.journal.files import read_events
 from tests.conftest import ROOT, crmdr
 from tests.lab.conftest import Lab
+from tests.lab.runbook_helpers import pg_ctl
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -34,14 +33,7 @@ tiers:
 
 
 def crash_primary(lab: Lab) -> None:
-    node = lab.inventory.database.primary
-    assert isinstance(node, HostNode)
-    runner = FabricHostRunner(node, lab.inventory.ssh, secrets=[lab.password])
-    runner.open()
-    try:
-        runner.run(f"{node.bin_dir}/pg_ctl stop -D {node.data_dir} -m immediate", timeout=30)
-    finally:
-        runner.close()
+    pg_ctl(lab, "primary", "stop -m immediate", 30)
 
 
 def test_watch_once_is_healthy_on_a_running_lab(shared_lab: Lab) -> None:

@@ -8,6 +8,7 @@ from recovery.wal.streaming import (
     chunk_key,
     chunk_start,
     completed,
+    last_message,
     newest_partial,
     partial_due,
     written_length,
@@ -60,3 +61,14 @@ def test_chunks_resend_the_last_page_and_assemble_to_the_received_bytes() -> Non
 def test_assemble_refuses_a_missing_chunk() -> None:
     with pytest.raises(ValueError, match="gap at offset 8192"):
         assemble([(0, bytes(WAL_PAGE)), (2 * WAL_PAGE, b"x")])
+
+
+def test_last_message_is_the_last_pg_receivewal_line_with_its_hint_on_one_line() -> None:
+    log = ('pg_receivewal: error: connection to server at "10.0.0.1", port 5432 failed: timeout\n'
+           'pg_receivewal: error: could not send replication command "CREATE_REPLICATION_SLOT": '
+           "ERROR:  all replication slots are in use\nHINT:  Free one or increase max_replication_slots.\n\n")
+    assert last_message(log) == ('pg_receivewal: error: could not send replication command "CREATE_REPLICATION_SLOT":'
+                                 " ERROR: all replication slots are in use HINT: Free one or increase"
+                                 " max_replication_slots.")
+    assert last_message("some other tool's line\n") == "some other tool's line"
+    assert last_message("") == "" and last_message("\n \n") == ""
