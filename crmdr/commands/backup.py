@@ -252,16 +252,17 @@ def prune(
     _, _, store = _context(inventory)
     done = run_prune(store, datetime.now(UTC), dry_run=dry_run, grace=grace)
     if json_out:
-        emit_json({"kept_newest_verified": done.plan.kept, "outcomes": done.outcomes, "orphans": done.orphans})
+        emit_json({"kept_newest_verified": done.plan.kept, "outcomes": done.outcomes, "orphans": done.orphans,
+                   "partials": done.partials})
     else:
         say(f"newest verified point kept: {done.plan.kept or 'none'}")
-        for item, outcome in [*done.outcomes.items(), *done.orphans.items()]:
+        for item, outcome in [*done.outcomes.items(), *done.partials.items(), *done.orphans.items()]:
             say(f"{item}: {outcome}")
         if not done.outcomes:
             say("nothing is past retention")
         if not done.orphans:
             say("no orphans (objects without a manifest, unfinished uploads)")
-    kept = [item for item, outcome in done.outcomes.items() if outcome.startswith("kept")]
+    kept = [item for item, outcome in [*done.outcomes.items(), *done.partials.items()] if outcome.startswith("kept")]
     if kept:
         raise CheckFailed(f"{len(kept)} item(s) could not be deleted (Object Lock or S3 refused): "
                           + ", ".join(kept))
