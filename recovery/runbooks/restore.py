@@ -279,7 +279,7 @@ def _validate(r: Restore) -> str:
         "kept_aside": r.aside, "original_data": r.original()})
     if r.plan.partial is not None:
         archived = r.site.store.head(f"{WAL}{r.plan.partial.segment}") is not None
-        r.evidence["streamed_partial"] = replay_evidence(r.plan.partial, replayed, archived)
+        r.evidence["streamed_partial"] = replay_evidence(r.plan.partial, r.plan.last_segment, replayed, archived)
     r.host.sh(f"rm -f {q(r.restoring)}", timeout=30)  # the restored data is the host's own from now on
     return json.dumps(r.evidence, sort_keys=True)
 

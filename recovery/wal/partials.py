@@ -131,13 +131,18 @@ def restorable(wal_names: Sequence[str], chunks: Iterable[Chunk]) -> StreamedPar
     return best
 
 
-def replay_evidence(partial: StreamedPartial, replayed_lsn: str, archived_now: bool) -> dict[str, object]:
-    """What the restore says about the partial it offered: replayed, and to which byte of it, or not."""
+def replay_evidence(partial: StreamedPartial, last_archived: str | None, replayed_lsn: str,
+                    archived_now: bool) -> dict[str, object]:
+    """What the restore says about the partial it offered: replayed, and to which byte of it, or not.
+
+    `last_archived`: the newest segment of `wal/` the replay used (the end without the partial).
+    """
     seg = parse_segment(partial.segment)
     lsn = parse_lsn(replayed_lsn) if replayed_lsn else 0
     into = seg is not None and lsn // SEGMENT_SIZE == seg.number and not archived_now
     return {"segment": partial.segment, "received_bytes": partial.received, "chunks": partial.chunks,
-            "replayed": into, "replayed_to_byte": lsn % SEGMENT_SIZE if into else None}
+            "after_archived": last_archived, "replayed": into,
+            "replayed_to_byte": lsn % SEGMENT_SIZE if into else None}
 
 
 def replay_note(evidence: dict[str, object]) -> str:

@@ -1,10 +1,13 @@
 """`crmdr backup wal stream` (issue 16, item 8): the bucket holds the primary's WAL to within seconds.
 
-Against the lab's real primary and moto S3: a segment completed while streaming is stored under
-`wal/<name>` like the archiver stores it; a commit acknowledged 2.5 s before the primary crashes
-(`pg_ctl stop -m immediate`) is in the stored partial segment, read back and decoded with
-pg_waldump, while its segment never completed (so an archive_command, which ships only completed
-segments, would not have shipped it). The lag from commit to its bytes in the bucket is printed.
+Against the lab's real primary and moto S3, with archive_command installed and a physical point
+taken first: a segment completed while streaming is stored under `wal/<name>` like the archiver
+stores it; a commit acknowledged 2.5 s before the primary crashes (`pg_ctl stop -m immediate`) is
+in the stored partial segment, read back and decoded with pg_waldump, while its segment never
+completed (so archive_command, which ships only completed segments, did not ship it). Then
+`crmdr restore --latest` onto the standby replays the streamed partial and the row is there; the
+restore says so, and that the archived WAL alone ended a segment before the commit. The lag from
+commit to its bytes in the bucket is printed.
 """
 
 import hashlib
@@ -25,8 +28,9 @@ from recovery.adapters.s3_store import S3ObjectStore
 from recovery.wal.segments import SEGMENT_SIZE, wal_key
 from recovery.wal.streamer import SLOT
 from recovery.wal.streaming import WAL_PAGE, assemble, partial_prefix
-from tests.conftest import ROOT
+from tests.conftest import ROOT, crmdr
 from tests.lab.conftest import Lab
+from tests.lab.runbook_helpers import run
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 WAIT = 30.0
@@ -47,8 +51,19 @@ def _commits(segment: Path) -> str:
     return done.stdout
 
 
-def test_stream_stores_segments_and_the_partial_a_crash_would_lose(fresh_lab: Lab, tmp_path: Path) -> None:
+def _restored_probe(lab: Lab) -> int:
+    """Rows of the last commit (id -1) on the restored standby, once it is a primary."""
+    with connect(lab.settings.standby_ip.exploded, lab.settings.pg_port, user="crmdr", password=lab.password,
+                 dbname="crm") as conn:
+        assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
+        return int(conn.execute("SELECT count(*) FROM stream_probe WHERE id = -1").fetchone()[0])
+
+
+def test_stream_stores_the_partial_a_crash_would_lose_and_restore_replays_it(fresh_lab: Lab, tmp_path: Path) -> None:
     db, store = fresh_lab.inventory.database, S3ObjectStore(fresh_lab.inventory)
+    assert crmdr("backup", "wal", "install", "--inventory", str(fresh_lab.inventory_path)).returncode == 0
+    backup = crmdr("backup", "run", "--kind", "physical", "--inventory", str(fresh_lab.inventory_path))
+    assert backup.returncode == 0, backup.stderr
     streamer = subprocess.Popen(
         [sys.executable, "-m", "crmdr", "backup", "wal", "stream", "--inventory", str(fresh_lab.inventory_path),
          "--dir", str(tmp_path / "stream"), "--partial-every", "1s", "--json"],
@@ -64,7 +79,7 @@ def test_stream_stores_segments_and_the_partial_a_crash_would_lose(fresh_lab: La
                 conn.execute("INSERT INTO stream_probe SELECT generate_series(1, 200)")
                 time.sleep(0.3)
             with conn.transaction():
-                xid = conn.execute("INSERT INTO stream_probe VALUES (1) RETURNING txid_current()").fetchone()[0]
+                xid = conn.execute("INSERT INTO stream_probe VALUES (-1) RETURNING txid_current()").fetchone()[0]
             name, offset = conn.execute("SELECT file_name, file_offset FROM "
                                         "pg_walfile_name_offset(pg_current_wal_lsn())").fetchone()
         committed = time.monotonic()
@@ -104,3 +119,15 @@ def test_stream_stores_segments_and_the_partial_a_crash_would_lose(fresh_lab: La
     report = json.loads(out)
     assert switched in report["segments"] and report["partial"] == f"{name}.partial", report
     assert "stopped by SIGTERM" in err and SLOT in err
+
+    restored = run(fresh_lab, "restore", tmp_path / "journal", "--latest", "--target", "standby", "--yes", "--json")
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    result = json.loads(restored.stdout)
+    partial_replay = result["evidence"]["streamed_partial"]
+    assert _restored_probe(fresh_lab) == 1  # committed 2.5 s before the crash, in no completed segment
+    # Without the partial the replay ends with the archived segment before the commit's (wal/<name> is not
+    # stored): the row is there only because the streamed bytes up to the commit were replayed.
+    assert partial_replay["segment"] == name and partial_replay["after_archived"] < name
+    assert partial_replay["replayed"] is True and partial_replay["replayed_to_byte"] >= offset, partial_replay
+    assert store.head(wal_key(name)) is None
+    assert f"The last segment replayed, {name}, was a streamed partial" in result["message"]

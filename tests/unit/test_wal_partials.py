@@ -92,13 +92,13 @@ def test_the_restorable_partial_continues_the_newest_archived_segment_and_is_not
 
 def test_replay_evidence_says_how_far_replay_went_into_the_partial() -> None:
     partial = StreamedPartial(S6, 20000, 3, NOW)
-    into = replay_evidence(partial, "0/6004E20", archived_now=False)
-    assert into == {"segment": S6, "received_bytes": 20000, "chunks": 3, "replayed": True,
+    into = replay_evidence(partial, S5, "0/6004E20", archived_now=False)
+    assert into == {"segment": S6, "received_bytes": 20000, "chunks": 3, "after_archived": S5, "replayed": True,
                     "replayed_to_byte": 0x4E20}
     assert "replayed to byte 20000 of it (20000 bytes received)" in replay_note(into)
-    before = replay_evidence(partial, "0/5FFFF00", archived_now=False)
+    before = replay_evidence(partial, S5, "0/5FFFF00", archived_now=False)
     assert before["replayed"] is False and "not replayed" in replay_note(before)
-    assert replay_evidence(partial, "0/6004E20", archived_now=True)["replayed"] is False  # wal/ had it
+    assert replay_evidence(partial, S5, "0/6004E20", archived_now=True)["replayed"] is False  # wal/ had it
 
 
 def test_prune_removes_partials_archived_whole_or_older_than_every_kept_point() -> None:
