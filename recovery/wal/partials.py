@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from recovery.wal.segments import SEGMENT_SIZE, WAL, Segment, parse_lsn, parse_segment
+from recovery.wal.spool import manifest_reason
 from recovery.wal.streaming import PARTIAL, PARTIAL_PREFIX
 
 _OFFSET = re.compile(r"^[0-9A-F]{8}$")
@@ -70,13 +71,9 @@ def _history_timeline(name: str) -> int:
         return 0
 
 
-def chunk_reason(key: str, expected: str | None, actual: str) -> str | None:
+def chunk_reason(chunk: Chunk, expected: str | None, actual: str) -> str | None:
     """Why a fetched chunk must not be served (None: its bytes match the SHA-256 stored with it)."""
-    if not expected:
-        return f"{key} has no SHA-256 in its metadata ('sha256'): refusing to serve an unchecked chunk"
-    if expected.lower() != actual:
-        return f"{key} is corrupt: SHA-256 {actual[:16]}… differs from its metadata's {expected[:16]}…"
-    return None
+    return manifest_reason(chunk.segment, expected, actual, key=chunk.key)
 
 
 def padded(body: bytes, segment_size: int = SEGMENT_SIZE) -> bytes:

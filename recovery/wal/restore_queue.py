@@ -92,7 +92,7 @@ class Downloader:
         parts = []
         for chunk in chunks:
             data, metadata = self.store.get_with_metadata(chunk.key)
-            if reason := chunk_reason(chunk.key, metadata.get(SHA256_META), hashlib.sha256(data).hexdigest()):
+            if reason := chunk_reason(chunk, metadata.get(SHA256_META), hashlib.sha256(data).hexdigest()):
                 raise VerificationFailed(reason)
             parts.append((chunk.start, data))
         try:

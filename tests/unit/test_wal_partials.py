@@ -62,14 +62,14 @@ def test_history_files_never_come_from_a_partial() -> None:
 
 
 def test_a_chunk_is_served_only_when_its_sha256_matches_its_metadata() -> None:
-    key, data = chunk_key(f"{S6}.partial", 0), b"wal bytes"
+    (chunk,), data = chunks(S6, (0, 9)), b"wal bytes"
     digest = hashlib.sha256(data).hexdigest()
-    assert chunk_reason(key, digest, digest) is None
-    assert chunk_reason(key, digest.upper(), digest) is None
-    wrong = chunk_reason(key, digest, hashlib.sha256(b"other").hexdigest())
-    assert wrong is not None and wrong.startswith(f"{key} is corrupt")
-    missing = chunk_reason(key, None, digest)
-    assert missing is not None and key in missing
+    assert chunk_reason(chunk, digest, digest) is None
+    assert chunk_reason(chunk, digest.upper(), digest) is None
+    wrong = chunk_reason(chunk, digest, hashlib.sha256(b"other").hexdigest())
+    assert wrong is not None and wrong.startswith(f"{chunk.key} is corrupt")
+    missing = chunk_reason(chunk, None, digest)
+    assert missing is not None and missing.startswith(f"{chunk.key} has no SHA-256")
 
 
 def test_padding_makes_a_whole_segment_and_refuses_more_than_one() -> None:
