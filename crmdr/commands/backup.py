@@ -281,6 +281,7 @@ def wal_stream(
     from policies.durations import parse_duration
     from policies.errors import ConfigError, interrupted
     from recovery.backups.take import source
+    from recovery.inventory import HostNode
     from recovery.wal.archiver import Uploader
     from recovery.wal.streamer import SLOT, Progress, stream
 
@@ -295,14 +296,16 @@ def wal_stream(
         say(f"streaming WAL from {loaded.database.primary.name} (slot {SLOT}) into s3://{store.bucket}/"
             f"{store.prefix}; partial every {every:g} s; stop with SIGTERM or Ctrl-C")
     try:
-        stream(source(loaded), Uploader(store, tier), where, every, progress)
+        stream(source(loaded), Uploader(store, tier), where, every, progress,
+               [node for node in loaded.database.nodes() if isinstance(node, HostNode)])
     except KeyboardInterrupt as err:
         stop = interrupted(err)
         if json_out:
             emit_json({"segments": progress.segments, "partial": progress.partial,
                        "partial_bytes": progress.partial_bytes, "partial_uploads": progress.partial_uploads,
-                       "slot": SLOT, "stopped_by": stop.signal_name})
+                       "slot": SLOT, "streamed_from": progress.sources, "stopped_by": stop.signal_name})
         raise stop.with_message(
             f"wal stream stopped by {stop.signal_name}: {len(progress.segments)} segment(s) stored, last partial "
-            f"{progress.partial or 'none'} ({progress.partial_bytes} bytes); slot {SLOT} keeps the primary's WAL "
-            "until the stream runs again (drop it if it will not)") from None
+            f"{progress.partial or 'none'} ({progress.partial_bytes} bytes); slot {SLOT} on "
+            f"{', '.join(dict.fromkeys(progress.sources)) or 'the primary'} keeps its WAL until the stream runs "
+            "again (drop it if it will not)") from None

@@ -9,7 +9,7 @@ Lock keeps every version) then holds each partial's bytes about once, not once p
 the primary's WAL to within seconds instead of to the last completed segment.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from recovery.wal.segments import parse_segment
 
@@ -70,3 +70,19 @@ def written_length(data: bytes, page: int = WAL_PAGE) -> int:
 def partial_due(now: float, last_look: float | None, every: float) -> bool:
     """Look at the partial again (read, hash, upload if changed) once `every` seconds have passed."""
     return last_look is None or now - last_look >= every
+
+
+def pick_primary(answers: Mapping[str, bool | None]) -> str | None:
+    """The node to stream from: the one node answering as a primary (`pg_is_in_recovery()` false).
+
+    None when no node does (mid-failover, all down) or more than one does (split brain: which
+    one's WAL is the cluster's is not for the stream to decide); `answers` maps node -> in
+    recovery, None when it did not answer.
+    """
+    primaries = [name for name, in_recovery in answers.items() if in_recovery is False]
+    return primaries[0] if len(primaries) == 1 else None
+
+
+def backoff(attempt: int, first: float = 1.0, cap: float = 10.0) -> float:
+    """Seconds before looking for the primary again after `attempt` failed tries in a row (0: at once)."""
+    return 0.0 if attempt <= 0 else min(first * 2 ** (attempt - 1), cap)

@@ -5,11 +5,13 @@ import pytest
 from recovery.wal.streaming import (
     WAL_PAGE,
     assemble,
+    backoff,
     chunk_key,
     chunk_start,
     completed,
     newest_partial,
     partial_due,
+    pick_primary,
     written_length,
 )
 
@@ -60,3 +62,14 @@ def test_chunks_resend_the_last_page_and_assemble_to_the_received_bytes() -> Non
 def test_assemble_refuses_a_missing_chunk() -> None:
     with pytest.raises(ValueError, match="gap at offset 8192"):
         assemble([(0, bytes(WAL_PAGE)), (2 * WAL_PAGE, b"x")])
+
+
+def test_the_stream_follows_the_one_node_answering_as_primary() -> None:
+    assert pick_primary({"primary": None, "standby": False}) == "standby"  # failed over
+    assert pick_primary({"primary": False, "standby": True}) == "primary"
+    assert pick_primary({"primary": None, "standby": True}) is None  # mid-failover: wait
+    assert pick_primary({"primary": False, "standby": False}) is None  # split brain: not the stream's call
+
+
+def test_looking_for_the_primary_backs_off_to_a_cap() -> None:
+    assert [backoff(n) for n in range(6)] == [0.0, 1.0, 2.0, 4.0, 8.0, 10.0]
