@@ -162,6 +162,7 @@ def test_the_stream_follows_a_failover_to_the_new_primary(fresh_lab: Lab, tmp_pa
         assert int(name[:8], 16) >= 2  # the new primary's timeline
         partial = partial_prefix(f"{name}.partial")
         _until(lambda: len(_stored(store, partial)) >= offset, f"{partial} covering offset {offset}")
+        assert store.head(wal_key(f"{name[:8]}.history")) is not None  # streamed too: no archive_command here
     finally:
         streamer.send_signal(signal.SIGTERM)
         out, err = streamer.communicate(timeout=60)
