@@ -101,7 +101,7 @@ class Downloader:
         except ValueError as err:
             raise VerificationFailed(f"{partial_prefix(name + PARTIAL)}: {err}") from None
         log.warning("%s: served the streamed partial segment (%d bytes received in %d chunk(s), zero-padded "
-                    "to %d): the WAL after byte %d never reached the bucket", name, len(body), len(parts),
+                    "to %d): nothing after byte %d of it is in the bucket", name, len(body), len(parts),
                     len(whole), len(body))
         return whole
 
