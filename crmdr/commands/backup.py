@@ -252,16 +252,17 @@ def prune(
     _, _, store = _context(inventory)
     done = run_prune(store, datetime.now(UTC), dry_run=dry_run, grace=grace)
     if json_out:
-        emit_json({"kept_newest_verified": done.plan.kept, "outcomes": done.outcomes, "orphans": done.orphans})
+        emit_json({"kept_newest_verified": done.plan.kept, "outcomes": done.outcomes, "orphans": done.orphans,
+                   "partials": done.partials})
     else:
         say(f"newest verified point kept: {done.plan.kept or 'none'}")
-        for item, outcome in [*done.outcomes.items(), *done.orphans.items()]:
+        for item, outcome in [*done.outcomes.items(), *done.partials.items(), *done.orphans.items()]:
             say(f"{item}: {outcome}")
         if not done.outcomes:
             say("nothing is past retention")
         if not done.orphans:
             say("no orphans (objects without a manifest, unfinished uploads)")
-    kept = [item for item, outcome in done.outcomes.items() if outcome.startswith("kept")]
+    kept = [item for item, outcome in [*done.outcomes.items(), *done.partials.items()] if outcome.startswith("kept")]
     if kept:
         raise CheckFailed(f"{len(kept)} item(s) could not be deleted (Object Lock or S3 refused): "
                           + ", ".join(kept))
@@ -280,6 +281,7 @@ def wal_stream(
     from policies.durations import parse_duration
     from policies.errors import ConfigError, interrupted
     from recovery.backups.take import source
+    from recovery.inventory import HostNode
     from recovery.wal.archiver import Uploader
     from recovery.wal.streamer import SLOT, Progress, stream
 
@@ -296,14 +298,16 @@ def wal_stream(
         say(f"streaming WAL from {loaded.database.primary.name} (slot {SLOT}) into s3://{store.bucket}/"
             f"{store.prefix}; partial every {every:g} s; stop with SIGTERM or Ctrl-C")
     try:
-        stream(source(loaded), Uploader(store, tier), where, every, progress)
+        stream(source(loaded), Uploader(store, tier), where, every, progress,
+               [node for node in loaded.database.nodes() if isinstance(node, HostNode)])
     except KeyboardInterrupt as err:
         stop = interrupted(err)
         if json_out:
             emit_json({"segments": progress.segments, "partial": progress.partial,
                        "partial_bytes": progress.partial_bytes, "partial_uploads": progress.partial_uploads,
-                       "slot": SLOT, "stopped_by": stop.signal_name})
+                       "slot": SLOT, "streamed_from": progress.sources, "stopped_by": stop.signal_name})
         raise stop.with_message(
             f"wal stream stopped by {stop.signal_name}: {len(progress.segments)} segment(s) stored, last partial "
-            f"{progress.partial or 'none'} ({progress.partial_bytes} bytes); slot {SLOT} keeps the primary's WAL "
-            "until the stream runs again (drop it if it will not)") from None
+            f"{progress.partial or 'none'} ({progress.partial_bytes} bytes); slot {SLOT} on "
+            f"{', '.join(dict.fromkeys(progress.sources)) or 'the primary'} keeps its WAL until the stream runs "
+            "again (drop it if it will not)") from None

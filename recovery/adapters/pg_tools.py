@@ -151,11 +151,12 @@ def controldata_identity(bin_dir: str, data_dir: Path) -> tuple[str, int]:
 def receivewal_command(bin_dir: str, host: str, port: int, user: str, directory: str, slot: str) -> list[str]:
     """Stream WAL into `directory` through a physical slot, fsyncing each write (--synchronous).
 
-    Without --no-loop it reconnects after a lost connection; --create-slot --if-not-exists makes
-    the slot on first use, so the primary keeps WAL the streamer has not received yet.
+    --no-loop: it exits when the connection is lost, so the caller can look for the primary
+    (after a failover it is another node) instead of retrying a dead one; the slot is made first
+    (`create_slot_command`), so the primary keeps WAL the streamer has not received yet.
     """
     return [tool("pg_receivewal", bin_dir), "-d", LIVENESS, "-h", host, "-p", str(port), "-U", user,
-            "--no-password", "-D", directory, "-S", slot, "--synchronous"]
+            "--no-password", "-D", directory, "-S", slot, "--synchronous", "--no-loop"]
 
 
 def create_slot_command(bin_dir: str, host: str, port: int, user: str, slot: str) -> list[str]:

@@ -93,6 +93,7 @@ class RetentionPlan:
     points: list[str]  # recovery point ids whose objects may go
     wal: list[str]  # archived WAL files older than every point that stays
     kept: str | None  # the newest verified point, never deleted
+    wal_start: int | None = None  # the oldest segment number a remaining physical point needs
 
 
 def retention_plan(catalog: Catalog, wal_names: list[str], now: datetime) -> RetentionPlan:
@@ -102,10 +103,10 @@ def retention_plan(catalog: Catalog, wal_names: list[str], now: datetime) -> Ret
     starts = [segment_of(p.start_lsn, p.cluster.timeline) for p in remaining
               if p.kind == "physical" and p.start_lsn]
     wal: list[str] = []
-    if starts:
-        oldest = min(s.number for s in starts)
+    oldest = min((s.number for s in starts), default=None)
+    if oldest is not None:
         wal = [name for name in wal_names
                if (segment := parse_segment(name[:24])) is not None and segment.number < oldest
                and not name.endswith(".history")]
     best = newest_verified(catalog)
-    return RetentionPlan(sorted(doomed), sorted(wal), best.point.id if best else None)
+    return RetentionPlan(sorted(doomed), sorted(wal), best.point.id if best else None, oldest)

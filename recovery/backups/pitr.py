@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from policies.errors import ConfigError
 from recovery.backups.catalog import PointStatus
 from recovery.backups.manifest import RecoveryPoint
+from recovery.wal.partials import StreamedPartial
 from recovery.wal.segments import Segment, chain, parse_segment, segment_of, timeline_reasons
 
 LISTING_RESOLUTION = timedelta(seconds=1)
@@ -38,13 +39,15 @@ class RestorePlan:
     segments: int  # archived segments after the point that recovery may read
     last_segment: str | None
     archive_end: datetime | None
+    partial: StreamedPartial | None = None  # the streamed partial segment recovery ends with
 
     def describe(self) -> str:
         until = self.target_time.isoformat() if self.target_time else "the end of the archived WAL"
         wal = f"{self.segments} archived segment(s) up to {self.last_segment}" if self.last_segment \
             else "no archived WAL after it"
+        tail = f", {self.partial.describe()}" if self.partial else ""
         return f"recovery point {self.point.id} (finished {self.point.finished_at.isoformat()}), " \
-               f"recover to {until}; {wal}"
+               f"recover to {until}; {wal}{tail}"
 
 
 @dataclass(frozen=True)
@@ -149,18 +152,27 @@ def _gap(point: RecoveryPoint, files: Sequence[ArchivedFile], used: list[tuple[S
 
 
 def choose(points: Sequence[PointStatus], files: Sequence[ArchivedFile], *, point_id: str | None,
-           target: datetime | None, now: datetime) -> RestorePlan | Refusal:
-    """The point to restore and the WAL to replay, or the reason it cannot be done."""
+           target: datetime | None, now: datetime, partial: StreamedPartial | None = None) -> RestorePlan | Refusal:
+    """The point to restore and the WAL to replay, or the reason it cannot be done.
+
+    `partial` (`partials.restorable`: the streamed partial restore_command would serve) counts
+    as the archive's last file, stored when its newest chunk was; the plan names it when used.
+    """
     if target is not None and target > now:
         return Refusal(f"--to-time {target.isoformat()} is in the future (now {now.isoformat()}): "
                        "nothing is archived yet for that time", True)
     picked = _pick(points, point_id, target)
     if isinstance(picked, Refusal):
         return picked
+    if partial is not None and partial.stored_at is not None:
+        files = [*files, ArchivedFile(partial.segment, partial.stored_at)]
     used, refusal = _reach(picked, files, target)
     refusal = refusal or _gap(picked, files, used, target)
     if refusal is not None:
         return refusal
-    last = max(used, key=lambda u: u[0].number) if used else None
-    return RestorePlan(point=picked, target_time=target, segments=len(used),
-                       last_segment=last[0].name() if last else None, archive_end=last[1] if last else None)
+    tail = partial if partial is not None and any(seg.name() == partial.segment for seg, _ in used) else None
+    archived = [u for u in used if tail is None or u[0].name() != tail.segment]
+    last = max(archived, key=lambda u: u[0].number) if archived else None
+    return RestorePlan(point=picked, target_time=target, segments=len(archived),
+                       last_segment=last[0].name() if last else None,
+                       archive_end=max(when for _, when in used) if used else None, partial=tail)

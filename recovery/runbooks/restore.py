@@ -34,8 +34,10 @@ from recovery.runbooks.journal.files import read_events
 from recovery.runbooks.run import Options, Runbook, RunResult, execute
 from recovery.runbooks.site import Site, open_site
 from recovery.wal.archive import remote_inventory_path
+from recovery.wal.partials import parse_chunk, replay_evidence, replay_note, restorable
 from recovery.wal.segments import WAL
 from recovery.wal.spool import restore_command
+from recovery.wal.streaming import PARTIAL_PREFIX
 
 PROMOTE_WAIT_SECONDS = 900.0
 FETCH_SECONDS = 6 * 3600.0
@@ -275,6 +277,9 @@ def _validate(r: Restore) -> str:
         "point": r.plan.point.id, "target_time": r.plan.target_time.isoformat() if r.plan.target_time else None,
         "restored_lsn": replayed, "timeline": int(walfile[:8], 16), "restore_seconds": _restore_seconds(r),
         "kept_aside": r.aside, "original_data": r.original()})
+    if r.plan.partial is not None:
+        archived = r.site.store.head(f"{WAL}{r.plan.partial.segment}") is not None
+        r.evidence["streamed_partial"] = replay_evidence(r.plan.partial, r.plan.last_segment, replayed, archived)
     r.host.sh(f"rm -f {q(r.restoring)}", timeout=30)  # the restored data is the host's own from now on
     return json.dumps(r.evidence, sort_keys=True)
 
@@ -311,8 +316,9 @@ def decide(site: Site, options: Options) -> RestorePlan:
     target_time = parse_time(options.to_time) if options.to_time else None
     files = [ArchivedFile(obj.key[len(WAL):], obj.last_modified) for obj in site.store.list(WAL)
              if obj.last_modified is not None]
+    chunks = [c for obj in site.store.list(PARTIAL_PREFIX) if (c := parse_chunk(obj.key, obj.size, obj.last_modified))]
     decision = choose(read_catalog(site.store).points, files, point_id=options.point, target=target_time,
-                      now=site.clock.now())
+                      now=site.clock.now(), partial=restorable([f.name for f in files], chunks))
     if isinstance(decision, Refusal):
         raise (ConfigError if decision.bad_input else Refused)(decision.reason)
     return decision
@@ -375,11 +381,17 @@ def finished_message(site: Site, r: Restore) -> str:
         dns = f"{site.inventory.dns.record_name} unchanged ({err})"
     return (f"restore done: {r.target} is now a standalone primary on timeline {r.evidence.get('timeline')}, "
             f"restored from {r.plan.point.id} to {until} (replayed to {r.evidence.get('restored_lsn')}). "
+            f"{_partial_note(r)}"
             f"DNS was NOT moved: {dns}. WAL archiving is off on {r.target} (archive_command ''): re-install "
             f"it with `crmdr backup wal install` once {r.target} is to be the primary. "
             f"{_kept(r)} To make {r.target} a standby of {site.other(r.target)} again: `crmdr failback --to "
             f"{site.other(r.target)} --yes` (its timeline fork is detected and it is rewound or re-cloned; what "
             f"it holds then is replaced).")
+
+
+def _partial_note(r: Restore) -> str:
+    found = r.evidence.get("streamed_partial")
+    return f"{replay_note(found)} " if isinstance(found, dict) else ""
 
 
 def _kept(r: Restore) -> str:

@@ -93,7 +93,7 @@ def fetch(inventory_file: Path, name: str, target: Path) -> None:
     from recovery.wal.restore_queue import Downloader
 
     try:
-        Downloader.open(inventory_file).download(name, target)
+        Downloader.open(inventory_file).download(name, target, partial=True)
     except ObjectNotFound as err:
         raise FileNotFoundError(str(err)) from None
     except DrError as err:

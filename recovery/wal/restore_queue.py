@@ -29,8 +29,10 @@ from recovery.adapters.s3_store import S3ObjectStore
 from recovery.inventory import load_inventory
 from recovery.ports import ObjectNotFound
 from recovery.wal import daemon
-from recovery.wal.segments import wal_key
+from recovery.wal.partials import chunk_reason, padded, parse_chunk, serve_refusal
+from recovery.wal.segments import WAL, parse_segment, wal_key
 from recovery.wal.spool import QUEUE_BYTES, SHA256_META, manifest_reason, prefetch_window, replay_position, stale
+from recovery.wal.streaming import PARTIAL, assemble, partial_prefix
 
 log = logging.getLogger("crmdr.wal_restore_queue")
 MISS_BACKOFF = 1.0  # seconds before a segment a prefetch did not find is tried again
@@ -47,17 +49,61 @@ class Downloader:
     def open(cls, inventory_file: Path) -> "Downloader":
         return cls(S3ObjectStore(load_inventory(inventory_file), lock_mode="GOVERNANCE"))
 
-    def download(self, name: str, target: Path) -> None:
-        """Write the archived file to `target` once its bytes match the manifest's SHA-256."""
-        data, metadata = self.store.get_with_metadata(wal_key(name))
-        if reason := manifest_reason(name, metadata.get(SHA256_META), hashlib.sha256(data).hexdigest()):
-            raise VerificationFailed(reason)
-        partial = target.with_name(f".{target.name}.{os.getpid()}.crmdr-partial")
+    def download(self, name: str, target: Path, *, partial: bool = False) -> None:
+        """Write the archived file to `target` once its bytes match the manifest's SHA-256.
+
+        With `partial` (replay asks for this very file), a segment not in `wal/` may come from
+        its streamed partial (`partial_segment`); a prefetch never serves one.
+        """
         try:
-            partial.write_bytes(data)
-            partial.replace(target)
+            data, metadata = self.store.get_with_metadata(wal_key(name))
+        except ObjectNotFound:
+            if not partial:
+                raise
+            data = self.partial_segment(name)
+        else:
+            if reason := manifest_reason(name, metadata.get(SHA256_META), hashlib.sha256(data).hexdigest()):
+                raise VerificationFailed(reason)
+        partial_file = target.with_name(f".{target.name}.{os.getpid()}.crmdr-partial")
+        try:
+            partial_file.write_bytes(data)
+            partial_file.replace(target)
         finally:
-            partial.unlink(missing_ok=True)
+            partial_file.unlink(missing_ok=True)
+
+    def partial_segment(self, name: str) -> bytes:
+        """The streamed partial of segment `name`: each chunk checked, assembled, padded to a segment.
+
+        ObjectNotFound when there is none or it must not be served (`partials.serve_refusal`);
+        VerificationFailed, naming the key, for a chunk whose SHA-256 differs or a missing chunk.
+        """
+        if (segment := parse_segment(name)) is None:
+            raise ObjectNotFound(f"{wal_key(name)} is not archived")
+        chunks = [c for obj in self.store.list(partial_prefix(name + PARTIAL))
+                  if (c := parse_chunk(obj.key, obj.size)) is not None]
+        if not chunks:
+            raise ObjectNotFound(f"{wal_key(name)} is not archived and has no streamed partial")
+        names = [obj.key[len(WAL):] for obj in self.store.list(f"{WAL}{name[:8]}")]
+        later = f"{segment.timeline + 1:08X}.history"
+        if self.store.head(wal_key(later)) is not None:
+            names.append(later)
+        if reason := serve_refusal(name, names):
+            raise ObjectNotFound(f"{wal_key(name)} is not archived; {reason}")
+        parts = []
+        for chunk in chunks:
+            data, metadata = self.store.get_with_metadata(chunk.key)
+            if reason := chunk_reason(chunk, metadata.get(SHA256_META), hashlib.sha256(data).hexdigest()):
+                raise VerificationFailed(reason)
+            parts.append((chunk.start, data))
+        try:
+            body = assemble(parts)
+            whole = padded(body)
+        except ValueError as err:
+            raise VerificationFailed(f"{partial_prefix(name + PARTIAL)}: {err}") from None
+        log.warning("%s: served the streamed partial segment (%d bytes received in %d chunk(s), zero-padded "
+                    "to %d): nothing after byte %d of it is in the bucket", name, len(body), len(parts),
+                    len(whole), len(body))
+        return whole
 
 
 class RestoreQueue:
@@ -74,10 +120,11 @@ class RestoreQueue:
 
     def _fetch(self, name: str, wanted: bool) -> None:
         try:
-            self.downloader.download(name, self.queue / "ready" / name)
-        except ObjectNotFound:
+            self.downloader.download(name, self.queue / "ready" / name, partial=wanted)
+        except ObjectNotFound as err:
             self.missed[name] = time.monotonic()
             if wanted:
+                log.info("%s: %s", name, err)  # the end of the archive, or why its streamed partial is not served
                 daemon.write_atomic(self.queue / "missing" / name, "not archived")
         except (DrError, OSError) as err:
             self.missed[name] = time.monotonic()

@@ -55,12 +55,16 @@ def ack_reason(record: str, sha256: str, size: int) -> str | None:
     return None
 
 
-def manifest_reason(name: str, expected: str | None, actual: str) -> str | None:
-    """Why a fetched WAL file must not be replayed (None: its bytes match the manifest's SHA-256)."""
+def manifest_reason(name: str, expected: str | None, actual: str, *, key: str | None = None) -> str | None:
+    """Why a fetched WAL file must not be replayed (None: its bytes match the manifest's SHA-256).
+
+    `key`: the object read, when not `wal/<name>` (a streamed partial's chunk carries its own).
+    """
+    where = key or f"wal/{name}"
     if not expected:
-        return f"wal/{name} has no SHA-256 in the WAL manifest (object metadata '{SHA256_META}')"
+        return f"{where} has no SHA-256 in the WAL manifest (object metadata '{SHA256_META}')"
     if expected.lower() != actual:
-        return f"wal/{name} is corrupt: SHA-256 {actual[:16]}… differs from the manifest's {expected[:16]}…"
+        return f"{where} is corrupt: SHA-256 {actual[:16]}… differs from the manifest's {expected[:16]}…"
     return None
 
 

@@ -4,8 +4,9 @@ Completed segments go through the archiver's Uploader (key `wal/<name>`, SHA-256
 metadata, SSE-KMS, Object Lock for the tier's retention; the same bytes already archived are
 left alone, other bytes under the name are an error). The `.partial` segment's newly received
 part goes up, locked the same way, as a chunk (`recovery.wal.streaming`) every `every` seconds
-when it changed. A stored completed segment
-is removed locally; the `.partial` stays, so pg_receivewal resumes where it was.
+when it changed. A stored completed segment is removed locally; the `.partial` stays, so
+pg_receivewal resumes where it was. When pg_receivewal exits (run with --no-loop) the primary is
+looked for again among the inventory's nodes, so the stream follows a failover or switchover.
 """
 
 import hashlib
@@ -14,23 +15,31 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import psycopg
+
 from policies.errors import HostError
 from recovery.adapters import pg_tools
+from recovery.adapters.postgres import connect
 from recovery.backups.take import Source
+from recovery.inventory import HostNode
 from recovery.wal.archiver import Uploader
 from recovery.wal.spool import SHA256_META
 from recovery.wal.streaming import (
+    PARTIAL,
     WRITTEN_META,
+    backoff,
     chunk_key,
     chunk_start,
     completed,
     last_message,
     newest_partial,
     partial_due,
+    pick_primary,
     written_length,
 )
 
@@ -38,6 +47,8 @@ log = logging.getLogger("crmdr.wal_stream")
 SLOT = "crmdr_wal_stream"
 POLL = 0.1
 LOG_TAIL = 8192  # bytes of pg_receivewal's log read for its last message
+STABLE = 10.0  # seconds pg_receivewal must have run for its exit to restart the backoff
+SUPERSEDED = ".crmdr-superseded"
 
 
 @dataclass
@@ -48,6 +59,7 @@ class Progress:
     partial: str | None = None  # the newest partial stored, and its received bytes
     partial_bytes: int = 0
     partial_uploads: int = 0
+    sources: list[str] = field(default_factory=list)  # the nodes streamed from, in order
 
 
 class Streamer:
@@ -58,7 +70,7 @@ class Streamer:
         self._last_look: float | None = None
         self._sent: tuple[str, int, str] | None = None  # partial name, bytes sent, their SHA-256
 
-    def step(self, now: float) -> None:
+    def step(self, now: float, *, force: bool = False) -> None:
         names = os.listdir(self.directory)
         for name in completed(names):
             done, _ = self.uploader.store_bytes((self.directory / name).read_bytes(), name)
@@ -66,7 +78,7 @@ class Streamer:
             self.progress.segments.append(name)
             (self.directory / name).unlink()
         partial = newest_partial(names)
-        if partial is None or not partial_due(now, self._last_look, self.every):
+        if partial is None or not (force or partial_due(now, self._last_look, self.every)):
             return
         self._last_look = now
         try:
@@ -85,6 +97,18 @@ class Streamer:
         self._sent = (partial, end, digest)
         self.progress.partial, self.progress.partial_bytes = partial, end
         self.progress.partial_uploads += 1
+
+    def flush(self) -> None:
+        """Store what was received, now (pg_receivewal has stopped)."""
+        self.step(time.monotonic(), force=True)
+
+    def set_aside(self) -> None:
+        """Rename the local partials (of a node no longer primary): its bytes are stored; the new one starts anew."""
+        for name in os.listdir(self.directory):
+            if name.endswith(PARTIAL):
+                (self.directory / name).rename(self.directory / f"{name}{SUPERSEDED}")
+                log.warning("%s set aside as %s%s: the primary changed", name, name, SUPERSEDED)
+        self._sent = None
 
 
 def _run(command: list[str], password: str | None, log_file: IO[bytes]) -> subprocess.Popen[bytes]:
@@ -110,33 +134,70 @@ def _ended(code: int) -> str:
         return f"was killed by signal {-code}"
 
 
-def stream(src: Source, uploader: Uploader, directory: Path, every: float, progress: Progress) -> None:
+def stream(src: Source, uploader: Uploader, directory: Path, every: float, progress: Progress,
+           nodes: Sequence[HostNode] = ()) -> None:
     """Run until interrupted (SIGTERM/SIGINT raise Interrupted here); pg_receivewal is stopped on the way out.
 
-    HostError when pg_receivewal cannot create the slot or exits by itself (naming how it ended and what it
-    wrote to its log in this run).
+    When pg_receivewal exits (the primary went away), the one node of `nodes` answering as a
+    primary is streamed from next (backoff while none or two do); a partial received from a
+    node no longer primary is set aside locally (its bytes are in the bucket; the new primary's
+    timeline starts a new one). HostError when the first slot cannot be created.
     """
     wal_dir, log_path = directory / "wal", directory / "pg_receivewal.log"
     wal_dir.mkdir(parents=True, exist_ok=True)
-    node, user = src.node, src.replication_user
+    streamer = Streamer(uploader, wal_dir, every, progress)
+    node: HostNode | None = src.node
+    failures = 0
     with log_path.open("ab") as log_file:
-        since = log_file.seek(0, os.SEEK_END)
-        created = _run(pg_tools.create_slot_command(node.bin_dir, node.host, node.pg_port, user, SLOT),
-                       src.replication_password, log_file)
-        if created.wait() != 0:
+        while True:
+            ran = _receive(src, node, streamer, log_file, log_path) if node is not None else 0.0
+            failures = 0 if ran >= STABLE else failures + 1
+            time.sleep(backoff(failures))
+            found = _primary(src, nodes or [src.node])
+            if found is not None and progress.sources and found.name != progress.sources[-1]:
+                streamer.set_aside()
+            node = found
+
+
+def _receive(src: Source, node: HostNode, streamer: Streamer, log_file: IO[bytes], log_path: Path) -> float:
+    """Stream from `node` until pg_receivewal exits: the seconds it ran (0 when the slot could not be made)."""
+    user, first = src.replication_user, not streamer.progress.sources
+    since = log_file.seek(0, os.SEEK_END)
+    created = _run(pg_tools.create_slot_command(node.bin_dir, node.host, node.pg_port, user, SLOT),
+                   src.replication_password, log_file)
+    if created.wait() != 0:
+        if first:
             raise HostError(f"pg_receivewal could not create slot {SLOT} on {node.name}: {_said(log_path, since)}")
-        receiver = _run(pg_tools.receivewal_command(node.bin_dir, node.host, node.pg_port, user, str(wal_dir), SLOT),
-                        src.replication_password, log_file)
-        streamer = Streamer(uploader, wal_dir, every, progress)
+        log.warning("could not create slot %s on %s: %s", SLOT, node.name, _said(log_path, since))
+        return 0.0
+    receiver = _run(pg_tools.receivewal_command(node.bin_dir, node.host, node.pg_port, user, str(streamer.directory),
+                                                SLOT), src.replication_password, log_file)
+    began = time.monotonic()
+    streamer.progress.sources.append(node.name)
+    try:
+        while receiver.poll() is None:
+            streamer.step(time.monotonic())
+            time.sleep(POLL)
+        log.warning("pg_receivewal from %s %s: %s; looking for the primary", node.name,
+                    _ended(receiver.returncode), _said(log_path, since))
+        return time.monotonic() - began
+    finally:
+        if receiver.poll() is None:
+            receiver.terminate()  # PostgreSQL 15's pg_receivewal flushes and exits on SIGTERM
+            receiver.wait(timeout=30)
+        streamer.flush()  # what it flushed last
+
+
+def _primary(src: Source, nodes: Sequence[HostNode]) -> HostNode | None:
+    """The one node answering as a primary now, or None (`streaming.pick_primary`)."""
+    answers: dict[str, bool | None] = {}
+    for node in nodes:
         try:
-            while receiver.poll() is None:
-                streamer.step(time.monotonic())
-                time.sleep(POLL)
-            raise HostError(f"pg_receivewal {_ended(receiver.returncode)}: {_said(log_path, since)}; slot {SLOT} "
-                            "keeps the primary's WAL until the stream runs again (drop it if it will not)")
-        finally:
-            if receiver.poll() is None:
-                receiver.terminate()  # PostgreSQL 15's pg_receivewal flushes and exits on SIGTERM
-                receiver.wait(timeout=30)
-            streamer.every = 0.0
-            streamer.step(time.monotonic())  # what it flushed last
+            with connect(node.host, node.pg_port, user=src.user, password=src.password, dbname=src.dbname,
+                         timeout=3) as conn:
+                row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+            answers[node.name] = bool(row[0]) if row else None
+        except (HostError, psycopg.Error):
+            answers[node.name] = None
+    name = pick_primary(answers)
+    return next((node for node in nodes if node.name == name), None)

@@ -9,7 +9,7 @@ Lock keeps every version) then holds each partial's bytes about once, not once p
 the primary's WAL to within seconds instead of to the last completed segment.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from recovery.wal.segments import parse_segment
 
@@ -78,3 +78,19 @@ def last_message(log: str) -> str:
     lines = [" ".join(line.split()) for line in log.splitlines() if line.strip()]
     starts = [i for i, line in enumerate(lines) if line.startswith("pg_receivewal: ")]
     return " ".join(lines[starts[-1]:] if starts else lines[-1:])
+
+
+def pick_primary(answers: Mapping[str, bool | None]) -> str | None:
+    """The node to stream from: the one node answering as a primary (`pg_is_in_recovery()` false).
+
+    None when no node does (mid-failover, all down) or more than one does (split brain: which
+    one's WAL is the cluster's is not for the stream to decide); `answers` maps node -> in
+    recovery, None when it did not answer.
+    """
+    primaries = [name for name, in_recovery in answers.items() if in_recovery is False]
+    return primaries[0] if len(primaries) == 1 else None
+
+
+def backoff(attempt: int, first: float = 1.0, cap: float = 10.0) -> float:
+    """Seconds before looking for the primary again after `attempt` failed tries in a row (0: at once)."""
+    return 0.0 if attempt <= 0 else min(first * 2 ** (attempt - 1), cap)

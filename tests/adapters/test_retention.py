@@ -63,3 +63,27 @@ def test_prune_deletes_expired_keeps_locked_and_newest_verified(store: S3ObjectS
     assert store.head("points/b-locked/base.tar") is not None
     assert store.head(manifest_key("b-locked")) is not None  # the manifest goes last: still listed
     assert store.head(manifest_key("c-verified")) is not None
+
+
+def test_prune_removes_streamed_partials_archived_whole_or_older_than_every_point(store: S3ObjectStore) -> None:
+    add_point(store, "c-verified", 1, verified=True)  # its WAL starts in segment 3
+    chunk = "wal-partial/{}.partial/{:08X}"
+    old, archived, receiving, locked = (f"00000001000000000000000{n}" for n in (2, 4, 5, 6))
+    for segment in (old, archived, receiving):
+        for start in (0, 0x2000):
+            store.put_bytes(chunk.format(segment, start), b"w")
+    store.put_bytes(chunk.format(locked, 0), b"w", retain_until=NOW + timedelta(days=1))
+    for segment in (archived, locked):
+        store.put_bytes(f"wal/{segment}", b"whole")
+
+    dry = prune(store, NOW, dry_run=True).partials
+    done = prune(store, NOW, dry_run=False)
+
+    assert dry[f"wal-partial/{old}.partial/"] == \
+        "would delete (2 chunk(s), older than the WAL start of every kept recovery point)"
+    assert done.partials[f"wal-partial/{archived}.partial/"] == f"deleted (2 chunk(s), wal/{archived} is archived whole)"
+    assert done.partials[f"wal-partial/{old}.partial/"].startswith("deleted (2 chunk(s)")
+    assert done.partials[f"wal-partial/{locked}.partial/"].startswith("locked until ")
+    assert f"wal-partial/{receiving}.partial/" not in done.partials  # the newest WAL: restore may need it
+    assert [o.key for o in store.list("wal-partial/")] == [
+        chunk.format(receiving, 0), chunk.format(receiving, 0x2000), chunk.format(locked, 0)]

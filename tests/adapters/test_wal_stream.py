@@ -6,13 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from policies.errors import DrError
+from policies.errors import DrError, VerificationFailed
 from policies.sla import load_policy
 from recovery.adapters.s3_store import S3ObjectStore
 from recovery.inventory import inventory_tier
+from recovery.ports import ObjectNotFound
 from recovery.wal.archiver import Uploader
+from recovery.wal.restore_queue import Downloader
+from recovery.wal.segments import SEGMENT_SIZE
 from recovery.wal.streamer import Progress, Streamer
-from recovery.wal.streaming import WAL_PAGE, assemble, partial_prefix
+from recovery.wal.streaming import WAL_PAGE, assemble, chunk_key, partial_prefix
 from tests.adapters.conftest import locked_dr_bucket
 from tests.conftest import make_inventory
 
@@ -67,3 +70,62 @@ def test_other_bytes_under_an_archived_name_stop_the_stream_and_are_not_stored(m
     stored = uploader.store.head(f"wal/{OTHER}")
     assert stored is not None and stored.sha256 == hashlib.sha256(b"a" * 100).hexdigest()
     assert (tmp_path / OTHER).exists()  # kept for the operator
+
+
+def _streamed(moto_url: str, tmp_path: Path) -> tuple[Uploader, Downloader]:
+    """RECEIVING streamed as two chunks (2 pages, then 3) after DONE was archived whole."""
+    uploader = _uploader(moto_url)
+    uploader.store_bytes(b"wal" * 1000, DONE)
+    partial = tmp_path / f"{RECEIVING}.partial"
+    streamer = Streamer(uploader, tmp_path, 0.0, Progress())
+    for pages in (2, 3):
+        partial.write_bytes(_received(pages))
+        streamer.step(float(pages))
+    return uploader, Downloader(uploader.store)
+
+
+def test_restore_serves_the_streamed_partial_padded_only_when_replay_asks(moto_url: str, tmp_path: Path) -> None:
+    _, downloader = _streamed(moto_url, tmp_path)
+    target = tmp_path / "restored"
+
+    downloader.download(RECEIVING, target, partial=True)
+
+    assert target.read_bytes() == _received(3)[:3 * WAL_PAGE].ljust(SEGMENT_SIZE, b"\0")
+    with pytest.raises(ObjectNotFound):  # a prefetch never serves a partial
+        downloader.download(RECEIVING, tmp_path / "prefetched")
+    with pytest.raises(ObjectNotFound, match="has no streamed partial"):
+        downloader.download(OTHER, tmp_path / "other", partial=True)
+
+
+def test_the_archived_segment_wins_and_a_completed_later_one_makes_the_partial_stale(moto_url: str,
+                                                                                       tmp_path: Path) -> None:
+    uploader, downloader = _streamed(moto_url, tmp_path)
+    uploader.store_bytes(b"later" * 100, "00000001000000000000000A")
+
+    with pytest.raises(ObjectNotFound, match="stale: wal/00000001000000000000000A completed after it"):
+        downloader.download(RECEIVING, tmp_path / "stale", partial=True)
+    uploader.store_bytes(b"whole" * 100, RECEIVING)
+    downloader.download(RECEIVING, tmp_path / "whole", partial=True)
+    assert (tmp_path / "whole").read_bytes() == b"whole" * 100
+
+
+def test_a_chunk_whose_sha256_differs_is_never_served(moto_url: str, tmp_path: Path) -> None:
+    uploader, downloader = _streamed(moto_url, tmp_path)
+    first = uploader.store.list(partial_prefix(f"{RECEIVING}.partial"))[0].key
+    honest = uploader.store.head(first)
+    assert honest is not None and honest.sha256
+    uploader.store.put_bytes(first, b"\x02" * WAL_PAGE, metadata={"sha256": honest.sha256})  # a newer version
+
+    with pytest.raises(VerificationFailed, match=f"{first} is corrupt"):
+        downloader.download(RECEIVING, tmp_path / "bad", partial=True)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_a_missing_chunk_is_a_gap_never_served(moto_url: str, tmp_path: Path) -> None:
+    uploader, downloader = _streamed(moto_url, tmp_path)
+    data = b"\x03" * WAL_PAGE
+    uploader.put_locked(chunk_key(f"{RECEIVING}.partial", 8 * WAL_PAGE), data,
+                        {"sha256": hashlib.sha256(data).hexdigest()})
+
+    with pytest.raises(VerificationFailed, match=f"wal-partial/{RECEIVING}.partial/: .* gap at offset 24576"):
+        downloader.download(RECEIVING, tmp_path / "gap", partial=True)

@@ -47,3 +47,4 @@ def test_retention_never_deletes_the_newest_verified_point() -> None:
     assert plan.points == ["p1200"]  # the 50-day-old one; the 40-day-old verified one stays
     assert plan.kept == "p960"
     assert plan.wal == ["000000010000000000000001"]  # older than every remaining point
+    assert plan.wal_start == 2  # the streamed partials before it go too (recovery.wal.partials.removable)

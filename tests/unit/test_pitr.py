@@ -8,6 +8,7 @@ from policies.errors import ConfigError
 from recovery.backups.catalog import PointStatus
 from recovery.backups.manifest import ClusterIdentity, ObjectEntry, RecoveryPoint, Verification, seal
 from recovery.backups.pitr import ArchivedFile, Refusal, RestorePlan, choose, parse_time
+from recovery.wal.partials import StreamedPartial
 from recovery.wal.segments import Segment
 
 pytestmark = pytest.mark.unit
@@ -169,3 +170,26 @@ def test_times_without_a_zone_are_utc() -> None:
     assert parse_time("2026-11-24T12:00:00+01:00") == datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
     with pytest.raises(ConfigError, match="--to-time 'yesterday' is not an ISO-8601 time"):
         parse_time("yesterday")
+
+
+PARTIAL = StreamedPartial("00000001000000000000000E", 40960, 3, at(1))
+
+
+def test_the_streamed_partial_ends_the_replay_and_the_plan_names_it() -> None:
+    plan = choose(POINTS, ARCHIVE, point_id=None, target=None, now=NOW, partial=PARTIAL)
+
+    assert isinstance(plan, RestorePlan) and plan.partial == PARTIAL
+    assert (plan.segments, plan.last_segment, plan.archive_end) == (6, "00000001000000000000000D", at(1))
+    assert "then the streamed partial segment 00000001000000000000000E" in plan.describe()
+    assert "40960 of 16777216 bytes received" in plan.describe()
+
+
+def test_a_time_only_the_streamed_partial_holds_is_reachable_and_one_before_it_does_not_use_it() -> None:
+    """Refused without the partial (after the newest archived WAL); with it, the partial is the last file."""
+    assert "after the newest archived WAL" in refused(choose(POINTS, ARCHIVE, point_id=None, target=at(5),
+                                                             now=NOW)).reason
+    late = choose(POINTS, ARCHIVE, point_id=None, target=at(5), now=NOW, partial=PARTIAL)
+    early = choose(POINTS, ARCHIVE, point_id=None, target=at(90), now=NOW, partial=PARTIAL)
+
+    assert isinstance(late, RestorePlan) and late.partial == PARTIAL
+    assert isinstance(early, RestorePlan) and early.partial is None and "partial" not in early.describe()

@@ -5,12 +5,14 @@ import pytest
 from recovery.wal.streaming import (
     WAL_PAGE,
     assemble,
+    backoff,
     chunk_key,
     chunk_start,
     completed,
     last_message,
     newest_partial,
     partial_due,
+    pick_primary,
     written_length,
 )
 
@@ -72,3 +74,14 @@ def test_last_message_is_the_last_pg_receivewal_line_with_its_hint_on_one_line()
                                  " max_replication_slots.")
     assert last_message("some other tool's line\n") == "some other tool's line"
     assert last_message("") == "" and last_message("\n \n") == ""
+
+
+def test_the_stream_follows_the_one_node_answering_as_primary() -> None:
+    assert pick_primary({"primary": None, "standby": False}) == "standby"  # failed over
+    assert pick_primary({"primary": False, "standby": True}) == "primary"
+    assert pick_primary({"primary": None, "standby": True}) is None  # mid-failover: wait
+    assert pick_primary({"primary": False, "standby": False}) is None  # split brain: not the stream's call
+
+
+def test_looking_for_the_primary_backs_off_to_a_cap() -> None:
+    assert [backoff(n) for n in range(6)] == [0.0, 1.0, 2.0, 4.0, 8.0, 10.0]
