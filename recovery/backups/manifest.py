@@ -8,13 +8,13 @@ Pure: no clock, no I/O.
 import hashlib
 import json
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from policies.errors import VerificationFailed
 from recovery.backups.compression import Compression
-from recovery.backups.validation import TableDigest
+from recovery.backups.validation import TEXT, TableDigest
 
 POINTS = "points/"
 
@@ -108,14 +108,17 @@ def verification_key(pid: str, checked_at: datetime, *, restore: bool = False) -
 
 # Fields added after format 1 was first written: left out of the seal while at their default,
 # so manifests sealed before they existed still match their own SHA-256.
-_LATER_FIELDS = {"compression": "none", "taken_from": None}
+_LATER_FIELDS: dict[str, object] = {"compression": "none", "taken_from": None}
+_LATER_DIGEST_FIELDS: dict[str, object] = {"method": TEXT}  # in each of `tables`
+
+
+def _without_defaults(body: dict[str, Any], later: dict[str, object]) -> dict[str, Any]:
+    return {name: value for name, value in body.items() if name not in later or value != later[name]}
 
 
 def _canonical(point: RecoveryPoint) -> bytes:
-    body = point.model_dump(mode="json", exclude={"manifest_sha256"})
-    for name, default in _LATER_FIELDS.items():
-        if body[name] == default:
-            del body[name]
+    body = _without_defaults(point.model_dump(mode="json", exclude={"manifest_sha256"}), _LATER_FIELDS)
+    body["tables"] = {name: _without_defaults(digest, _LATER_DIGEST_FIELDS) for name, digest in body["tables"].items()}
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 

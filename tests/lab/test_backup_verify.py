@@ -236,6 +236,58 @@ def test_row_deleted_after_checksums_fails_the_restore_test(lab: Lab, scratch_di
     assert list(scratch_dir.iterdir()) == []
 
 
+def primary(lab: Lab):  # type: ignore[no-untyped-def]
+    return connect(lab.settings.primary_ip.exploded, lab.settings.pg_port, user="crmdr",
+                   password=lab.password, dbname="crm")
+
+
+def test_row_changed_in_a_hash_record_table_fails_the_restore_test(lab: Lab, scratch_dir: Path) -> None:
+    """GIVEN digests taken with hash_record_extended, THEN one row's text changed (same row count)."""
+    bucket = Bucket(lab)
+    before = manifest(bucket, take_point(lab))
+    with primary(lab) as conn:
+        conn.execute("UPDATE accounts SET name = name || '.' WHERE id = 1")
+    pid = take_point(lab)
+    reseal(bucket, pid, tables=before.tables)
+
+    done = run(lab, "backup", "verify", "--id", pid, "--restore", scratch=scratch_dir)
+
+    assert before.tables["accounts"].method == "record"
+    assert done.returncode == 1
+    assert re.search(r"table accounts content checksum differs from the recovery point's", done.stderr), done.stderr
+    assert list(scratch_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["physical", "logical"])
+def test_a_table_with_a_json_column_is_digested_as_text_and_restores(lab: Lab, scratch_dir: Path, kind: str) -> None:
+    """GIVEN a table whose json column has no extended hash function (hash_record_extended would raise)."""
+    with primary(lab) as conn:
+        conn.execute("CREATE TABLE crmdr_t_events (id bigint PRIMARY KEY, body json, at point)")
+        conn.execute("""INSERT INTO crmdr_t_events SELECT g, json_build_object('n', g), point(g, g)
+                        FROM generate_series(1, 50) g""")
+    try:
+        pid = take_point(lab, kind)
+        point = manifest(Bucket(lab), pid)
+        restored = run(lab, "backup", "verify", "--id", pid, "--restore", "--json", scratch=scratch_dir)
+        bucket = Bucket(lab)
+        with primary(lab) as conn:
+            conn.execute("""UPDATE crmdr_t_events SET body = '{"n": 0}' WHERE id = 7""")
+        changed = take_point(lab, kind)
+        reseal(bucket, changed, tables=point.tables)
+        detected = run(lab, "backup", "verify", "--id", changed, "--restore", scratch=scratch_dir)
+    finally:
+        with primary(lab) as conn:
+            conn.execute("DROP TABLE crmdr_t_events")
+
+    assert point.tables["crmdr_t_events"].method == "text" and point.tables["crmdr_t_events"].rows == 50
+    assert point.tables["accounts"].method == "record"
+    assert restored.returncode == 0, restored.stderr
+    assert json.loads(restored.stdout)["ok"] is True
+    assert detected.returncode == 1
+    assert "table crmdr_t_events content checksum differs from the recovery point's" in detected.stderr
+    assert list(scratch_dir.iterdir()) == []
+
+
 def test_table_written_during_a_physical_backup_is_not_a_false_alarm(lab: Lab, scratch_dir: Path, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """GIVEN a write to `activities` while the base backup streams: the stream is held at its
