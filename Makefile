@@ -9,8 +9,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 DEBIAN_PACKAGES := postgresql postgresql-contrib openssh-server python3-venv chromium iptables default-jre-headless systemd poppler-utils
 BENCH_PACKAGES := pgbackrest patroni etcd-server etcd-client stunnel4
-# Two workers (pytest-xdist), whole files each; every worker its own lab address block (tests/conftest.py).
-PYTEST_ARGS ?= -n 2 --dist loadfile
+# Three workers (pytest-xdist; lab tests wait on timeouts as much as they compute), whole files each; every worker its own lab address block (tests/conftest.py).
+PYTEST_ARGS ?= -n 3 --dist loadfile
 
 .PHONY: setup system-packages demo test lint typecheck unit lab bench bench-setup clean
 
