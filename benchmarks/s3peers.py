@@ -6,7 +6,7 @@
 The benchmark makes a self-signed certificate and starts `weed server -s3` with it on its own
 address; each tool gets its own bucket on that one server:
 - crmdr: `backup.endpoint_url` https, `backup.ca_bundle` the certificate, `backup.encryption:
-  envelope` (SeaweedFS has no SSE-KMS; KMS stays on the lab's moto), an uncompressed tar;
+  envelope` (SeaweedFS has no SSE-KMS; KMS stays on the lab's moto), its default zstd stream;
 - pgBackRest: repo1-type=s3, compress-type=lz4, process-max=2, archive-async=y, TLS not verified
   (repo1-storage-verify-tls=n: its check of an IP-address certificate is not what is measured);
 - barman-cloud: `--lz4`, `-J 2`, AWS_CA_BUNDLE the certificate; it has no verify command.
