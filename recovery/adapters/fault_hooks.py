@@ -33,14 +33,14 @@ def pause(point: str) -> None:
 
 
 class PausedReader:
-    """A stream that pauses at `point` once its first bytes were read (the transfer is under way)."""
+    """A stream that pauses at `point` once more than `after` bytes were read (the transfer is under way)."""
 
-    def __init__(self, source: Readable, point: str) -> None:
-        self._source = source
-        self._point = point
+    def __init__(self, source: Readable, point: str, after: int = 0) -> None:
+        self._source, self._point, self._after, self._read = source, point, after, 0
 
     def read(self, size: int = -1) -> bytes:
         data = self._source.read(size)
-        if data:
+        self._read += len(data)
+        if self._read > self._after:
             pause(self._point)
         return data

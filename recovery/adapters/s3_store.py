@@ -32,6 +32,7 @@ from policies.sla import load_policy
 from recovery.adapters import envelope
 from recovery.adapters.aws_session import backup_client, retryable
 from recovery.adapters.bucket_encryption import BucketEncryption
+from recovery.adapters.fault_hooks import PausedReader
 from recovery.adapters.object_cache import ObjectCache
 from recovery.inventory import Inventory, inventory_tier
 from recovery.ports import ObjectNotFound, Readable, StoredObject, Upload
@@ -238,9 +239,11 @@ class S3ObjectStore:
     ) -> StoredObject:
         """Multipart upload of a stream of unknown length (about `size_hint` bytes), hashed on the way;
         interrupted (a signal), s3transfer cancels it and aborts the multipart upload
-        (tests/adapters/test_s3_store.py)."""
+        (tests/adapters/test_s3_store.py). Pause point `upload-part`: once the first part was read
+        and the multipart upload is being opened."""
         self._encryption.check()
-        reader = _HashingReader(readable)
+        config = self._transfer(size_hint)
+        reader = _HashingReader(PausedReader(readable, "upload-part", after=config.multipart_chunksize))
         source: Readable = reader
         sealed: dict[str, str] = {}
         if self._cipher:
@@ -250,7 +253,7 @@ class S3ObjectStore:
         try:
             self._uploads.upload_fileobj(source, self.bucket, self._key(key),
                                          ExtraArgs=self._write_args(retain_until, sealed),
-                                         Callback=on_progress, Config=self._transfer(size_hint))
+                                         Callback=on_progress, Config=config)
         except (ClientError, BotoCoreError) as err:
             raise self._error("upload", key, err) from None
         log.debug("uploaded %s (%d bytes)", key, reader.size)

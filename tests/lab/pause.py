@@ -8,10 +8,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from recovery.adapters.aws_session import client
+from recovery.inventory import Inventory
 from tests.conftest import ROOT
+from tests.lab.conftest import Lab
 
 TOOL_LIMIT = 120.0
 """Longer than any timeout of the tool: a process still running then is a hang."""
@@ -28,6 +32,27 @@ def start(inventory: Path, env: dict[str, str], *args: str) -> subprocess.Popen[
 def start_paused(inventory: Path, gate: Path, point: str, *args: str) -> subprocess.Popen[str]:
     """`crmdr ARGS` that waits at `point` (creating GATE.reached) until `gate` exists."""
     return start(inventory, {"CRMDR_TEST_PAUSE_AT": f"{point}:{gate}"}, *args)
+
+
+def start_backup_with_open_upload(lab: Lab, gate: Path, *args: str) -> subprocess.Popen[str]:
+    """`crmdr backup run ARGS`, uncompressed (the lab's zstd stream, 4 MB, is one put: no upload to
+    abort or cut), paused at `upload-part` until the bucket lists its multipart upload."""
+    process = start_paused(lab.inventory_path, gate, "upload-part", "backup", "run", "--compress", "none", *args)
+    wait_file(Path(f"{gate}.reached"), process, 180)
+    deadline = time.monotonic() + 30
+    while not open_uploads(lab.inventory):
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the paused backup has no multipart upload open after 30 s")
+        time.sleep(0.05)
+    return process
+
+
+def open_uploads(inventory: Inventory) -> list[dict[str, Any]]:
+    """The backup bucket's multipart uploads never completed nor aborted."""
+    found: list[dict[str, Any]] = client(inventory.aws, "s3", inventory.backup.region).list_multipart_uploads(
+        Bucket=inventory.backup.bucket).get("Uploads", [])
+    return found
 
 
 def wait_file(path: Path, process: subprocess.Popen[str], timeout: float) -> None:

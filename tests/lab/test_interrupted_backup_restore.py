@@ -9,7 +9,6 @@ orphan nobody sees; an interrupted `backup run` left its upload), "Ctrl-C" for `
 
 import json
 import signal
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,17 +20,10 @@ from recovery.adapters.aws_session import client
 from recovery.runbooks.journal.files import read_events
 from tests.conftest import crmdr
 from tests.lab.conftest import Lab, start_lab, stop_lab
-from tests.lab.pause import start, start_paused, wait_file
+from tests.lab.pause import open_uploads, start, start_backup_with_open_upload, wait_file
 from tests.lab.runbook_helpers import roles, run
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
-
-
-def _paused_backup(lab: Lab, gate: Path) -> subprocess.Popen[str]:
-    """A real `backup run` paused once its stream is under way (a multipart upload is open)."""
-    process = start_paused(lab.inventory_path, gate, "backup-stream", "backup", "run", "--kind", "physical")
-    wait_file(Path(f"{gate}.reached"), process, 180)
-    return process
 
 
 def _listed(lab: Lab) -> dict[str, Any]:
@@ -39,13 +31,6 @@ def _listed(lab: Lab) -> dict[str, Any]:
     assert listed.returncode in (0, 1), listed.stderr
     data: dict[str, Any] = json.loads(listed.stdout)
     return data
-
-
-def _uploads(lab: Lab) -> list[dict[str, Any]]:
-    inv = lab.inventory
-    found: list[dict[str, Any]] = client(inv.aws, "s3", inv.backup.region).list_multipart_uploads(
-        Bucket=inv.backup.bucket).get("Uploads", [])
-    return found
 
 
 def _prune(lab: Lab) -> dict[str, str]:
@@ -68,13 +53,13 @@ def lab() -> Any:
 def test_interrupted_backups_abort_or_leave_orphans_that_list_shows_and_prune_removes(lab: Lab,
                                                                                        tmp_path: Path) -> None:
     # SIGINT mid-stream: one line, exit 130, the multipart upload aborted, no point recorded
-    process = _paused_backup(lab, tmp_path / "a")
+    process = start_backup_with_open_upload(lab, tmp_path / "a", "--kind", "physical")
     process.send_signal(signal.SIGINT)
     (tmp_path / "a").touch()
     _out, err = process.communicate(timeout=180)
     assert process.returncode == 130, err
     assert "backup run interrupted by SIGINT" in err and "Traceback" not in err, err
-    assert _uploads(lab) == [], "the interrupted backup left its multipart upload"
+    assert open_uploads(lab.inventory) == [], "the interrupted backup left its multipart upload"
     assert _listed(lab)["points"] == [] and _listed(lab)["orphans"] == []
 
     # a process killed outright (SIGKILL) cannot abort: its open upload (made here with boto3, as the
@@ -103,7 +88,7 @@ def test_interrupted_backups_abort_or_leave_orphans_that_list_shows_and_prune_re
     time.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()) + 1)
     second = _prune(lab)
     assert [outcome for what, outcome in second.items() if "orphan/base.tar" in what] == ["deleted"], second
-    assert _listed(lab)["orphans"] == [] and _uploads(lab) == []
+    assert _listed(lab)["orphans"] == [] and open_uploads(lab.inventory) == []
 
 
 def test_interrupted_restore_rerun_names_the_hosts_own_data_and_one_command_makes_it_a_standby(

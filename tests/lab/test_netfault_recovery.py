@@ -16,10 +16,9 @@ from typing import Any
 import pytest
 
 from drills.lab import netfault
-from recovery.adapters.aws_session import client
 from tests.conftest import crmdr
 from tests.lab.conftest import Lab, module_lab
-from tests.lab.pause import release, start, start_paused, wait_file
+from tests.lab.pause import open_uploads, release, start, start_backup_with_open_upload, start_paused, wait_file
 from tests.lab.runbook_helpers import only_run, result, roles, run, write_through_name
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -45,8 +44,7 @@ def test_backup_with_the_primary_cut_mid_stream_fails_naming_it_and_a_rerun_succ
     lab = backup_lab
     primary = str(lab.settings.primary_ip)
     before = [p["id"] for p in _points(lab)]
-    process = start_paused(lab.inventory_path, tmp_path / "go", "backup-stream",
-                           "backup", "run", "--kind", "physical", "--json")
+    process = start_backup_with_open_upload(lab, tmp_path / "go", "--kind", "physical", "--json")
     try:
         _, err, seconds = _cut_when_paused(process, tmp_path / "go", primary)
     finally:
@@ -57,9 +55,7 @@ def test_backup_with_the_primary_cut_mid_stream_fails_naming_it_and_a_rerun_succ
     assert primary in err and "pg_basebackup" in err, err
     assert "Traceback" not in err and lab.password not in err
     assert [p["id"] for p in _points(lab)] == before, "a backup cut off mid-stream is listed as a recovery point"
-    inv = lab.inventory
-    uploads = client(inv.aws, "s3", inv.backup.region).list_multipart_uploads(Bucket=inv.backup.bucket)
-    assert uploads.get("Uploads", []) == [], "the partial upload was not aborted"
+    assert open_uploads(lab.inventory) == [], "the partial upload was not aborted"
 
     again = crmdr("backup", "run", "--kind", "physical", "--json", "--inventory", str(lab.inventory_path))
     assert again.returncode == 0, again.stderr
