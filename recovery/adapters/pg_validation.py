@@ -1,15 +1,16 @@
 """Runs recovery/backups/validation.py's SQL over a psycopg connection; returns digests and reasons."""
 
-from collections.abc import Callable, Collection, Iterator, Mapping
+import threading
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import psycopg
 
 from policies.errors import HostError
 from recovery.adapters.postgres import one_row
 from recovery.backups.validation import (
-    AMCHECK_SQL,
+    AMCHECK_INDEXES_SQL,
     INVARIANTS,
     LIST_TABLES_SQL,
     SESSION_SETTINGS,
@@ -111,38 +112,108 @@ def invariant_violations(conn: psycopg.Connection) -> tuple[dict[str, int], list
     """Violations per invariant, and reasons for invariants that could not be checked."""
     counts: dict[str, int] = {}
     unchecked: list[str] = []
-    for name, sql in INVARIANTS.items():
-        try:
-            with conn.transaction():
-                row = conn.execute(sql).fetchone()
-        except psycopg.Error as err:
-            unchecked.append(f"CRM invariant '{name}' could not be checked: {err.diag.message_primary}")
-            continue
-        counts[name] = int(row[0]) if row else 0
+    for name in INVARIANTS:
+        count, why = _invariant(conn, name)
+        if why:
+            unchecked.append(why)
+        else:
+            counts[name] = count
     return counts, unchecked
 
 
-def amcheck(conn: psycopg.Connection) -> list[str]:
-    """Reasons from amcheck's bt_index_check over the public btree indexes (empty: all sound)."""
+def _invariant(conn: psycopg.Connection, name: str) -> tuple[int, str | None]:
+    try:
+        with conn.transaction():
+            row = conn.execute(INVARIANTS[name]).fetchone()
+    except psycopg.Error as err:
+        return 0, f"CRM invariant '{name}' could not be checked: {err.diag.message_primary}"
+    return (int(row[0]) if row else 0), None
+
+
+Connections = Callable[[], AbstractContextManager[psycopg.Connection]]
+Check = Callable[[psycopg.Connection], list[str]]
+VALIDATION_WORKERS = 2  # the checks are scans: more connections than the server's cores only interleave
+
+
+def _only(conn: psycopg.Connection) -> Connections:
+    return lambda: nullcontext(conn)
+
+
+def _digest_check(expected: dict[str, TableDigest], unstable: Collection[str]) -> Check:
+    def check(conn: psycopg.Connection) -> list[str]:
+        methods, impossible = recorded_methods(expected, conn.info.server_version, unhashable_columns(conn))
+        comparable = {table: digest for table, digest in expected.items() if table not in impossible}
+        actual = digests(conn, methods)  # every table in one snapshot
+        return [*impossible.values(), *compare_digests(comparable, actual, [*unstable, *impossible])]
+    return check
+
+
+def _invariant_check(name: str) -> Check:
+    def check(conn: psycopg.Connection) -> list[str]:
+        count, why = _invariant(conn, name)
+        return [why] if why else invariant_reasons({name: count})
+    return check
+
+
+def _index_check(oid: int) -> Check:
+    def check(conn: psycopg.Connection) -> list[str]:
+        try:
+            with conn.transaction():
+                conn.execute("SELECT bt_index_check(%s::oid, true)", (oid,)).fetchall()
+        except psycopg.Error as err:
+            return [f"amcheck failed: {err.diag.message_primary or err}"]
+        return []
+    return check
+
+
+def _index_checks(conn: psycopg.Connection) -> list[Check] | list[str]:
+    """One amcheck per public btree index, largest first; or why amcheck cannot run."""
     try:
         with conn.transaction():
             if not conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'amcheck'").fetchone():
                 conn.execute("CREATE EXTENSION amcheck")
-            conn.execute(AMCHECK_SQL).fetchall()
+            oids = [int(row[0]) for row in conn.execute(AMCHECK_INDEXES_SQL).fetchall()]
     except psycopg.Error as err:
-        return [f"amcheck failed: {err.diag.message_primary}"]
-    return []
+        return [f"amcheck failed: {err.diag.message_primary or err}"]
+    return [_index_check(oid) for oid in oids]
 
 
-def validate(conn: psycopg.Connection, expected: dict[str, TableDigest] | None = None,
-             unstable: Collection[str] = ()) -> list[str]:
-    """Everything a restored or promoted CRM database must pass; the reasons it does not."""
-    reasons: list[str] = []
-    if expected is not None:
-        methods, impossible = recorded_methods(expected, conn.info.server_version, unhashable_columns(conn))
-        comparable = {table: digest for table, digest in expected.items() if table not in impossible}
-        actual = digests(conn, methods)
-        reasons += [*impossible.values(), *compare_digests(comparable, actual, [*unstable, *impossible])]
-    counts, unchecked = invariant_violations(conn)
-    reasons += unchecked + invariant_reasons(counts) + amcheck(conn)
-    return reasons
+def _spread(conns: Connections, checks: Sequence[Check], workers: int) -> list[list[str]]:
+    """Each check's reasons, in the order given, the checks run on `workers` connections in that order."""
+    results: list[list[str]] = [[] for _ in checks]
+    pending, lock = iter(range(len(checks))), threading.Lock()
+
+    def work() -> None:
+        with conns() as conn:
+            while True:
+                with lock:
+                    index = next(pending, None)
+                if index is None:
+                    return
+                results[index] = checks[index](conn)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for running in [pool.submit(work) for _ in range(max(1, min(workers, len(checks))))]:
+            running.result()
+    return results
+
+
+def validate(conns: Connections | psycopg.Connection, expected: dict[str, TableDigest] | None = None,
+             unstable: Collection[str] = (), workers: int = VALIDATION_WORKERS) -> list[str]:
+    """Everything a restored or promoted CRM database must pass; the reasons it does not.
+
+    The checks are independent scans (measured at 1 GB: digests 3.4 s, invariants 3.3 s, amcheck
+    6.5 s, one after the other), so they run on `workers` connections, the longest first: the
+    digests (all tables in one snapshot), then each index's amcheck, largest first, then each
+    invariant. Reasons come in that order too. Given one connection, every check runs on it in
+    turn (it sees its own open transaction's changes).
+    """
+    if isinstance(conns, psycopg.Connection):
+        conns, workers = _only(conns), 1
+    with conns() as conn:
+        indexes = _index_checks(conn)
+    checks: list[Check] = [_digest_check(expected, unstable)] if expected is not None else []
+    checks += [check for check in indexes if callable(check)]
+    checks += [_invariant_check(name) for name in INVARIANTS]
+    found = [reason for reasons in _spread(conns, checks, workers) for reason in reasons]
+    return found + [why for why in indexes if isinstance(why, str)]

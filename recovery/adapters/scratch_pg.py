@@ -91,7 +91,7 @@ class Scratch:
         return done.returncode, " / ".join(text)
 
     @contextmanager
-    def feed(self, command: list[str], *, what: str) -> Iterator[Callable[[bytes], object]]:
+    def feed(self, command: list[str], *, what: str) -> Iterator[Callable[[bytes | memoryview], object]]:
         """Run `command` and yield a writer to its stdin; HostError when it exits non-zero.
 
         If the command stops reading early, later writes are dropped (the caller still reads
@@ -103,7 +103,7 @@ class Scratch:
             stdin = cast(IO[bytes], process.stdin)  # stdin=PIPE: never None
             broken: list[bool] = []
 
-            def write(chunk: bytes) -> None:
+            def write(chunk: bytes | memoryview) -> None:
                 if not broken:
                     try:
                         stdin.write(chunk)

@@ -87,7 +87,8 @@ def _decoder(compression: Compression) -> Any:
             else lz4.frame.LZ4FrameDecompressor())
 
 
-def expanded(chunks: Iterable[bytes], compression: Compression, key: str) -> Iterator[bytes]:
+def expanded(chunks: Iterable[bytes | memoryview], compression: Compression,
+             key: str) -> Iterator[bytes | memoryview]:
     """The stored chunks of object `key`, decompressed in order (concatenated frames too, as the
     zstd and lz4 tools write them); VerificationFailed when they are not complete frames of that
     kind (the manifest said so, the bytes disagree)."""

@@ -114,9 +114,8 @@ def _snapshot_problems(found: dict[str, Any], name: str, point: RecoveryPoint, k
 def _validate_instance(inventory: Inventory, point: RecoveryPoint, instance: dict[str, Any]) -> list[str]:
     endpoint = instance.get("Endpoint") or {}
     try:
-        with connect(str(endpoint.get("Address")), int(endpoint.get("Port", 5432)),
-                     user=inventory.database.user, password=_password(inventory),
-                     dbname=inventory.database.name, timeout=10) as conn:
-            return validate(conn, point.tables or None)
+        address, port, password = str(endpoint.get("Address")), int(endpoint.get("Port", 5432)), _password(inventory)
+        return validate(lambda: connect(address, port, user=inventory.database.user, password=password,
+                                        dbname=inventory.database.name, timeout=10), point.tables or None)
     except DrError as err:
         return [f"restored instance {instance.get('DBInstanceIdentifier')} could not be validated: {err}"]

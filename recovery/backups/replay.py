@@ -57,8 +57,7 @@ def restore_with_wal(inventory: Inventory, point: RecoveryPoint, box: Scratch, c
     box.start(recovery_settings(sys.executable, str(inventory_file), point.stop_lsn))
     _wait(box, dbname, "SELECT pg_get_wal_replay_pause_state() = 'paused'", "reach the stop LSN", timeout)
     evidence["restore_seconds"] = round(time.monotonic() - began, 3)
-    with box.connect(dbname) as conn:
-        reasons = validate(conn, point.tables or None, point.tables_unstable)
+    reasons = validate(lambda: box.connect(dbname), point.tables or None, point.tables_unstable)
     box.stop()
     if reasons:
         return reasons
@@ -68,7 +67,7 @@ def restore_with_wal(inventory: Inventory, point: RecoveryPoint, box: Scratch, c
     evidence["wal_replay_seconds"] = round(time.monotonic() - began, 3)
     with box.connect(dbname) as conn:
         row = conn.execute("SELECT pg_last_wal_replay_lsn()::text").fetchone()
-        reasons = validate(conn, None)
+    reasons = validate(lambda: box.connect(dbname), None)
     replayed = str(row[0]) if row else "0/0"
     evidence["wal_replayed_to"] = replayed
     return reasons + _short_replay(replayed, point, chain)

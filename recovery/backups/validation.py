@@ -58,14 +58,15 @@ INVARIANTS: dict[str, str] = {
         SELECT count(*) FROM cases WHERE closed_at IS NOT NULL AND closed_at < opened_at""",
 }
 
-# btree indexes of the public schema, for amcheck's bt_index_check (read-only, AccessShareLock).
-AMCHECK_SQL = """
-SELECT c.relname, bt_index_check(c.oid, true) FROM pg_index i
+# btree indexes of the public schema, largest first, for amcheck's bt_index_check (read-only,
+# AccessShareLock), each index a check of its own so they spread over connections.
+AMCHECK_INDEXES_SQL = """
+SELECT c.oid FROM pg_index i
 JOIN pg_class c ON c.oid = i.indexrelid
 JOIN pg_am am ON am.oid = c.relam
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE am.amname = 'btree' AND n.nspname = 'public' AND c.relpersistence <> 't'
-ORDER BY c.relname
+ORDER BY pg_relation_size(c.oid) DESC, c.relname
 """
 
 

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 
 from policies.errors import CloudError, ConfigError, DrError, HostError, VerificationFailed
 from recovery.adapters import pg_tools
@@ -20,6 +21,7 @@ from recovery.adapters.clock import SystemClock
 from recovery.adapters.fault_hooks import pause
 from recovery.adapters.pg_validation import validate
 from recovery.adapters.scratch_pg import ISOLATION, Scratch, scratch
+from recovery.backups.ahead import ahead
 from recovery.backups.catalog import Catalog, PointStatus, strongest_proof
 from recovery.backups.compression import Compression, expanded
 from recovery.backups.manifest import (
@@ -46,6 +48,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
 FETCHERS = 16
+EXPAND_PIECE = 1024 * 1024
 
 
 def load_point(store: ObjectStore, pid: str) -> RecoveryPoint:
@@ -69,13 +72,14 @@ def object_problem(entry: ObjectEntry, size: int | None) -> str | None:
 
 
 def stream_object(store: ObjectStore, entry: ObjectEntry, compression: Compression,
-                  sink: Callable[[bytes], object], progress: Progress | None = None) -> tuple[str | None, int]:
+                  sink: Callable[[bytes | memoryview], object],
+                  progress: Progress | None = None) -> tuple[str | None, int]:
     """Read the whole object, hashing the stored bytes, and feed them expanded into `sink`;
     a reason when its SHA-256, its length or its compressed stream is not the manifest's."""
     digest, read = hashlib.sha256(), 0
     pause("verify-open")
 
-    def stored() -> Iterator[bytes]:
+    def stored() -> Iterator[memoryview]:
         nonlocal read
         for chunk in store.iter_chunks(entry.key):
             digest.update(chunk)
@@ -83,11 +87,15 @@ def stream_object(store: ObjectStore, entry: ObjectEntry, compression: Compressi
             if progress:
                 progress(len(chunk))
             pause("verify-stream")
-            yield chunk
+            view = memoryview(chunk)  # expanded in pieces: one piece's output is a few MB, not 4x a chunk
+            yield from (view[at:at + EXPAND_PIECE] for at in range(0, len(view), EXPAND_PIECE))
 
+    # Reading (download, decryption, SHA-256), expanding and the sink each run in their own thread.
+    stages = ahead(expanded(ahead(stored()), compression, entry.key))
     try:
-        for data in expanded(stored(), compression, entry.key):
-            sink(data)
+        with closing(stages):
+            for data in stages:
+                sink(data)
     except VerificationFailed as err:
         return str(err), read
     if read != entry.size:
@@ -157,8 +165,7 @@ def _restore_physical(inventory: Inventory, store: ObjectStore, point: RecoveryP
     started = time.monotonic()
     box.start()
     evidence["restore_seconds"] = round(time.monotonic() - started, 3)
-    with box.connect(dbname) as conn:
-        return validate(conn, point.tables or None, point.tables_unstable)
+    return validate(lambda: box.connect(dbname), point.tables or None, point.tables_unstable)
 
 
 def _restore_logical(store: ObjectStore, point: RecoveryPoint, box: Scratch, dbname: str,
@@ -176,8 +183,7 @@ def _restore_logical(store: ObjectStore, point: RecoveryPoint, box: Scratch, dbn
     evidence["restore_seconds"] = round(time.monotonic() - started, 3)
     if reason:
         return [reason]
-    with box.connect(dbname) as conn:
-        return validate(conn, point.tables or None, point.tables_unstable)
+    return validate(lambda: box.connect(dbname), point.tables or None, point.tables_unstable)
 
 
 def wal_reasons(store: ObjectStore, point: RecoveryPoint, evidence: dict[str, object]) -> list[str]:

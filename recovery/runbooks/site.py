@@ -133,9 +133,8 @@ class Site:
         from recovery.adapters.pg_validation import validate
 
         node, db = self.node(name), self.inventory.database
-        with connect(node.host, node.pg_port, user=db.user, password=self.db_password, dbname=db.name,
-                     timeout=10) as conn:
-            return validate(conn)
+        return validate(lambda: connect(node.host, node.pg_port, user=db.user, password=self.db_password,
+                                        dbname=db.name, timeout=10))
 
     def close(self) -> None:
         for host in self.hosts.values():

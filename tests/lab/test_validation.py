@@ -26,6 +26,21 @@ def test_lab_database_validates_against_its_own_digest(shared_lab: Lab) -> None:
     assert "crmdr_probe" not in taken
 
 
+def test_checks_spread_over_connections_give_the_verdict_of_one_connection(shared_lab: Lab) -> None:
+    """validate() with a connection factory runs the digests, each index's amcheck and each invariant
+    on several connections; a changed digest is still found, and in the same words."""
+    with _primary(shared_lab) as conn:
+        taken = digests(conn)
+    changed = {**taken, "accounts": taken["accounts"].model_copy(update={"rows": 101})}
+
+    spread = validate(lambda: _primary(shared_lab), changed, workers=3)
+    with _primary(shared_lab) as conn:
+        alone = validate(conn, changed)
+
+    assert spread == alone == ["table accounts has 100 rows, the recovery point recorded 101"]
+    assert validate(lambda: _primary(shared_lab), taken, workers=3) == []
+
+
 def test_orphans_break_invariants_and_digest(shared_lab: Lab) -> None:
     """GIVEN a transaction that deletes an account under its contacts (FK triggers off), rolled back."""
     # the lab is shared: force_rollback leaves it as it was
