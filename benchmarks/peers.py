@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -124,8 +125,11 @@ class PgBackRest:
                             f"-c listen_addresses='' -c unix_socket_directories='{self.sock}' -c port=5499 "
                             "-c archive_mode=off -c primary_conninfo='' -c synchronous_standby_names=''"]))
         try:
-            sh([str(Path(self.node.bin_dir) / "psql"), "-h", str(self.sock), "-p", "5499", "-U", user,
-                "-d", dbname, "-Atc", "SELECT count(*) FROM activities"], self.env)
+            query = [str(Path(self.node.bin_dir) / "psql"), "-h", str(self.sock), "-p", "5499", "-U", user,
+                     "-d", dbname, "-Atc"]
+            while sh([*query, "SELECT pg_is_in_recovery()"], self.env).strip() != "f":
+                time.sleep(0.05)  # `pg_ctl -w` returns once it reads, in recovery: read-write is the promotion
+            sh([*query, "SELECT count(*) FROM activities"], self.env)
         finally:
             sh(as_service_user([pg_ctl, "stop", "-D", str(target), "-m", "immediate", "-w"]))
             shutil.rmtree(target, ignore_errors=True)

@@ -11,16 +11,21 @@ address; each tool gets its own bucket on that one server:
   (repo1-storage-verify-tls=n: its check of an IP-address certificate is not what is measured);
 - barman-cloud: `--lz4`, `-J 2`, AWS_CA_BUNDLE the certificate; it has no verify command.
 Per round, with each tool's own archive_command set before its backup: backup; verify (crmdr
-reads and hashes every byte; pgBackRest `verify`); restore until a count query answers (crmdr
-`backup verify --restore`: restore-test into a scratch server and validation; pgBackRest restore +
-start; barman-cloud-restore + start with barman-cloud-wal-restore until promoted). WAL push: `pgbench
--i -s SCALE` with each tool's archive_command, timed until every filled segment is archived.
+reads and hashes every byte; pgBackRest `verify`); restore, replaying the archived WAL, until a
+count query answers on a server out of recovery (read-write): `crmdr restore --target standby`
+(fetch, SHA-256, pg_verifybackup, archive recovery, promotion; timed by a client polling the
+standby, and to the command's end, which validates after), pgBackRest restore + start,
+barman-cloud-restore + start with barman-cloud-wal-restore. Also crmdr's restore-test
+(`backup verify --restore`: a scratch server, digests at the stop LSN, invariants, amcheck), which
+the peers have no equivalent of: shown against their restore, not judged. WAL push: `pgbench -i -s
+SCALE` with each tool's archive_command, timed until every filled segment is archived.
 """
 
 import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +33,8 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+import psycopg
 
 from benchmarks._lab import QUICK_GB, BenchLab, lab, net, print_rows, sh, timed
 from benchmarks.backup import ours
@@ -125,14 +132,63 @@ def crmdr_inventory(bench: BenchLab, url: str, ca: Path) -> Path:
     return path
 
 
+class StandbyRestore:
+    """`crmdr restore --target standby` onto the lab's standby, timed as a client feels it: until a
+    count query answers on the standby with the server out of recovery (read-write). The command
+    then validates (CRM invariants, amcheck) before it returns: timed separately."""
+
+    def __init__(self, bench: BenchLab, inventory: Path) -> None:
+        node = bench.inventory.database.standby
+        assert isinstance(node, HostNode)
+        self.node, self.db, self.inventory = node, bench.inventory.database, inventory
+        self.password = resolve_secret(self.db.password, bench.inventory) if self.db.password else ""
+
+    def _read_write(self) -> bool:
+        try:
+            with psycopg.connect(host=self.node.host, port=self.node.pg_port, user=self.db.user,
+                                 password=self.password, dbname=self.db.name, connect_timeout=2) as conn:
+                row = conn.execute("SELECT NOT pg_is_in_recovery(), count(*) FROM activities").fetchone()
+        except psycopg.Error:
+            return False
+        return bool(row and row[0])
+
+    def __call__(self, point_id: str) -> tuple[float, float]:
+        """Seconds until read-write and until the command ended; the standby is stopped again after
+        (a restore never targets a running primary), its previous data removed."""
+        with tempfile.TemporaryFile() as errors:
+            began = time.monotonic()
+            command = subprocess.Popen([*ours_cli(), "restore", "--id", point_id, "--target", "standby", "--yes",
+                                        "--json", "--inventory", str(self.inventory)],
+                                       stdout=subprocess.DEVNULL, stderr=errors)
+            reached = False
+            while command.poll() is None and not (reached := self._read_write()):
+                time.sleep(0.05)
+            read_write = time.monotonic() - began
+            code = command.wait()
+            ended = time.monotonic() - began
+            errors.seek(0)
+            if code != 0 or not (reached or self._read_write()):
+                raise SystemExit(f"crmdr restore exited {code}, standby read-write: {reached}: "
+                                 f"{errors.read().decode(errors='replace').strip()[-400:]}")
+        data = Path(self.node.data_dir)
+        sh(as_service_user([str(Path(self.node.bin_dir) / "pg_ctl"), "stop", "-D", str(data), "-m", "fast", "-w"]))
+        for aside in data.parent.glob(f"{data.name}.crmdr-before-restore-*"):
+            shutil.rmtree(aside, ignore_errors=True)
+        return read_write, ended
+
+
 def one_round(inventory: Path, primary: Primary, commands: dict[str, str], tool: PgBackRest, barman: BarmanCloud,
-              times: dict[str, list[float]]) -> None:
+              standby: StandbyRestore, times: dict[str, list[float]]) -> None:
     """Each tool's backup, verify and restore in turn, each with its own archive_command."""
     primary.set_archive(commands["crmdr"])
     point: dict[str, object] = {}
     times["crmdr backup"].append(timed(lambda: point.update(ours(inventory, "run", "--kind", "physical"))))
     times["crmdr verify"].append(timed(partial(ours, inventory, "verify", "--id", str(point["id"]))))
-    times["crmdr restore"].append(timed(partial(ours, inventory, "verify", "--id", str(point["id"]), "--restore")))
+    read_write, ended = standby(str(point["id"]))
+    times["crmdr restore"].append(read_write)
+    times["crmdr restore command"].append(ended)
+    times["crmdr restore-test"].append(timed(partial(ours, inventory, "verify", "--id", str(point["id"]),
+                                                     "--restore")))
     primary.set_archive(commands["pgBackRest"])
     times["pgBackRest backup"].append(timed(partial(tool, "backup", "--type=full")))
     times["pgBackRest verify"].append(timed(partial(tool, "verify")))
@@ -166,8 +222,10 @@ def measure(bench: BenchLab, work: Path, repeat: int, scale: int, size: str) -> 
         tool.install()  # sets pgBackRest's archive_command and restarts the primary once (a Unix socket)
         stops.insert(0, tool.uninstall)
         times: dict[str, list[float]] = {f"{t} {job}": [] for t in commands for job in ("backup", "verify", "restore")}
+        times |= {"crmdr restore command": [], "crmdr restore-test": []}
+        standby = StandbyRestore(bench, inventory)
         for _ in range(repeat):
-            one_round(inventory, primary, commands, tool, barman, times)
+            one_round(inventory, primary, commands, tool, barman, standby, times)
         pushed = {name: push_round(primary, scale, command) for name, command in commands.items()}
     finally:
         for stop in stops:
@@ -186,6 +244,12 @@ def rows(times: dict[str, list[float]], pushed: dict[str, dict[str, Any]], size:
             if times[f"{peer} {job}"]:
                 found.append(row(f"crmdr {job} vs {peer} on S3 ({where}, {size})", times[f"crmdr {job}"],
                                  f"{peer} {label} ({how})", times[f"{peer} {job}"], "ratio < 1.0 (faster)", 0.999))
+    for ours_job, what in (("restore command", "crmdr restore to its end (validation after read-write)"),
+                           ("restore-test", "crmdr restore-test (verify --restore: digests, invariants, amcheck)")):
+        if times.get(f"crmdr {ours_job}") and times["pgBackRest restore"]:
+            found.append(row(f"{what} on S3 ({where}, {size})", times[f"crmdr {ours_job}"],
+                             "pgBackRest restore until read-write (does not validate)", times["pgBackRest restore"],
+                             "shown, not judged"))
     for peer in ("pgBackRest", "barman-cloud"):
         ours_push, theirs = pushed["crmdr"], pushed[peer]
         found.append(row(f"crmdr WAL push vs {peer} on S3 ({where}), pgbench -i -s {scale}: {ours_push['segments']} "
