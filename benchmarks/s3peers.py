@@ -29,12 +29,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from benchmarks._lab import QUICK_GB, BenchLab, lab, net, print_rows, sh, timed
 from benchmarks.backup import ours
@@ -177,12 +179,28 @@ class StandbyRestore:
         return read_write, ended
 
 
+@contextmanager
+def socket_left_out(primary: Primary, sock: Path) -> Iterator[None]:
+    """pgBackRest's socket directory out of postgresql.auto.conf while crmdr's backup copies it, back
+    after (the running primary keeps its socket: no restart). The lab's hosts share one file system
+    and port, so a standby restored with the primary's socket setting would collide with it; real
+    hosts do not share a socket directory."""
+    with primary.connect() as conn:
+        conn.execute("ALTER SYSTEM RESET unix_socket_directories")
+    try:
+        yield
+    finally:
+        with primary.connect() as conn:
+            conn.execute(sql.SQL("ALTER SYSTEM SET unix_socket_directories = {}").format(sql.Literal(str(sock))))
+
+
 def one_round(inventory: Path, primary: Primary, commands: dict[str, str], tool: PgBackRest, barman: BarmanCloud,
               standby: StandbyRestore, times: dict[str, list[float]]) -> None:
     """Each tool's backup, verify and restore in turn, each with its own archive_command."""
     primary.set_archive(commands["crmdr"])
     point: dict[str, object] = {}
-    times["crmdr backup"].append(timed(lambda: point.update(ours(inventory, "run", "--kind", "physical"))))
+    with socket_left_out(primary, tool.sock):
+        times["crmdr backup"].append(timed(lambda: point.update(ours(inventory, "run", "--kind", "physical"))))
     times["crmdr verify"].append(timed(partial(ours, inventory, "verify", "--id", str(point["id"]))))
     read_write, ended = standby(str(point["id"]))
     times["crmdr restore"].append(read_write)
