@@ -143,6 +143,7 @@ class StandbyRestore:
         node = bench.inventory.database.standby
         assert isinstance(node, HostNode)
         self.node, self.db, self.inventory = node, bench.inventory.database, inventory
+        self.journals = bench.dir / "journals"  # the benchmark's runs, never a developer's
         self.password = resolve_secret(self.db.password, bench.inventory) if self.db.password else ""
 
     def _read_write(self) -> bool:
@@ -160,7 +161,8 @@ class StandbyRestore:
         with tempfile.TemporaryFile() as errors:
             began = time.monotonic()
             command = subprocess.Popen([*ours_cli(), "restore", "--id", point_id, "--target", "standby", "--yes",
-                                        "--json", "--inventory", str(self.inventory)],
+                                        "--json", "--inventory", str(self.inventory),
+                                        "--journal-dir", str(self.journals)],
                                        stdout=subprocess.DEVNULL, stderr=errors)
             reached = False
             while command.poll() is None and not (reached := self._read_write()):
